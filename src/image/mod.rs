@@ -1,0 +1,1 @@
+//! Images: pull and push (registry <-> store), layer unpacking, save/load.

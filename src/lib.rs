@@ -1,0 +1,18 @@
+//! skiff: a daemonless, single-binary container tool.
+//!
+//! The module map and who may use whom is in DESIGN.md:
+//! `main -> cmd -> image -> {registry, store} -> sys`.
+#![deny(unsafe_code)]
+
+pub mod cgroup;
+pub mod cmd;
+pub mod config;
+pub mod digest;
+pub mod error;
+pub mod image;
+pub mod registry;
+pub mod store;
+pub mod sys;
+pub mod util;
+
+pub use error::{ErrorKind, KindError};

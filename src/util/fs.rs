@@ -1,0 +1,122 @@
+//! Writes that a crash cannot leave half-done: temp file, fsync, rename,
+//! fsync the directory.
+
+use anyhow::{Context, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name for a temporary sibling of `path`, unique to this process and call.
+/// It starts with `.tmp-` and carries the pid, so a cleanup pass can tell
+/// leftovers of dead processes from files still being written.
+pub fn tmp_sibling(path: &Path) -> PathBuf {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".tmp-{}-{}-{}", std::process::id(), n, name))
+}
+
+/// Replace `path` with `data` atomically and durably.
+pub fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
+    atomic_write_mode(path, data, 0o644)
+}
+
+/// [`atomic_write`] with a file mode (0600 for credentials).
+pub fn atomic_write_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let tmp = tmp_sibling(path);
+    let res = (|| -> Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+            .with_context(|| format!("create {}", tmp.display()))?;
+        f.write_all(data)
+            .with_context(|| format!("write {}", tmp.display()))?;
+        f.sync_all()
+            .with_context(|| format!("fsync {}", tmp.display()))?;
+        fs::rename(&tmp, path)
+            .with_context(|| format!("rename {} to {}", tmp.display(), path.display()))?;
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res?;
+    if let Some(dir) = path.parent() {
+        fsync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// fsync a directory so renames into it survive a crash.
+pub fn fsync_dir(dir: &Path) -> Result<()> {
+    let d = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    File::open(d)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("fsync directory {}", d.display()))
+}
+
+/// Create a directory and its parents with a mode.
+pub fn mkdir_all(dir: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)
+        .with_context(|| format!("create directory {}", dir.display()))
+}
+
+/// Is a process with this pid alive (zombies count as gone)?
+pub fn pid_alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            // The state follows the last ')' (the command name may hold one).
+            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start());
+            !matches!(
+                state.and_then(|r| r.chars().next()),
+                Some('Z') | Some('X') | None
+            )
+        }
+        Err(_) => false,
+    }
+}
+
+/// Parse the pid out of a name made by [`tmp_sibling`] or any name shaped
+/// `<prefix><pid>-...`.
+pub fn pid_in_name(name: &str, prefix: &str) -> Option<u32> {
+    name.strip_prefix(prefix)?.split('-').next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.json");
+        atomic_write(&p, b"one").unwrap();
+        atomic_write(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn pids() {
+        assert!(pid_alive(std::process::id()));
+        let t = tmp_sibling(Path::new("/a/b"));
+        let name = t.file_name().unwrap().to_str().unwrap();
+        assert_eq!(pid_in_name(name, ".tmp-"), Some(std::process::id()));
+    }
+}

@@ -1,0 +1,6 @@
+//! Small helpers every module may use: crash-safe file writes, file locks,
+//! human-readable sizes and durations.
+
+pub mod fs;
+pub mod human;
+pub mod lock;
