@@ -21,3 +21,22 @@ pub fn syncfs<F: AsRawFd>(f: &F) -> std::io::Result<()> {
         Err(std::io::Error::last_os_error())
     }
 }
+
+/// Read a line from the terminal on stdin with echo off (for passwords).
+pub fn read_password(prompt: &str) -> std::io::Result<String> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let saved = tcgetattr(&stdin).map_err(std::io::Error::from)?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(&stdin, SetArg::TCSANOW, &quiet).map_err(std::io::Error::from)?;
+    let mut line = String::new();
+    let res = stdin.lock().read_line(&mut line);
+    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
+    eprintln!();
+    res?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}

@@ -7,8 +7,18 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod archive;
 pub mod format;
+pub mod images;
 pub mod info;
+pub mod inspect;
+pub mod login;
+pub mod prune;
+pub mod pull;
+pub mod push;
+pub mod rmi;
+pub mod system;
+pub mod tag;
 pub mod version;
 
 /// skiff: containers without a daemon.
@@ -38,10 +48,64 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Download an image from a registry
+    Pull(pull::Args),
+    /// Upload an image to a registry
+    Push(push::Args),
+    /// List images
+    Images(images::Args),
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Return low-level information on images
+    Inspect(inspect::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(tag::Args),
+    /// Remove one or more images
+    Rmi(rmi::Args),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(archive::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(archive::ImportArgs),
+    /// Log in to a registry
+    Login(login::LoginArgs),
+    /// Log out from a registry
+    Logout(login::LogoutArgs),
+    /// Manage skiff's store
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Show the skiff version information
     Version(version::Args),
     /// Display system-wide information
     Info(info::Args),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls(images::Args),
+    /// Display detailed information on one or more images
+    Inspect(inspect::Args),
+    /// Remove one or more images
+    #[command(alias = "remove")]
+    Rm(rmi::Args),
+    /// Remove unused images
+    Prune(prune::Args),
+    /// Download an image from a registry
+    Pull(pull::Args),
+    /// Upload an image to a registry
+    Push(push::Args),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(tag::Args),
+    /// Save one or more images to a tar archive
+    Save(archive::SaveArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(archive::LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(archive::ImportArgs),
 }
 
 /// Run the command the user asked for; returns the process exit code.
@@ -55,7 +119,35 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         return Ok(0);
     };
     match command {
+        Command::Pull(a) => pull::run(a, &cfg),
+        Command::Push(a) => push::run(a, &cfg),
+        Command::Images(a) => images::run(a, &cfg),
+        Command::Image(c) => image(c, &cfg),
+        Command::Inspect(a) => inspect::run(a, &cfg),
+        Command::Tag(a) => tag::run(a, &cfg),
+        Command::Rmi(a) => rmi::run(a, &cfg),
+        Command::Save(a) => archive::save_cmd(a, &cfg),
+        Command::Load(a) => archive::load_cmd(a, &cfg),
+        Command::Import(a) => archive::import_cmd(a, &cfg),
+        Command::Login(a) => login::login(a, &cfg),
+        Command::Logout(a) => login::logout(a, &cfg),
+        Command::System(c) => system::run(c, &cfg),
         Command::Version(a) => version::run(a, &cfg),
         Command::Info(a) => info::run(a, &cfg),
+    }
+}
+
+fn image(cmd: ImageCommand, cfg: &Config) -> Result<i32> {
+    match cmd {
+        ImageCommand::Ls(a) => images::run(a, cfg),
+        ImageCommand::Inspect(a) => inspect::run(a, cfg),
+        ImageCommand::Rm(a) => rmi::run(a, cfg),
+        ImageCommand::Prune(a) => prune::run(a, cfg),
+        ImageCommand::Pull(a) => pull::run(a, cfg),
+        ImageCommand::Push(a) => push::run(a, cfg),
+        ImageCommand::Tag(a) => tag::run(a, cfg),
+        ImageCommand::Save(a) => archive::save_cmd(a, cfg),
+        ImageCommand::Load(a) => archive::load_cmd(a, cfg),
+        ImageCommand::Import(a) => archive::import_cmd(a, cfg),
     }
 }

@@ -2,5 +2,6 @@
 //! human-readable sizes and durations.
 
 pub mod fs;
+pub mod glob;
 pub mod human;
 pub mod lock;
