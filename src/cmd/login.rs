@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::image::remote::{client_for_host, RegistryFlags};
 use crate::registry::authfile;
-use crate::registry::client::Credentials;
+use crate::registry::Credentials;
 use crate::registry::reference::Reference;
 use anyhow::{Context, Result};
 use std::io::{BufRead, Read, Write};
@@ -103,7 +103,7 @@ pub fn login(args: LoginArgs, cfg: &Config) -> Result<i32> {
     flags.creds = Some(format!("{}:{}", creds.username, creds.password));
     let client = client_for_host(cfg, &server, &api_host, &flags)?;
     client
-        .check_login()
+        .login()
         .with_context(|| format!("login {server}"))?;
     authfile::store(&server, &creds).with_context(|| format!("save credentials for {server}"))?;
     println!("Login Succeeded");

@@ -67,14 +67,7 @@ pub fn import(
         ..Default::default()
     };
     let cfg_bytes = serde_json::to_vec(&cfg)?;
-    let layer = Descriptor {
-        media_type: layer_media_type(c).to_string(),
-        digest,
-        size,
-        urls: None,
-        annotations: None,
-        platform: None,
-    };
+    let layer = Descriptor::new(layer_media_type(c), digest, size);
     let names: Vec<String> = opts.name.iter().cloned().collect();
     commit_image(store, &cfg_bytes, None, &[layer], &names, progress)
 }

@@ -7,7 +7,7 @@ use super::progress::Progress;
 use super::unpack::{unpack_layer, UnpackOptions};
 use crate::digest::{Digest, HashingReader};
 use crate::error::{kind_err, ErrorKind};
-use crate::registry::client::Client;
+use crate::registry::Client;
 use crate::registry::manifest::{layer_compression, Compression, Descriptor};
 use crate::store::{BlobWriter, LayerRecord, Store};
 use anyhow::{Context, Result};

@@ -167,14 +167,7 @@ fn load_docker(store: &Store, dir: &Path, progress: &Progress) -> Result<Vec<Loa
                 ));
             }
             let (digest, size) = store_file(store, &p, None)?;
-            layers.push(Descriptor {
-                media_type: layer_media_type(c).to_string(),
-                digest,
-                size,
-                urls: None,
-                annotations: None,
-                platform: None,
-            });
+            layers.push(Descriptor::new(layer_media_type(c), digest, size));
         }
         let names: Vec<String> = e.repo_tags.unwrap_or_default().iter().filter_map(|n| full_name(n)).collect();
         let rec = commit_image(store, &cfg_bytes, None, &layers, &names, progress)?;

@@ -9,7 +9,7 @@ use super::remote::{client_for, RegistryFlags};
 use crate::config::Config;
 use crate::digest::Digest;
 use crate::error::{kind_err, ErrorKind};
-use crate::registry::client::Client;
+use crate::registry::Client;
 use crate::registry::manifest::{parse_manifest, Descriptor, Manifest};
 use crate::registry::reference::Reference;
 use crate::store::{ImageRecord, Store};

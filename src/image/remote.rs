@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::registry::authfile;
-use crate::registry::client::{Client, ClientOptions, Credentials};
+use crate::registry::{Client, ClientOptions, Credentials};
 use crate::registry::reference::Reference;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
