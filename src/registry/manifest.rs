@@ -111,6 +111,9 @@ pub struct ImageIndex {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
+/// A parsed manifest document. (Unboxed although the variants differ in
+/// size: there is one per pull, and callers match on it directly.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Manifest {
     Image(ImageManifest),

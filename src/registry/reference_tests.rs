@@ -154,10 +154,12 @@ fn name_length_limit() {
 }
 
 /// (input, domain, path, tag, digest)
+type Case<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
 #[test]
 fn parts() {
     let d = Some(D);
-    let cases: &[(&str, &str, &str, Option<&str>, Option<&str>)] = &[
+    let cases: &[Case] = &[
         (
             "busybox",
             "docker.io",
