@@ -18,6 +18,8 @@ mod errors;
 pub mod manifest;
 pub mod platform;
 pub mod reference;
+#[cfg(test)]
+mod testutil;
 pub mod tls;
 mod transport;
 mod upload;
