@@ -249,6 +249,8 @@ fn connection_refused_is_readable() {
     assert_eq!(e.to_string(), format!("ping {host}: connection refused"));
     let e = client(&host).get_manifest("a", "b").err().unwrap();
     assert_eq!(e.to_string(), format!("ping {host}: connection refused"));
+    let e = client("no-such-host.invalid").ping().err().unwrap();
+    assert_eq!(e.to_string(), "ping no-such-host.invalid: no such host");
 }
 
 const BODY: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
@@ -398,4 +400,91 @@ fn server_errors_are_retried() {
         .err()
         .unwrap();
     assert_eq!(kind_of(&e), Some(ErrorKind::Corrupt));
+}
+
+/// Docker Hub's flow: /v2/ challenges with Bearer, the token server hands
+/// out tokens for scopes, a revoked token earns one retry with a fresh one.
+#[test]
+fn bearer_token_flow() {
+    let issued = std::sync::atomic::AtomicUsize::new(0);
+    let srv = FakeServer::start(Box::new(move |req, me| {
+        let challenge = (
+            "WWW-Authenticate",
+            format!(r#"Bearer realm="http://{me}/token",service="svc""#),
+        );
+        let empty = ("Content-Length", "0".to_string());
+        if req.path.starts_with("/token") {
+            if req.header("authorization") != Some("Basic dTpw") {
+                let body = br#"{"details":"incorrect username or password"}"#;
+                return response(
+                    "401 Unauthorized",
+                    &[("Content-Length", body.len().to_string())],
+                    body,
+                );
+            }
+            assert!(
+                req.path.contains("service=svc&scope=repository%3Ar%3Apull"),
+                "{}",
+                req.path
+            );
+            let n = issued.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let body = format!(r#"{{"access_token":"tok{n}","expires_in":300}}"#);
+            return response(
+                "200 OK",
+                &[("Content-Length", body.len().to_string())],
+                body.as_bytes(),
+            );
+        }
+        // tok1 is "revoked": only tok2 and later are accepted.
+        match req.header("authorization") {
+            Some(a) if a.starts_with("Bearer tok") && a != "Bearer tok1" => response(
+                "200 OK",
+                &[("Content-Length", BODY.len().to_string())],
+                BODY,
+            ),
+            _ => response("401 Unauthorized", &[challenge, empty], b""),
+        }
+    }));
+    let host = format!("127.0.0.1:{}", srv.port);
+    let c = Client::new(
+        &host,
+        ClientOptions {
+            credentials: creds("u", "p"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let d = Digest::of(BODY);
+    assert_eq!(c.get_blob_bytes("r", &d, 100).unwrap(), BODY);
+    assert_eq!(c.get_blob_bytes("r", &d, 100).unwrap(), BODY);
+    let blob_auth: Vec<(String, Option<String>)> = srv
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/blobs/"))
+        .map(|r| {
+            (
+                r.method.clone(),
+                r.header("authorization").map(str::to_string),
+            )
+        })
+        .collect();
+    let bearer = |t: &str| ("GET".to_string(), Some(format!("Bearer {t}")));
+    assert_eq!(blob_auth, [bearer("tok1"), bearer("tok2"), bearer("tok2")]);
+
+    let bad = Client::new(
+        &host,
+        ClientOptions {
+            credentials: creds("u", "x"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let e = bad.get_blob_bytes("r", &d, 100).err().unwrap();
+    assert_eq!(kind_of(&e), Some(ErrorKind::Unauthorized));
+    assert_eq!(
+        e.to_string(),
+        "unauthorized: incorrect username or password"
+    );
+    let e = bad.login().err().unwrap();
+    assert_eq!(kind_of(&e), Some(ErrorKind::Unauthorized));
 }

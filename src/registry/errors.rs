@@ -144,6 +144,15 @@ pub(crate) fn describe_io(e: &io::Error) -> String {
 /// authority`) and keep rustls's detail.
 fn tls_wording(msg: &str) -> String {
     let msg = msg.strip_prefix("io: ").unwrap_or(msg);
+    // The C library resolver's words, as std passes them on.
+    if let Some(rest) = msg.strip_prefix("failed to lookup address information: ") {
+        return match rest {
+            "Name or service not known" | "No address associated with hostname" => {
+                "no such host".into()
+            }
+            other => format!("host lookup failed: {other}"),
+        };
+    }
     if let Some(rest) = msg.strip_prefix("invalid peer certificate: ") {
         let why = match rest {
             "UnknownIssuer" => "certificate signed by unknown authority".to_string(),

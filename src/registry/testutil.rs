@@ -22,7 +22,8 @@ pub fn free_port() -> u16 {
 /// A `docker-registry serve` child, killed on drop.
 pub struct TestRegistry {
     pub host: String,
-    pub dir: tempfile::TempDir,
+    /// Holds the storage, config and htpasswd until the registry is gone.
+    _dir: tempfile::TempDir,
     child: Child,
 }
 
@@ -85,7 +86,7 @@ impl TestRegistry {
         }
         Some(TestRegistry {
             host: format!("127.0.0.1:{port}"),
-            dir,
+            _dir: dir,
             child,
         })
     }
