@@ -488,3 +488,36 @@ fn bearer_token_flow() {
     let e = bad.login().err().unwrap();
     assert_eq!(kind_of(&e), Some(ErrorKind::Unauthorized));
 }
+
+#[test]
+fn tls_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = make_certs(dir.path(), "mtls");
+    let setup = RegistrySetup {
+        tls: Some((certs.cert.clone(), certs.key.clone())),
+        client_ca: Some(certs.ca.clone()),
+        ..Default::default()
+    };
+    let Some(reg) = TestRegistry::start(setup) else {
+        return;
+    };
+    let cert_dirs = dir.path().join("certs.d");
+    let host_dir = cert_dirs.join(&reg.host);
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::copy(&certs.ca, host_dir.join("ca.crt")).unwrap();
+    let opts = || ClientOptions {
+        cert_dirs: vec![cert_dirs.clone()],
+        ..Default::default()
+    };
+    // Without a client certificate the registry refuses the handshake.
+    assert!(Client::new(&reg.host, opts()).unwrap().ping().is_err());
+    // A v1 certificate is refused up front, not at the first handshake.
+    std::fs::copy(&certs.client_cert_v1, host_dir.join("client.cert")).unwrap();
+    std::fs::copy(&certs.client_key, host_dir.join("client.key")).unwrap();
+    let e = Client::new(&reg.host, opts()).err().unwrap();
+    assert!(format!("{e:#}").contains("UnsupportedCertVersion"), "{e:#}");
+    std::fs::copy(&certs.client_cert, host_dir.join("client.cert")).unwrap();
+    let c = Client::new(&reg.host, opts()).unwrap();
+    c.ping().unwrap();
+    push_image(&c, "m/tls", "v1", b"mutual");
+}

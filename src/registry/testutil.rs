@@ -33,6 +33,8 @@ pub struct RegistrySetup {
     pub basic: Option<(&'static str, &'static str)>,
     /// (certificate, key) PEM paths.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Require client certificates signed by this CA.
+    pub client_ca: Option<PathBuf>,
 }
 
 impl TestRegistry {
@@ -56,6 +58,9 @@ impl TestRegistry {
                 cert.display(),
                 key.display()
             ));
+            if let Some(ca) = &setup.client_ca {
+                cfg.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+            }
         }
         if let Some((user, pass)) = setup.basic {
             let out = Command::new("htpasswd")
@@ -102,6 +107,11 @@ impl Drop for TestRegistry {
 /// A CA and a server certificate for 127.0.0.1/localhost, made with openssl.
 pub struct TestCerts {
     pub ca: PathBuf,
+    /// A client certificate and key signed by the same CA.
+    pub client_cert: PathBuf,
+    /// The same, as an X.509 v1 certificate (no extensions).
+    pub client_cert_v1: PathBuf,
+    pub client_key: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
 }
@@ -173,7 +183,67 @@ pub fn make_certs(dir: &Path, name: &str) -> TestCerts {
         "-out",
         &s(&cert),
     ]);
-    TestCerts { ca, cert, key }
+    let (client_key, client_csr, client_cert, client_cert_v1, client_ext) = (
+        p("client.key"),
+        p("client.csr"),
+        p("client.cert"),
+        p("client-v1.cert"),
+        p("client-ext.cnf"),
+    );
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=skiff client",
+        "-keyout",
+        &s(&client_key),
+        "-out",
+        &s(&client_csr),
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &s(&client_csr),
+        "-CA",
+        &s(&ca),
+        "-CAkey",
+        &s(&ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        &s(&client_cert_v1),
+    ]);
+    // With an extension the certificate is X.509 v3, which rustls needs.
+    std::fs::write(&client_ext, "extendedKeyUsage=clientAuth\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &s(&client_csr),
+        "-CA",
+        &s(&ca),
+        "-CAkey",
+        &s(&ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &s(&client_ext),
+        "-out",
+        &s(&client_cert),
+    ]);
+    TestCerts {
+        ca,
+        cert,
+        key,
+        client_cert,
+        client_cert_v1,
+        client_key,
+    }
 }
 
 /// A request as the fake server saw it.

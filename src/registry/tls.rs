@@ -183,10 +183,19 @@ fn read_host_dir(dir: &Path) -> Result<HostDir> {
                         path.display()
                     );
                 }
+                let cert_pem = read(path)?;
+                let key_pem = read(&key_path)?;
                 let chain =
-                    certs_in(&read(path)?).with_context(|| format!("parse {}", path.display()))?;
-                let key = key_in(&read(&key_path)?)
-                    .with_context(|| format!("parse {}", key_path.display()))?;
+                    certs_in(&cert_pem).with_context(|| format!("parse {}", path.display()))?;
+                let key =
+                    key_in(&key_pem).with_context(|| format!("parse {}", key_path.display()))?;
+                check_client_pair(&cert_pem, &key_pem).with_context(|| {
+                    format!(
+                        "client certificate {} with key {}",
+                        path.display(),
+                        key_path.display()
+                    )
+                })?;
                 if out.client.is_none() {
                     out.client = Some(ClientCert::new_with_certs(&chain, key));
                 }
@@ -205,6 +214,28 @@ fn read_host_dir(dir: &Path) -> Result<HostDir> {
         }
     }
     Ok(out)
+}
+
+/// Build a throwaway rustls configuration with the pair, so that a pair
+/// rustls cannot use (an X.509 v1 certificate, a key that does not match,
+/// an unsupported key type) is reported here: ureq would panic on it at
+/// the first connection.
+fn check_client_pair(cert_pem: &[u8], key_pem: &[u8]) -> Result<()> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("bad PEM: {e:?}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| anyhow::anyhow!("bad key PEM: {e:?}"))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("set up TLS")?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_client_auth_cert(certs, key)
+        .map_err(|e| anyhow::anyhow!("unusable: {e}"))?;
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
