@@ -314,3 +314,26 @@ impl Read for BlobReader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_survive_io_errors() {
+        let e = io::Error::new(
+            io::ErrorKind::InvalidData,
+            KindError {
+                kind: ErrorKind::Corrupt,
+                msg: "blob x: too long".into(),
+            },
+        );
+        let a = into_anyhow(e);
+        assert_eq!(kind_of(&a), Some(ErrorKind::Corrupt));
+        assert_eq!(a.to_string(), "blob x: too long");
+        let a = into_anyhow(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert_eq!(kind_of(&a), None);
+        let io = to_io(kind_err(ErrorKind::NotFound, "blob unknown: a@b"));
+        assert_eq!(kind_of(&into_anyhow(io)), Some(ErrorKind::NotFound));
+    }
+}

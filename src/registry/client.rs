@@ -25,6 +25,7 @@ pub use super::auth::Credentials;
 pub const MANIFEST_MAX: u64 = 4 << 20;
 const MAX_REDIRECTS: usize = 10;
 
+#[derive(Clone, Debug)]
 pub struct ClientOptions {
     /// `--tls-verify=false`, or the host is in the insecure list: try https
     /// without verification, then fall back to http.

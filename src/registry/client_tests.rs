@@ -4,7 +4,16 @@
 use super::*;
 use crate::error::kind_of;
 use crate::registry::testutil::*;
+use crate::registry::BlobReader;
 use std::io::Read;
+
+#[test]
+fn shareable_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Client>();
+    send::<BlobReader>();
+}
 
 fn client(host: &str) -> Client {
     Client::new(host, ClientOptions::default()).unwrap()

@@ -224,6 +224,20 @@ impl FromStr for Reference {
     }
 }
 
+/// Stored as its full string form.
+impl serde::Serialize for Reference {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Reference {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Reference, D::Error> {
+        let s = String::deserialize(d)?;
+        Reference::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Check a tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
 pub fn validate_tag(tag: &str) -> Result<()> {
     if tag.len() > TAG_MAX {

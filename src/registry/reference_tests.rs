@@ -498,3 +498,12 @@ fn has_domain() {
     assert!(!Reference::has_domain("user/app"));
     assert!(!Reference::has_domain("busybox:1.36"));
 }
+
+#[test]
+fn serde_as_string() {
+    let r = Reference::parse("busybox").unwrap();
+    let j = serde_json::to_string(&r).unwrap();
+    assert_eq!(j, "\"docker.io/library/busybox:latest\"");
+    assert_eq!(serde_json::from_str::<Reference>(&j).unwrap(), r);
+    assert!(serde_json::from_str::<Reference>("\"Bad\"").is_err());
+}
