@@ -13,3 +13,6 @@ pub mod pull;
 pub mod push;
 pub mod remote;
 pub mod save;
+pub mod unpack;
+mod unpack_tree;
+pub mod whiteout;

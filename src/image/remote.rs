@@ -64,7 +64,7 @@ pub fn client_for_host(
     };
     if let Some(dir) = &flags.cert_dir {
         opts.cert_dirs.insert(0, dir.clone());
-        opts.direct_cert_dir = Some(dir.clone());
+        opts.host_cert_dir = Some(dir.clone());
     }
     Client::new(api_host, opts)
 }

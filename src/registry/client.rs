@@ -33,6 +33,9 @@ pub struct ClientOptions {
     pub credentials: Option<Credentials>,
     /// Per-host certificate directories, Docker's and Podman's by default.
     pub cert_dirs: Vec<PathBuf>,
+    /// A directory holding this host's `*.crt`, `*.cert` and `*.key`
+    /// directly (`--cert-dir`).
+    pub host_cert_dir: Option<PathBuf>,
     pub user_agent: String,
 }
 
@@ -42,6 +45,7 @@ impl Default for ClientOptions {
             insecure: false,
             credentials: None,
             cert_dirs: tls::default_cert_dirs(),
+            host_cert_dir: None,
             user_agent: format!("skiff/{}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -123,7 +127,7 @@ impl Client {
         if host.is_empty() || host.contains('/') {
             bail!("invalid registry host {host:?}");
         }
-        let t = tls::load(host, &opts.cert_dirs)
+        let t = tls::load(host, &opts.cert_dirs, opts.host_cert_dir.as_deref())
             .with_context(|| format!("load TLS settings for {host}"))?;
         let plan = tls::plan(host, opts.insecure, t.has_cert_dir);
         Ok(Client {

@@ -90,13 +90,18 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-/// Read the system roots and the host's certificate directories.
-pub(crate) fn load(host: &str, cert_dirs: &[PathBuf]) -> Result<HostTls> {
+/// Read the system roots and the host's certificate directories:
+/// `<base>/<host>/` for each base, and `direct` itself when given (Podman's
+/// `--cert-dir`, which names the files' own directory).
+pub(crate) fn load(host: &str, cert_dirs: &[PathBuf], direct: Option<&Path>) -> Result<HostTls> {
     let mut roots: Vec<Certificate<'static>> = system_roots().to_vec();
     let mut client = None;
     let mut has_cert_dir = false;
-    for base in cert_dirs {
-        let dir = base.join(host);
+    let dirs = direct
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(cert_dirs.iter().map(|b| b.join(host)));
+    for dir in dirs {
         if !dir.is_dir() {
             continue;
         }
