@@ -175,6 +175,7 @@ pub(crate) mod tests {
                 diff_id: diff.clone(),
                 parent: (i > 0).then(|| chains[i - 1].clone()),
                 size: 10,
+                diff_size: None,
                 compressed_digest: None,
                 compressed_size: None,
                 media_type: None,

@@ -26,6 +26,10 @@ pub struct LayerRecord {
     pub parent: Option<Digest>,
     /// Unpacked bytes (regular file contents).
     pub size: u64,
+    /// Length of the uncompressed tar stream (what `save` writes as the
+    /// layer's tar without decompressing twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff_size: Option<u64>,
     pub compressed_digest: Option<Digest>,
     pub compressed_size: Option<u64>,
     pub media_type: Option<String>,
@@ -204,6 +208,7 @@ mod tests {
             diff_id: d,
             parent: None,
             size: diff.len() as u64,
+            diff_size: None,
             compressed_digest: None,
             compressed_size: None,
             media_type: None,

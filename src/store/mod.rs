@@ -109,6 +109,15 @@ impl Store {
     pub(crate) fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
+
+    /// A fresh private directory under `tmp/` for work in progress (a
+    /// `load` spooling its archive); named for this process, so the next
+    /// command removes it if this one dies.
+    pub fn temp_dir(&self, tag: &str) -> Result<PathBuf> {
+        let dir = self.tmp_dir().join(scratch::scratch_name(tag));
+        crate::util::fs::mkdir_all(&dir, 0o700)?;
+        Ok(dir)
+    }
     pub(crate) fn locks_dir(&self) -> PathBuf {
         self.root.join("locks")
     }
