@@ -132,8 +132,12 @@ pub fn load_cmd(args: LoadArgs, cfg: &Config) -> Result<i32> {
     let loaded = match &args.input {
         Some(p) => {
             let f = File::open(p).with_context(|| format!("open {}", p.display()))?;
-            load(&store, std::io::BufReader::with_capacity(1 << 20, f), &progress)
-                .with_context(|| format!("load {}", p.display()))?
+            load(
+                &store,
+                std::io::BufReader::with_capacity(1 << 20, f),
+                &progress,
+            )
+            .with_context(|| format!("load {}", p.display()))?
         }
         None => {
             if crate::sys::isatty(&std::io::stdin()) {
@@ -163,9 +167,16 @@ pub fn import_cmd(args: ImportArgs, cfg: &Config) -> Result<i32> {
         Some(r) => {
             let r = Reference::parse(r).with_context(|| format!("import {r}"))?;
             if r.digest.is_some() {
-                crate::bail_kind!(InvalidArgument, "import: a reference with a digest cannot name a new image");
+                crate::bail_kind!(
+                    InvalidArgument,
+                    "import: a reference with a digest cannot name a new image"
+                );
             }
-            Some(format!("{}:{}", r.name(), r.tag.as_deref().unwrap_or("latest")))
+            Some(format!(
+                "{}:{}",
+                r.name(),
+                r.tag.as_deref().unwrap_or("latest")
+            ))
         }
         None => None,
     };

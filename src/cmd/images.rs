@@ -34,7 +34,6 @@ pub struct Args {
     pub reference: Option<String>,
 }
 
-
 /// Docker's `CreatedAt` layout: `2006-01-02 15:04:05 -0700 MST`.
 pub fn created_at(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()
@@ -53,11 +52,7 @@ struct Filters {
     since: Option<DateTime<Utc>>,
 }
 
-fn parse_filters(
-    raw: &[String],
-    images: &[ImageRecord],
-    cfg: &Config,
-) -> Result<Filters> {
+fn parse_filters(raw: &[String], images: &[ImageRecord], cfg: &Config) -> Result<Filters> {
     let mut f = Filters {
         dangling: None,
         labels: Vec::new(),
@@ -67,7 +62,10 @@ fn parse_filters(
     };
     for item in raw {
         let Some((k, v)) = item.split_once('=') else {
-            crate::bail_kind!(InvalidArgument, "bad format of filter (expected name=value): {item}");
+            crate::bail_kind!(
+                InvalidArgument,
+                "bad format of filter (expected name=value): {item}"
+            );
         };
         match k {
             "dangling" => match v.to_lowercase().as_str() {
@@ -154,11 +152,15 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         if filters.dangling.is_some_and(|d| d != dangling) {
             continue;
         }
-        if !filters.labels.iter().all(|(k, v)| match (img.labels.get(k), v) {
-            (Some(_), None) => true,
-            (Some(a), Some(b)) => a == b,
-            _ => false,
-        }) {
+        if !filters
+            .labels
+            .iter()
+            .all(|(k, v)| match (img.labels.get(k), v) {
+                (Some(_), None) => true,
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            })
+        {
             continue;
         }
         let created = parse_time(img.created.as_deref());
@@ -173,7 +175,8 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             }
         }
         for (repo, tag, digest) in rows_of(img) {
-            if !filters.references.is_empty() && !reference_matches(&filters.references, &repo, &tag)
+            if !filters.references.is_empty()
+                && !reference_matches(&filters.references, &repo, &tag)
             {
                 continue;
             }
@@ -222,7 +225,12 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         ("UniqueSize", "UNIQUE SIZE"),
         ("VirtualSize", "VIRTUAL SIZE"),
     ];
-    let out = render_rows(&Format::parse(args.format.as_deref()), default, &headers, &rows)?;
+    let out = render_rows(
+        &Format::parse(args.format.as_deref()),
+        default,
+        &headers,
+        &rows,
+    )?;
     print!("{out}");
     Ok(0)
 }

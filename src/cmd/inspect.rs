@@ -25,7 +25,6 @@ pub struct Args {
     pub names: Vec<String>,
 }
 
-
 /// Docker's `Config` object, with its empty defaults filled in so
 /// templates like `{{.Config.Cmd}}` see what Docker shows.
 fn docker_config(c: &ImageConfig) -> Value {
@@ -53,7 +52,11 @@ pub fn image_json(store: &Store, img: &ImageRecord) -> Result<Value> {
     out.insert("Id".into(), json!(img.id));
     out.insert(
         "RepoTags".into(),
-        json!(img.names.iter().map(|n| familiar_name(n)).collect::<Vec<_>>()),
+        json!(img
+            .names
+            .iter()
+            .map(|n| familiar_name(n))
+            .collect::<Vec<_>>()),
     );
     out.insert(
         "RepoDigests".into(),
@@ -66,7 +69,11 @@ pub fn image_json(store: &Store, img: &ImageRecord) -> Result<Value> {
     out.insert("Parent".into(), json!(""));
     out.insert(
         "Comment".into(),
-        json!(c.history.last().and_then(|h| h.comment.clone()).unwrap_or_default()),
+        json!(c
+            .history
+            .last()
+            .and_then(|h| h.comment.clone())
+            .unwrap_or_default()),
     );
     out.insert(
         "Created".into(),
@@ -102,17 +109,17 @@ pub fn image_json(store: &Store, img: &ImageRecord) -> Result<Value> {
         json!({"Type": "layers", "Layers": c.rootfs.diff_ids}),
     );
     out.insert("Metadata".into(), json!({"LastTagTime": img.added}));
-    out.insert(
-        "ManifestDigest".into(),
-        json!(img.manifest_digest),
-    );
+    out.insert("ManifestDigest".into(), json!(img.manifest_digest));
     Ok(Value::Object(out))
 }
 
 pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     if let Some(k) = &args.kind {
         if k != "image" {
-            crate::bail_kind!(InvalidArgument, "unsupported inspect type {k:?}: only images exist so far");
+            crate::bail_kind!(
+                InvalidArgument,
+                "unsupported inspect type {k:?}: only images exist so far"
+            );
         }
     }
     let store = Store::open(&cfg.root)?;
@@ -128,7 +135,10 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     match &args.format {
         Some(f) if f != "json" => {
             for v in &out {
-                println!("{}", render(&f.replace("\\n", "\n").replace("\\t", "\t"), v)?);
+                println!(
+                    "{}",
+                    render(&f.replace("\\n", "\n").replace("\\t", "\t"), v)?
+                );
             }
         }
         _ => println!("{}", serde_json::to_string_pretty(&Value::Array(out))?),

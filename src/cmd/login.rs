@@ -4,8 +4,8 @@
 use crate::config::Config;
 use crate::image::remote::{client_for_host, RegistryFlags};
 use crate::registry::authfile;
-use crate::registry::Credentials;
 use crate::registry::reference::Reference;
+use crate::registry::Credentials;
 use anyhow::{Context, Result};
 use std::io::{BufRead, Read, Write};
 
@@ -62,12 +62,18 @@ pub fn login(args: LoginArgs, cfg: &Config) -> Result<i32> {
     let server = normalize_server(args.server.as_deref());
     let tty = crate::sys::isatty(&std::io::stdin());
     if args.password.is_some() && args.password_stdin {
-        crate::bail_kind!(InvalidArgument, "--password and --password-stdin are mutually exclusive");
+        crate::bail_kind!(
+            InvalidArgument,
+            "--password and --password-stdin are mutually exclusive"
+        );
     }
     let mut username = args.username.clone();
     let password = if args.password_stdin {
         if username.is_none() {
-            crate::bail_kind!(InvalidArgument, "must provide --username with --password-stdin");
+            crate::bail_kind!(
+                InvalidArgument,
+                "must provide --username with --password-stdin"
+            );
         }
         let mut s = String::new();
         std::io::stdin()
@@ -92,19 +98,14 @@ pub fn login(args: LoginArgs, cfg: &Config) -> Result<i32> {
     let Some(username) = username.filter(|u| !u.is_empty()) else {
         crate::bail_kind!(InvalidArgument, "login {server}: username is required");
     };
-    let creds = Credentials {
-        username,
-        password,
-    };
+    let creds = Credentials { username, password };
     let api_host = Reference::parse(&format!("{server}/x"))
         .map(|r| r.api_host())
         .unwrap_or_else(|_| server.clone());
     let mut flags = args.registry.clone();
     flags.creds = Some(format!("{}:{}", creds.username, creds.password));
     let client = client_for_host(cfg, &server, &api_host, &flags)?;
-    client
-        .login()
-        .with_context(|| format!("login {server}"))?;
+    client.login().with_context(|| format!("login {server}"))?;
     authfile::store(&server, &creds).with_context(|| format!("save credentials for {server}"))?;
     println!("Login Succeeded");
     Ok(0)

@@ -1,7 +1,7 @@
 //! `skiff image prune`: remove dangling (or, with -a, unused) images.
 
-use crate::image::lookup::familiar_name;
 use crate::config::Config;
+use crate::image::lookup::familiar_name;
 use crate::store::Store;
 use crate::util::human;
 use anyhow::Result;
@@ -45,7 +45,10 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
                 Some((k, v)) => (k.to_string(), Some(v.to_string())),
                 None => (v.to_string(), None),
             }),
-            _ => crate::bail_kind!(InvalidArgument, "invalid filter {f:?}: only label= is supported"),
+            _ => crate::bail_kind!(
+                InvalidArgument,
+                "invalid filter {f:?}: only label= is supported"
+            ),
         }
     }
     let store = Store::open(&cfg.root)?;

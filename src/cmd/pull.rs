@@ -109,10 +109,7 @@ fn pull_all_tags(
     quiet: bool,
 ) -> Result<()> {
     if r.digest.is_some() || r.tag.as_deref().is_some_and(|t| t != "latest") {
-        crate::bail_kind!(
-            InvalidArgument,
-            "tag can't be used with --all-tags/-a"
-        );
+        crate::bail_kind!(InvalidArgument, "tag can't be used with --all-tags/-a");
     }
     let client = client_for(cfg, r, &opts.registry)?;
     let mut tags = client

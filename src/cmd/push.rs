@@ -59,8 +59,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     } else {
         let img = find(&images, cfg, &args.image)?;
         let dest = args.destination.as_deref().unwrap_or(&args.image);
-        let target =
-            Reference::parse(dest).with_context(|| format!("push {dest}"))?;
+        let target = Reference::parse(dest).with_context(|| format!("push {dest}"))?;
         jobs.push((img.clone(), target));
     }
     let repo = jobs[0].1.name();

@@ -1,9 +1,9 @@
 //! `skiff rmi` / `skiff image rm`: untag and delete images, then reclaim
 //! the blobs and layers nothing references any more.
 
-use crate::image::lookup::familiar_name;
 use crate::config::Config;
 use crate::error::{kind_err, ErrorKind};
+use crate::image::lookup::familiar_name;
 use crate::image::lookup::{candidates, find};
 use crate::store::{ImageRecord, Store};
 use anyhow::Result;

@@ -15,8 +15,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, cfg: &Config) -> Result<i32> {
-    let target = Reference::parse(&args.target)
-        .with_context(|| format!("tag {}", args.target))?;
+    let target = Reference::parse(&args.target).with_context(|| format!("tag {}", args.target))?;
     if target.digest.is_some() {
         crate::bail_kind!(
             InvalidArgument,

@@ -130,7 +130,10 @@ mod tests {
         apply(&mut c, "EXPOSE 80 53/udp").unwrap();
         apply(&mut c, "WORKDIR /srv").unwrap();
         assert_eq!(c.cmd.unwrap(), vec!["sh", "-c", "echo hi"]);
-        assert_eq!(c.entrypoint.unwrap(), vec!["/bin/sh", "-c", "/bin/app --flag"]);
+        assert_eq!(
+            c.entrypoint.unwrap(),
+            vec!["/bin/sh", "-c", "/bin/app --flag"]
+        );
         assert_eq!(c.env.unwrap(), vec!["A=1", "B=two words", "C=3 4"]);
         assert_eq!(c.labels.unwrap()["x"], "y");
         assert!(c.exposed_ports.unwrap().contains_key("80/tcp"));

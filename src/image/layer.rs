@@ -7,8 +7,8 @@ use super::progress::Progress;
 use super::unpack::{unpack_layer, UnpackOptions};
 use crate::digest::{Digest, HashingReader};
 use crate::error::{kind_err, ErrorKind};
-use crate::registry::Client;
 use crate::registry::manifest::{layer_compression, Compression, Descriptor};
+use crate::registry::Client;
 use crate::store::{BlobWriter, LayerRecord, Store};
 use anyhow::{Context, Result};
 use std::io::{self, BufReader, Read, Write};
@@ -40,8 +40,7 @@ impl<R: Read> Read for Tee<'_, R> {
             w.write_all(&buf[..n])?;
         }
         self.done += n as u64;
-        if self.done - self.last_report >= 1 << 20 || (n == 0 && self.done != self.last_report)
-        {
+        if self.done - self.last_report >= 1 << 20 || (n == 0 && self.done != self.last_report) {
             self.last_report = self.done;
             self.progress.bytes(self.id, self.done, self.total);
         }
@@ -110,8 +109,8 @@ pub fn fetch_layer(
         progress.status(id, "Already exists");
         return store.layer_record(chain);
     }
-    let compression = layer_compression(&desc.media_type)
-        .with_context(|| format!("layer {}", desc.digest))?;
+    let compression =
+        layer_compression(&desc.media_type).with_context(|| format!("layer {}", desc.digest))?;
     let source: Box<dyn Read + Send> = if need_blob {
         let (client, repo) = remote.ok_or_else(|| {
             kind_err(
@@ -161,7 +160,8 @@ pub fn fetch_layer(
     drop(tee);
     if let Some(w) = writer {
         progress.status(id, "Verifying Checksum");
-        w.commit().with_context(|| format!("layer {}", desc.digest))?;
+        w.commit()
+            .with_context(|| format!("layer {}", desc.digest))?;
         progress.status(id, "Download complete");
     }
     if diff != job.diff_id {

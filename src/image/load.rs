@@ -8,7 +8,9 @@ use super::config::ImageConfig;
 use super::progress::Progress;
 use crate::digest::{Digest, HashingReader};
 use crate::error::{kind_err, ErrorKind};
-use crate::registry::manifest::{parse_manifest, select_platform, Compression, Descriptor, Manifest};
+use crate::registry::manifest::{
+    parse_manifest, select_platform, Compression, Descriptor, Manifest,
+};
 use crate::registry::platform::Platform;
 use crate::registry::reference::Reference;
 use crate::store::Store;
@@ -52,14 +54,15 @@ fn spool(input: impl Read, dir: &Path) -> Result<()> {
         }
         let dest = dir.join(&path);
         match kind {
-            tar::EntryType::Directory => fs::create_dir_all(&dest)
-                .with_context(|| format!("create {}", dest.display()))?,
+            tar::EntryType::Directory => {
+                fs::create_dir_all(&dest).with_context(|| format!("create {}", dest.display()))?
+            }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 if let Some(p) = dest.parent() {
                     fs::create_dir_all(p).with_context(|| format!("create {}", p.display()))?;
                 }
-                let mut f = File::create(&dest)
-                    .with_context(|| format!("create {}", dest.display()))?;
+                let mut f =
+                    File::create(&dest).with_context(|| format!("create {}", dest.display()))?;
                 io::copy(&mut e, &mut f).with_context(|| format!("write {}", dest.display()))?;
             }
             // Docker's archives hold symlinks for layers shared between
@@ -86,8 +89,7 @@ fn spool(input: impl Read, dir: &Path) -> Result<()> {
 /// Recreate a link between archive members; it is resolved (and checked
 /// to stay inside the spool) only when a member is read.
 fn make_link(link: &Path, target: &Path) -> Result<()> {
-    std::os::unix::fs::symlink(target, link)
-        .with_context(|| format!("link {}", link.display()))
+    std::os::unix::fs::symlink(target, link).with_context(|| format!("link {}", link.display()))
 }
 
 /// Is `p` a path inside `dir` after resolving links?
@@ -108,7 +110,8 @@ fn store_file(store: &Store, path: &Path, expect: Option<&Digest>) -> Result<(Di
     let mut f = File::open(path).with_context(|| format!("open {}", path.display()))?;
     let mut w = store.blob_writer(expect.map(|d| (d.clone(), None)))?;
     io::copy(&mut f, &mut w).with_context(|| format!("store {}", path.display()))?;
-    w.commit().with_context(|| format!("archive member {}", path.display()))
+    w.commit()
+        .with_context(|| format!("archive member {}", path.display()))
 }
 
 /// The diff_id of a layer file (hash of its uncompressed tar stream).
@@ -140,8 +143,8 @@ fn full_name(n: &str) -> Option<String> {
 
 fn load_docker(store: &Store, dir: &Path, progress: &Progress) -> Result<Vec<Loaded>> {
     let raw = fs::read(dir.join("manifest.json")).context("read manifest.json")?;
-    let entries: Vec<DockerEntry> =
-        serde_json::from_slice(&raw).map_err(|e| kind_err(ErrorKind::Corrupt, format!("malformed manifest.json: {e}")))?;
+    let entries: Vec<DockerEntry> = serde_json::from_slice(&raw)
+        .map_err(|e| kind_err(ErrorKind::Corrupt, format!("malformed manifest.json: {e}")))?;
     let mut out = Vec::new();
     for e in entries {
         let cfg_path = inside(dir, &dir.join(&e.config))?;
@@ -150,7 +153,12 @@ fn load_docker(store: &Store, dir: &Path, progress: &Progress) -> Result<Vec<Loa
         if cfg.rootfs.diff_ids.len() != e.layers.len() {
             return Err(kind_err(
                 ErrorKind::Corrupt,
-                format!("{}: config lists {} layers, manifest.json {}", e.config, cfg.rootfs.diff_ids.len(), e.layers.len()),
+                format!(
+                    "{}: config lists {} layers, manifest.json {}",
+                    e.config,
+                    cfg.rootfs.diff_ids.len(),
+                    e.layers.len()
+                ),
             ));
         }
         let mut layers = Vec::new();
@@ -163,13 +171,21 @@ fn load_docker(store: &Store, dir: &Path, progress: &Progress) -> Result<Vec<Loa
             if diff != cfg.rootfs.diff_ids[i] {
                 return Err(kind_err(
                     ErrorKind::Corrupt,
-                    format!("layer {l}: digest {diff} does not match the config's diff_id {}", cfg.rootfs.diff_ids[i]),
+                    format!(
+                        "layer {l}: digest {diff} does not match the config's diff_id {}",
+                        cfg.rootfs.diff_ids[i]
+                    ),
                 ));
             }
             let (digest, size) = store_file(store, &p, None)?;
             layers.push(Descriptor::new(layer_media_type(c), digest, size));
         }
-        let names: Vec<String> = e.repo_tags.unwrap_or_default().iter().filter_map(|n| full_name(n)).collect();
+        let names: Vec<String> = e
+            .repo_tags
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| full_name(n))
+            .collect();
         let rec = commit_image(store, &cfg_bytes, None, &layers, &names, progress)?;
         out.push(Loaded { id: rec.id, names });
     }
@@ -184,7 +200,12 @@ fn load_oci(store: &Store, dir: &Path, progress: &Progress) -> Result<Vec<Loaded
     let raw = fs::read(dir.join("index.json")).context("read index.json")?;
     let index = match parse_manifest(&raw, None).context("index.json")? {
         Manifest::Index(i) => i,
-        Manifest::Image(_) => return Err(kind_err(ErrorKind::Corrupt, "index.json is not an image index")),
+        Manifest::Image(_) => {
+            return Err(kind_err(
+                ErrorKind::Corrupt,
+                "index.json is not an image index",
+            ))
+        }
     };
     let mut out = Vec::new();
     for desc in &index.manifests {
@@ -200,20 +221,40 @@ fn load_oci(store: &Store, dir: &Path, progress: &Progress) -> Result<Vec<Loaded
             mbytes = fs::read(inside(dir, &blob_path(dir, &mdesc.digest))?)?;
         }
         if Digest::of(&mbytes) != mdesc.digest {
-            return Err(kind_err(ErrorKind::Corrupt, format!("manifest {}: digest mismatch", mdesc.digest)));
+            return Err(kind_err(
+                ErrorKind::Corrupt,
+                format!("manifest {}: digest mismatch", mdesc.digest),
+            ));
         }
         let Manifest::Image(m) = parse_manifest(&mbytes, Some(&mdesc.media_type))? else {
-            return Err(kind_err(ErrorKind::Corrupt, format!("manifest {}: nested index", mdesc.digest)));
+            return Err(kind_err(
+                ErrorKind::Corrupt,
+                format!("manifest {}: nested index", mdesc.digest),
+            ));
         };
         let cfg_bytes = fs::read(inside(dir, &blob_path(dir, &m.config.digest))?)?;
         if Digest::of(&cfg_bytes) != m.config.digest {
-            return Err(kind_err(ErrorKind::Corrupt, format!("config {}: digest mismatch", m.config.digest)));
+            return Err(kind_err(
+                ErrorKind::Corrupt,
+                format!("config {}: digest mismatch", m.config.digest),
+            ));
         }
         for l in &m.layers {
-            store_file(store, &inside(dir, &blob_path(dir, &l.digest))?, Some(&l.digest))?;
+            store_file(
+                store,
+                &inside(dir, &blob_path(dir, &l.digest))?,
+                Some(&l.digest),
+            )?;
         }
         let names: Vec<String> = name.into_iter().collect();
-        let rec = commit_image(store, &cfg_bytes, Some((mbytes, mdesc.media_type.clone())), &m.layers, &names, progress)?;
+        let rec = commit_image(
+            store,
+            &cfg_bytes,
+            Some((mbytes, mdesc.media_type.clone())),
+            &m.layers,
+            &names,
+            progress,
+        )?;
         out.push(Loaded { id: rec.id, names });
     }
     Ok(out)

@@ -52,7 +52,10 @@ fn has_reference(img: &ImageRecord, r: &Reference) -> bool {
                         .chain(&img.repo_digests)
                         .any(|n| repo_of(n) == r.name()))
         }
-        (Some(t), None) => img.names.iter().any(|n| *n == format!("{}:{}", r.name(), t)),
+        (Some(t), None) => img
+            .names
+            .iter()
+            .any(|n| *n == format!("{}:{}", r.name(), t)),
         (None, None) => false,
     }
 }

@@ -9,10 +9,10 @@ use super::remote::{client_for, RegistryFlags};
 use crate::config::Config;
 use crate::digest::Digest;
 use crate::error::{kind_err, ErrorKind};
-use crate::registry::Client;
 use crate::registry::manifest::{parse_manifest, select_platform, ImageManifest, Manifest};
 use crate::registry::platform::Platform;
 use crate::registry::reference::Reference;
+use crate::registry::Client;
 use crate::store::{chain_ids, ImageRecord, LayerRecord, Store};
 use anyhow::{Context, Result};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -81,8 +81,7 @@ pub fn pull_with(
             None,
         ),
         Manifest::Index(idx) => {
-            let desc = select_platform(&idx, &want)
-                .with_context(|| format!("pull {reference}"))?;
+            let desc = select_platform(&idx, &want).with_context(|| format!("pull {reference}"))?;
             let inner = client
                 .get_manifest(repo, desc.digest.as_str())
                 .with_context(|| format!("pull {reference}: manifest for {want}"))?;
@@ -118,8 +117,15 @@ pub fn pull_with(
             reference.tag.as_deref().unwrap_or(top.digest.as_str()),
             reference.path
         ));
-        fetch_image(store, client, repo, &manifest, progress, opts.max_concurrent)
-            .with_context(|| format!("pull {reference}"))?;
+        fetch_image(
+            store,
+            client,
+            repo,
+            &manifest,
+            progress,
+            opts.max_concurrent,
+        )
+        .with_context(|| format!("pull {reference}"))?;
     }
     let config_bytes = store.read_blob(&id)?;
     let config = ImageConfig::parse(&config_bytes)?;

@@ -9,9 +9,9 @@ use super::remote::{client_for, RegistryFlags};
 use crate::config::Config;
 use crate::digest::Digest;
 use crate::error::{kind_err, ErrorKind};
-use crate::registry::Client;
 use crate::registry::manifest::{parse_manifest, Descriptor, Manifest};
 use crate::registry::reference::Reference;
+use crate::registry::Client;
 use crate::store::{ImageRecord, Store};
 use anyhow::{Context, Result};
 

@@ -3,8 +3,8 @@
 
 use crate::config::Config;
 use crate::registry::authfile;
-use crate::registry::{Client, ClientOptions, Credentials};
 use crate::registry::reference::Reference;
+use crate::registry::{Client, ClientOptions, Credentials};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
@@ -59,8 +59,9 @@ pub fn client_for_host(
     };
     opts.credentials = match flags.credentials()? {
         Some(c) => Some(c),
-        None => authfile::lookup(domain)
-            .with_context(|| format!("read credentials for {domain}"))?,
+        None => {
+            authfile::lookup(domain).with_context(|| format!("read credentials for {domain}"))?
+        }
     };
     if let Some(dir) = &flags.cert_dir {
         opts.cert_dirs.insert(0, dir.clone());

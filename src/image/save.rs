@@ -61,7 +61,12 @@ fn decompressed(c: Compression, f: std::fs::File) -> Result<Box<dyn Read>> {
 }
 
 /// Write the archive.
-pub fn save<W: Write>(store: &Store, items: &[SaveItem], format: ArchiveFormat, out: W) -> Result<()> {
+pub fn save<W: Write>(
+    store: &Store,
+    items: &[SaveItem],
+    format: ArchiveFormat,
+    out: W,
+) -> Result<()> {
     let mut b = tar::Builder::new(out);
     b.mode(tar::HeaderMode::Deterministic);
     match format {
@@ -75,7 +80,10 @@ pub fn save<W: Write>(store: &Store, items: &[SaveItem], format: ArchiveFormat, 
     Ok(())
 }
 
-fn image_manifest(store: &Store, img: &ImageRecord) -> Result<crate::registry::manifest::ImageManifest> {
+fn image_manifest(
+    store: &Store,
+    img: &ImageRecord,
+) -> Result<crate::registry::manifest::ImageManifest> {
     let bytes = store.read_blob(&img.manifest_digest)?;
     match parse_manifest(&bytes, Some(&img.manifest_media_type))? {
         Manifest::Image(m) => Ok(m),
@@ -98,18 +106,20 @@ fn save_docker<W: Write>(store: &Store, items: &[SaveItem], b: &mut tar::Builder
         }
         let mut layer_paths = Vec::new();
         for (i, desc) in m.layers.iter().enumerate() {
-            let diff = cfg
-                .rootfs
-                .diff_ids
-                .get(i)
-                .with_context(|| format!("image {}: config lacks diff_id {i}", img.id.short()))?;
+            let diff =
+                cfg.rootfs.diff_ids.get(i).with_context(|| {
+                    format!("image {}: config lacks diff_id {i}", img.id.short())
+                })?;
             let path = format!("{}/layer.tar", diff.hex());
             if written.insert(path.clone()) {
                 let c = layer_compression(&desc.media_type)?;
                 let rec = store.layer_record(&img.layers[i])?;
                 let size = match rec.diff_size {
                     Some(s) => s,
-                    None => io::copy(&mut decompressed(c, store.open_blob(&desc.digest)?)?, &mut io::sink())?,
+                    None => io::copy(
+                        &mut decompressed(c, store.open_blob(&desc.digest)?)?,
+                        &mut io::sink(),
+                    )?,
                 };
                 let r = decompressed(c, store.open_blob(&desc.digest)?)?;
                 append_reader(b, &path, size, r)?;
@@ -134,7 +144,11 @@ fn save_docker<W: Write>(store: &Store, items: &[SaveItem], b: &mut tar::Builder
         }
         manifest.push(json!({"Config": cfg_name, "RepoTags": tags, "Layers": layer_paths}));
     }
-    append(b, "manifest.json", &serde_json::to_vec(&Value::Array(manifest))?)?;
+    append(
+        b,
+        "manifest.json",
+        &serde_json::to_vec(&Value::Array(manifest))?,
+    )?;
     if !repositories.is_empty() {
         append(b, "repositories", &serde_json::to_vec(&repositories)?)?;
     }
