@@ -23,54 +23,29 @@ pub fn certs() -> &'static Certs {
     C.get_or_init(|| make(&super::work_dir().join("certs")))
 }
 
-fn p(dir: &Path, name: &str) -> String {
-    dir.join(name).display().to_string()
+/// Run openssl with whitespace-separated arguments (no argument here
+/// has a space: the paths live under the target dir).
+fn openssl(args: &str) -> Vec<u8> {
+    let args: Vec<&str> = args.split_whitespace().collect();
+    run_tool("openssl", &args).stdout
 }
 
 fn make(dir: &Path) -> Certs {
     std::fs::create_dir_all(dir).expect("create the certs dir");
+    let d = dir.display();
     // rustls (webpki) wants v3 certificates: a CA marked CA:TRUE with
     // keyCertSign, and a leaf with CA:FALSE, serverAuth and the address
     // in subjectAltName (the CN is not looked at).
-    run_tool(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-sha256",
-            "-days",
-            "3650",
-            "-keyout",
-            &p(dir, "ca.key"),
-            "-out",
-            &p(dir, "ca.crt"),
-            "-subj",
-            "/CN=skiff test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-    run_tool(
-        "openssl",
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-sha256",
-            "-keyout",
-            &p(dir, "server.key"),
-            "-out",
-            &p(dir, "server.csr"),
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
+    openssl(&format!(
+        "req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+         -keyout {d}/ca.key -out {d}/ca.crt -subj /CN=skiff-test-CA \
+         -addext basicConstraints=critical,CA:TRUE \
+         -addext keyUsage=critical,keyCertSign,cRLSign"
+    ));
+    openssl(&format!(
+        "req -newkey rsa:2048 -nodes -sha256 \
+         -keyout {d}/server.key -out {d}/server.csr -subj /CN=127.0.0.1"
+    ));
     std::fs::write(
         dir.join("server.ext"),
         "basicConstraints=CA:FALSE\n\
@@ -79,51 +54,18 @@ fn make(dir: &Path) -> Certs {
          subjectAltName=IP:127.0.0.1,DNS:localhost\n",
     )
     .expect("write server.ext");
-    run_tool(
-        "openssl",
-        &[
-            "x509",
-            "-req",
-            "-sha256",
-            "-days",
-            "3650",
-            "-in",
-            &p(dir, "server.csr"),
-            "-CA",
-            &p(dir, "ca.crt"),
-            "-CAkey",
-            &p(dir, "ca.key"),
-            "-CAcreateserial",
-            "-extfile",
-            &p(dir, "server.ext"),
-            "-out",
-            &p(dir, "server.crt"),
-        ],
-    );
-    run_tool(
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-sha256",
-            "-days",
-            "3650",
-            "-keyout",
-            &p(dir, "token.key"),
-            "-out",
-            &p(dir, "token.crt"),
-            "-subj",
-            "/CN=skiff test token issuer",
-        ],
-    );
-    let der = run_tool(
-        "openssl",
-        &["x509", "-in", &p(dir, "token.crt"), "-outform", "DER"],
-    )
-    .stdout;
+    openssl(&format!(
+        "x509 -req -sha256 -days 3650 -in {d}/server.csr \
+         -CA {d}/ca.crt -CAkey {d}/ca.key -CAcreateserial \
+         -extfile {d}/server.ext -out {d}/server.crt"
+    ));
+    // The token server's signing certificate: self-signed, and itself the
+    // registry's rootcertbundle.
+    openssl(&format!(
+        "req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+         -keyout {d}/token.key -out {d}/token.crt -subj /CN=skiff-test-token-issuer"
+    ));
+    let der = openssl(&format!("x509 -in {d}/token.crt -outform DER"));
     Certs {
         dir: dir.to_path_buf(),
         ca_crt: dir.join("ca.crt"),

@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;
+pub mod expect;
 pub mod fixtures;
 pub mod http;
 pub mod oci;
