@@ -275,6 +275,19 @@ impl Out {
         self
     }
 
+    /// Both streams: for progress lines, which Docker prints on stderr
+    /// when it is not a terminal.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    pub fn assert_any_has(&self, s: &str) -> &Self {
+        if !self.all().contains(s) {
+            panic!("expected stdout or stderr to contain {s:?}:\n{self}");
+        }
+        self
+    }
+
     pub fn lines(&self) -> Vec<&str> {
         self.stdout
             .lines()
