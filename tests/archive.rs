@@ -133,13 +133,14 @@ fn podman_loads_what_skiff_saves() {
     env.ok(&["save", "-o", file.to_str().unwrap(), &b]);
 
     let proot = env.path("podman-root");
-    let prun = env.path("podman-runroot");
+    // Podman limits the runroot path's length; /tmp keeps it short.
+    let prun = tempfile::tempdir().unwrap();
     let podman = |args: &[&str]| {
         let out = Command::new("podman")
             .arg("--root")
             .arg(&proot)
             .arg("--runroot")
-            .arg(&prun)
+            .arg(prun.path())
             .args(["--storage-driver", "vfs", "--events-backend", "file"])
             .args(args)
             .output()

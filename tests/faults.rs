@@ -289,12 +289,17 @@ fn interrupted_pull(name: &str, signal: nix::sys::signal::Signal) {
     );
     let env = Skiff::new(name);
     let full = proxy.image("busybox:latest");
-    let child = env.spawn(&["pull", &full]);
+    let mut child = env.spawn(&["pull", &full]);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let config = f.busybox.config.size;
-    common::wait_until("part of the layer to arrive", 60, || {
-        proxy.blob_bytes() > config + 64 * 1024
-    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.blob_bytes() < config + 64 * 1024 {
+        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+            let out = common::skiff::wait_out(child, "skiff pull (slow)");
+            out.fail("the pull ended (or stalled) before any layer bytes arrived");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     nix::sys::signal::kill(pid, signal).expect("signal the pull");
     let started = Instant::now();
     let out = common::skiff::wait_out(child, "skiff pull (interrupted)");

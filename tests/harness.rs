@@ -455,3 +455,74 @@ fn four_registries_start_at_once() {
     ports.dedup();
     assert_eq!(ports.len(), 4);
 }
+
+/// The checks the pull tests make on skiff's unpacked `multi` and
+/// `busybox` hold for a reference implementation: podman's overlay
+/// storage of the same images.
+#[test]
+fn podman_unpacks_the_fixtures_as_the_pull_tests_expect() {
+    let reg = Registry::start(Setup::Plain);
+    let dir = common::test_dir("harness-podman-multi");
+    // Podman's overlay driver wants a runroot path under 50 characters.
+    let run = tempfile::tempdir().unwrap();
+    let podman = |args: &[&str]| -> String {
+        let out = Command::new("podman")
+            .arg("--root")
+            .arg(dir.path().join("root"))
+            .arg("--runroot")
+            .arg(run.path())
+            .args(["--storage-driver", "overlay", "--events-backend", "file"])
+            .args(args)
+            .output()
+            .expect("run podman");
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let image = reg.image("multi:latest");
+    podman(&["pull", "-q", "--tls-verify=false", &image]);
+    let dirs = podman(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.GraphDriver.Data.UpperDir}}:{{.GraphDriver.Data.LowerDir}}",
+        &image,
+    ]);
+    let mut bottom_first: Vec<std::path::PathBuf> = dirs.split(':').map(Into::into).collect();
+    bottom_first.reverse();
+    common::expect::assert_multi_unpacked(&bottom_first, &dir.path().join("merged"));
+
+    let image = reg.image("busybox:latest");
+    podman(&["pull", "-q", "--tls-verify=false", &image]);
+    let upper = podman(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.GraphDriver.Data.UpperDir}}",
+        &image,
+    ]);
+    common::expect::assert_busybox_layer(std::path::Path::new(&upper));
+    podman(&["rmi", "-a", "-f"]);
+}
+
+/// A reference client refuses the lying digest, so the fixture lies.
+#[test]
+fn skopeo_refuses_the_lying_digest() {
+    let reg = Registry::start(Setup::Plain);
+    let dir = common::test_dir("harness-skopeo-lying");
+    let out = skopeo(&[
+        "copy".into(),
+        "--src-tls-verify=false".into(),
+        format!("docker://{}", reg.image("lying/digest:latest")),
+        format!("oci:{}:x", dir.path().join("oci").display()),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Digest did not match"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

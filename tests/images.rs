@@ -139,7 +139,7 @@ fn images_filters() {
         v.dedup();
         v
     };
-    assert_eq!(q("dangling=true"), [none.clone()]);
+    assert_eq!(q("dangling=true"), [none]);
     let mut tagged = vec![f.busybox.id().to_string(), f.hello.id().to_string()];
     tagged.sort();
     assert_eq!(q("dangling=false"), tagged);

@@ -4,12 +4,9 @@
 mod common;
 
 use common::expect::{
-    self, assert_busybox_unpacked, assert_pulled, assert_whiteout, entries, host_arch, pull, xattr,
-    Overlay,
+    self, assert_busybox_unpacked, assert_multi_unpacked, assert_pulled, entries, host_arch, pull,
 };
 use common::{fixtures, Registry, Setup, Skiff};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
 
 #[test]
 fn pull_from_plain_registry() {
@@ -173,91 +170,8 @@ fn pull_multi_layer_image_keeps_whiteouts_links_modes_and_owners() {
         .collect();
     want.sort();
     assert_eq!(env.layer_names(), want);
-    let l: Vec<_> = chain.iter().map(|c| env.layer_dir(c)).collect();
-
-    // Layer 1 is as it was written.
-    assert_eq!(
-        std::fs::read(l[0].join("data/deleted.txt")).unwrap(),
-        b"deleted by layer 2\n"
-    );
-    assert_eq!(
-        std::fs::read(l[0].join("opq/old1")).unwrap(),
-        b"hidden by the opaque dir\n"
-    );
-    let keep = std::fs::metadata(l[0].join("data/keep.txt")).unwrap();
-    assert_eq!(
-        keep.mtime(),
-        common::tarball::MTIME as i64,
-        "file mtimes kept"
-    );
-    let data = std::fs::metadata(l[0].join("data")).unwrap();
-    assert_eq!(
-        data.mtime(),
-        common::tarball::MTIME as i64,
-        "dir mtimes kept"
-    );
-
-    // Layer 2: whiteouts in overlay form, not as .wh. files.
-    assert_whiteout(&l[1].join("data/deleted.txt"));
-    assert!(!l[1].join("data/.wh.deleted.txt").exists());
-    assert_eq!(
-        xattr(&l[1].join("opq"), "trusted.overlay.opaque").as_deref(),
-        Some("y")
-    );
-    assert!(!l[1].join("opq/.wh..wh..opq").exists());
-    assert_eq!(xattr(&l[0].join("opq"), "trusted.overlay.opaque"), None);
-    // Hardlinks share one inode.
-    let orig = std::fs::metadata(l[1].join("hl/orig")).unwrap();
-    let link = std::fs::metadata(l[1].join("hl/link")).unwrap();
-    let link2 = std::fs::metadata(l[1].join("hl/link2")).unwrap();
-    assert_eq!(orig.ino(), link.ino());
-    assert_eq!(orig.ino(), link2.ino());
-    assert_eq!(orig.nlink(), 3);
-    assert_eq!(orig.mode() & 0o7777, 0o640);
-    assert_eq!(
-        std::fs::read_link(l[1].join("sym")).unwrap(),
-        Path::new("data/keep.txt")
-    );
-    let suid = std::fs::metadata(l[1].join("bin/suid")).unwrap();
-    assert_eq!(suid.mode() & 0o7777, 0o4755, "setuid kept");
-    let owned = std::fs::metadata(l[1].join("home/user-file")).unwrap();
-    assert_eq!((owned.uid(), owned.gid()), (1000, 1000));
-    assert_eq!(owned.mode() & 0o7777, 0o600);
-    let fifo = std::fs::symlink_metadata(l[1].join("run/fifo")).unwrap();
-    assert!(fifo.file_type().is_fifo());
-
-    // Layers 3 (plain tar) and 4 (gzip).
-    assert_eq!(
-        std::fs::read(l[2].join("l3/file.txt")).unwrap(),
-        b"third layer\n"
-    );
-    let sticky = std::fs::metadata(l[3].join("sticky")).unwrap();
-    assert_eq!(sticky.mode() & 0o7777, 0o1777);
-
-    // Stacked as overlay lowerdirs, top first, the image reads right.
-    let top_first: Vec<_> = l.iter().rev().cloned().collect();
-    let mnt = Overlay::mount(&top_first, env.path("merged"));
-    let t = &mnt.target;
-    assert!(
-        !t.join("data/deleted.txt").exists(),
-        "whiteout hides the file"
-    );
-    assert_eq!(std::fs::read(t.join("data/keep.txt")).unwrap(), b"kept\n");
-    assert!(
-        !t.join("opq/old1").exists(),
-        "opaque dir hides the lower one"
-    );
-    assert_eq!(
-        std::fs::read(t.join("opq/new")).unwrap(),
-        b"new in layer 2\n"
-    );
-    assert_eq!(
-        std::fs::read(t.join("etc/multi-release")).unwrap(),
-        b"multi 3\n"
-    );
-    assert_eq!(std::fs::read(t.join("sym")).unwrap(), b"kept\n");
-    assert!(t.join("l4.txt").exists());
-    drop(mnt);
+    let dirs: Vec<_> = chain.iter().map(|c| env.layer_dir(c)).collect();
+    assert_multi_unpacked(&dirs, &env.path("merged"));
 
     let img = env.inspect(&full);
     assert_eq!(img["Id"], m.id());

@@ -281,7 +281,7 @@ fn multi_image() -> Image {
         .file("opq/.wh..wh..opq", 0o644, b"")
         .file("opq/new", 0o644, b"new in layer 2\n")
         .dir("hl/", 0o755)
-        .file("hl/orig", 0o640, b"one inode, three names\n")
+        .file("hl/orig", 0o644, b"one inode, three names\n")
         .hardlink("hl/link", "hl/orig")
         .hardlink("hl/link2", "hl/orig")
         .symlink("sym", "data/keep.txt")
