@@ -1,0 +1,352 @@
+//! One isolated skiff environment per test: its own store, runroot, HOME,
+//! auth file and config, so tests run in parallel without sharing state;
+//! and the real binary run with a deadline, its exit code, stdout and
+//! stderr captured and printed in full whenever an assertion fails.
+
+use base64::Engine as _;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+pub const SKIFF: &str = env!("CARGO_BIN_EXE_skiff");
+
+/// A generous bound on any one command; a hung skiff fails the test with
+/// its output instead of hanging the suite.
+pub const DEADLINE: Duration = Duration::from_secs(180);
+
+pub struct Skiff {
+    pub name: String,
+    pub root: PathBuf,
+    pub runroot: PathBuf,
+    pub home: PathBuf,
+    pub auth_file: PathBuf,
+    pub config: PathBuf,
+    dir: TempDir,
+}
+
+impl Skiff {
+    /// A fresh environment named after the test (`name` shows in the
+    /// tempdir's name, so leftovers say which test made them).
+    pub fn new(name: &str) -> Skiff {
+        let dir = super::test_dir(name);
+        let d = dir.path();
+        let (root, runroot, home) = (d.join("root"), d.join("runroot"), d.join("home"));
+        std::fs::create_dir_all(&home).unwrap();
+        let config = d.join("config.json");
+        std::fs::write(&config, "{}\n").unwrap();
+        Skiff {
+            name: name.to_string(),
+            auth_file: d.join("auth/auth.json"),
+            root,
+            runroot,
+            home,
+            config,
+            dir,
+        }
+    }
+
+    /// The test's scratch directory (not the store).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `skiff ARGS` with this environment, nothing inherited that could
+    /// point it elsewhere.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(SKIFF);
+        c.args(args)
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .env("SKIFF_ROOT", &self.root)
+            .env("SKIFF_RUNROOT", &self.runroot)
+            .env("SKIFF_CONFIG", &self.config)
+            .env("HOME", &self.home)
+            .env("REGISTRY_AUTH_FILE", &self.auth_file)
+            .current_dir(self.dir.path());
+        c
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {SKIFF}: {e}"))
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        self.run_stdin(args, None)
+    }
+
+    pub fn run_stdin(&self, args: &[&str], input: Option<&[u8]>) -> Out {
+        let mut cmd = self.command(args);
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {SKIFF}: {e}"));
+        let feeder = input.map(|data| {
+            let mut stdin = child.stdin.take().unwrap();
+            let data = data.to_vec();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&data);
+            })
+        });
+        let out = wait_out(child, &format!("skiff {}", args.join(" ")));
+        if let Some(f) = feeder {
+            let _ = f.join();
+        }
+        out
+    }
+
+    /// Run and assert exit 0.
+    pub fn ok(&self, args: &[&str]) -> Out {
+        let out = self.run(args);
+        out.assert_ok();
+        out
+    }
+
+    /// Run and assert exit 125 (skiff's own errors).
+    pub fn fails(&self, args: &[&str]) -> Out {
+        let out = self.run(args);
+        out.assert_code(125);
+        out
+    }
+
+    /// `skiff system check` prints nothing and exits 0.
+    pub fn assert_store_clean(&self) {
+        let out = self.run(&["system", "check"]);
+        if out.code != 0 || !out.stdout.trim().is_empty() {
+            panic!("the store is not consistent:\n{out}");
+        }
+    }
+
+    /// `skiff image inspect REF`'s one object.
+    pub fn inspect(&self, r: &str) -> serde_json::Value {
+        let out = self.ok(&["image", "inspect", r]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("image inspect printed no JSON ({e}):\n{out}"));
+        let arr = v
+            .as_array()
+            .unwrap_or_else(|| panic!("not an array:\n{out}"));
+        assert_eq!(arr.len(), 1, "one object per reference:\n{out}");
+        arr[0].clone()
+    }
+
+    /// The IDs `skiff images -q --no-trunc` lists, sorted and deduplicated.
+    pub fn image_ids(&self) -> Vec<String> {
+        let out = self.ok(&["images", "-q", "--no-trunc"]);
+        let mut ids: Vec<String> = out.stdout.lines().map(|l| l.trim().to_string()).collect();
+        ids.retain(|l| !l.is_empty());
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Write credentials into this environment's auth file, as `login`
+    /// would, for tests about something other than login.
+    pub fn write_auth(&self, host: &str, user: &str, password: &str) {
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let doc = serde_json::json!({"auths": {host: {"auth": auth}}});
+        std::fs::create_dir_all(self.auth_file.parent().unwrap()).unwrap();
+        std::fs::write(&self.auth_file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    }
+
+    /// The auth file as JSON (`null` when absent).
+    pub fn auth_json(&self) -> serde_json::Value {
+        std::fs::read(&self.auth_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// `ROOT/layers/<chain-id hex>/diff`
+    pub fn layer_dir(&self, chain_id: &str) -> PathBuf {
+        self.root
+            .join("layers")
+            .join(super::hex_of(chain_id))
+            .join("diff")
+    }
+
+    pub fn has_blob(&self, digest: &str) -> bool {
+        self.root
+            .join("blobs/sha256")
+            .join(super::hex_of(digest))
+            .exists()
+    }
+
+    /// Names of the committed layer dirs (`ROOT/layers/*`).
+    pub fn layer_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.root.join("layers"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// What one run of skiff did.
+pub struct Out {
+    pub cmd: String,
+    /// The exit code; 128+N when killed by signal N.
+    pub code: i32,
+    pub stdout: String,
+    pub stdout_bytes: Vec<u8>,
+    pub stderr: String,
+}
+
+impl fmt::Display for Out {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "$ {}\nexit code: {}\n--- stdout ---\n{}\n--- stderr ---\n{}\n---",
+            self.cmd, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Out {
+    pub fn assert_ok(&self) -> &Self {
+        self.assert_code(0)
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        if self.code != code {
+            panic!("expected exit code {code}:\n{self}");
+        }
+        self
+    }
+
+    pub fn assert_stdout_has(&self, s: &str) -> &Self {
+        if !self.stdout.contains(s) {
+            panic!("expected stdout to contain {s:?}:\n{self}");
+        }
+        self
+    }
+
+    pub fn assert_stdout_lacks(&self, s: &str) -> &Self {
+        if self.stdout.contains(s) {
+            panic!("expected stdout not to contain {s:?}:\n{self}");
+        }
+        self
+    }
+
+    pub fn assert_stderr_has(&self, s: &str) -> &Self {
+        if !self.stderr.contains(s) {
+            panic!("expected stderr to contain {s:?}:\n{self}");
+        }
+        self
+    }
+
+    /// stderr contains at least one of `words`, ignoring case.
+    pub fn assert_stderr_any(&self, words: &[&str]) -> &Self {
+        let e = self.stderr.to_lowercase();
+        if !words.iter().any(|w| e.contains(&w.to_lowercase())) {
+            panic!("expected stderr to mention one of {words:?}:\n{self}");
+        }
+        self
+    }
+
+    /// Docker's error shape: stderr's text starts `skiff: ` on one line.
+    pub fn assert_error_line(&self) -> &Self {
+        let first = self.stderr.lines().find(|l| !l.trim().is_empty());
+        if !first.is_some_and(|l| l.starts_with("skiff: ")) {
+            panic!("expected an error line starting with \"skiff: \":\n{self}");
+        }
+        self
+    }
+
+    /// Both streams: for progress lines, which Docker prints on stderr
+    /// when it is not a terminal.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    pub fn assert_any_has(&self, s: &str) -> &Self {
+        if !self.all().contains(s) {
+            panic!("expected stdout or stderr to contain {s:?}:\n{self}");
+        }
+        self
+    }
+
+    pub fn lines(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    }
+
+    pub fn last_line(&self) -> &str {
+        self.lines().last().copied().unwrap_or("")
+    }
+
+    pub fn fail(&self, why: &str) -> ! {
+        panic!("{why}:\n{self}")
+    }
+}
+
+/// Collect a child's output, killing it (and failing) past [`DEADLINE`].
+pub fn wait_out(mut child: Child, cmd: &str) -> Out {
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for skiff") {
+            break s;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = Out {
+                cmd: cmd.to_string(),
+                code: -1,
+                stdout: String::from_utf8_lossy(&t_out.join().unwrap()).into_owned(),
+                stdout_bytes: Vec::new(),
+                stderr: String::from_utf8_lossy(&t_err.join().unwrap()).into_owned(),
+            };
+            panic!("killed after {DEADLINE:?}:\n{out}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    let stdout_bytes = t_out.join().unwrap();
+    Out {
+        cmd: cmd.to_string(),
+        code,
+        stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
+        stdout_bytes,
+        stderr: String::from_utf8_lossy(&t_err.join().unwrap()).into_owned(),
+    }
+}
