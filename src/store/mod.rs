@@ -25,7 +25,6 @@ pub use blobs::BlobWriter;
 pub use gc::GcReport;
 pub use images::ImageRecord;
 pub use layers::{chain_ids, LayerRecord, LayerStaging};
-pub use layout::index_json;
 pub use scratch::remove_tree;
 
 use anyhow::{Context, Result};
