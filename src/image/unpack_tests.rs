@@ -641,3 +641,58 @@ fn matches_gnu_tar() {
     unpack(&data, &ours).unwrap();
     assert_eq!(listing(&ours), listing(&src));
 }
+
+/// Two unpacked layers stacked by the kernel's overlayfs show what the
+/// whiteouts and the opaque marker promised.
+#[test]
+fn overlayfs_honours_our_whiteouts() {
+    let d = tempfile::tempdir().unwrap();
+    let (l1, l2, merged) = (d.path().join("l1"), d.path().join("l2"), d.path().join("m"));
+    for p in [&l1, &l2, &merged] {
+        fs::create_dir(p).unwrap();
+    }
+    let mut t = Tar::new();
+    t.file("a/x", "x")
+        .file("a/y", "y")
+        .file("b/z", "z")
+        .file("b/keep", "k")
+        .file("c", "c");
+    unpack(&t.bytes(), &l1).unwrap();
+    let mut t = Tar::new();
+    t.file(".wh.c", "")
+        .file("a/.wh..wh..opq", "")
+        .file("a/new", "n")
+        .file("b/.wh.z", "");
+    unpack(&t.bytes(), &l2).unwrap();
+    let opts = format!("lowerdir={}:{}", l2.display(), l1.display());
+    if let Err(e) = nix::mount::mount(
+        Some("overlay"),
+        &merged,
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(opts.as_str()),
+    ) {
+        eprintln!("overlay mount not available ({e}): skipped");
+        return;
+    }
+    let seen = listing_names(&merged);
+    nix::mount::umount(&merged).unwrap();
+    assert_eq!(seen, vec!["a", "a/new", "b", "b/keep"]);
+}
+
+fn listing_names(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        for e in fs::read_dir(root.join(&rel)).unwrap() {
+            let e = e.unwrap();
+            let r = rel.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                stack.push(r.clone());
+            }
+            out.push(r.display().to_string());
+        }
+    }
+    out.sort();
+    out
+}

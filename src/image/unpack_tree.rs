@@ -64,6 +64,21 @@ pub(crate) struct Tree {
     /// Real directories known inside the layer (relative paths; the root is
     /// implied), with their deferred metadata when an entry gave some.
     dirs: BTreeMap<PathBuf, Option<DirMeta>>,
+    /// The umask would take bits off the 0755 of implied directories.
+    fix_implied_mode: bool,
+}
+
+/// The process umask, read without changing it (umask(2) can only swap,
+/// which would race with other threads creating files).
+fn current_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
 }
 
 /// `rel`, or `.` for the layer root (the `*at` calls refuse an empty path).
@@ -88,6 +103,7 @@ impl Tree {
             root: root.to_path_buf(),
             fd,
             dirs: BTreeMap::new(),
+            fix_implied_mode: current_umask() & 0o755 != 0,
         })
     }
 
@@ -134,6 +150,16 @@ impl Tree {
             Err(Errno::NOENT) if create => {
                 rustix::fs::mkdirat(self.fd(), dir, Mode::from_raw_mode(0o755))
                     .with_context(|| format!("create directory {}", dir.display()))?;
+                if self.fix_implied_mode {
+                    // A container's non-root user must still traverse it.
+                    rustix::fs::chmodat(
+                        self.fd(),
+                        dir,
+                        Mode::from_raw_mode(0o755),
+                        AtFlags::empty(),
+                    )
+                    .with_context(|| format!("chmod {}", dir.display()))?;
+                }
             }
             Err(Errno::NOENT) => return Err(refused(format!("{dir:?} does not exist"))),
             Err(e) => return Err(e).with_context(|| format!("stat {}", dir.display())),
@@ -246,6 +272,13 @@ mod tests {
         assert_eq!(clean("a/../../x").unwrap_err(), "path escapes the layer");
         assert_eq!(clean("..").unwrap_err(), "path escapes the layer");
         assert_eq!(clean("/etc/x").unwrap_err(), "absolute path");
+    }
+
+    #[test]
+    fn reads_the_umask() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+        assert_eq!(format!("Umask:\t{:04o}", current_umask()), line);
     }
 
     #[test]

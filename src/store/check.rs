@@ -40,7 +40,7 @@ impl Store {
         for img in &images {
             self.check_image(img, &blobs, &mut problems);
         }
-        self.check_index(&images, &mut problems);
+        self.check_index(&images, &blobs, &mut problems)?;
         self.check_strays(&mut problems)?;
         Ok(problems)
     }
@@ -156,19 +156,36 @@ impl Store {
         }
     }
 
-    fn check_index(&self, images: &[ImageRecord], problems: &mut Vec<String>) {
+    fn check_index(
+        &self,
+        images: &[ImageRecord],
+        blobs: &HashMap<Digest, BlobState>,
+        problems: &mut Vec<String>,
+    ) -> Result<()> {
+        let layout = self.layout_manifests(images, false)?;
+        for img in images {
+            if let Some(copy) = layout.get(&img.id) {
+                if blobs.get(&copy.digest) != Some(&BlobState::Good) {
+                    problems.push(format!(
+                        "image {}: the OCI copy {} of manifest {} is missing or corrupt",
+                        img.id, copy.digest, img.manifest_digest
+                    ));
+                }
+            }
+        }
         let path = self.index_path();
         let on_disk: Result<serde_json::Value, String> = fs::read(&path)
             .map_err(|e| e.to_string())
             .and_then(|d| serde_json::from_slice(&d).map_err(|e| e.to_string()));
         match on_disk {
-            Ok(v) if v == index_json(images) => {}
+            Ok(v) if v == index_json(images, &layout) => {}
             Ok(_) => problems.push(format!(
                 "{} does not match the image records",
                 path.display()
             )),
             Err(e) => problems.push(format!("read {}: {e}", path.display())),
         }
+        Ok(())
     }
 
     /// Temp files may live only in `ingest/` and `tmp/`.

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::fs;
 
 use super::images::ImageRecord;
+use super::layout::{oci_manifest_from_docker, DOCKER_MANIFEST};
 use super::refs::manifest_refs;
 use super::scratch::list_names;
 use super::Store;
@@ -125,11 +126,21 @@ impl Store {
             blobs.extend(img.extra_blobs.iter().cloned());
             // Read without verifying: a manifest that still parses names the
             // blobs to keep even if it was damaged.
-            let refs = fs::read(self.blob_path(&img.manifest_digest))
-                .map_err(|e| e.to_string())
-                .and_then(|data| manifest_refs(&data).map_err(|e| e.to_string()));
+            let data = fs::read(self.blob_path(&img.manifest_digest)).map_err(|e| e.to_string());
+            let refs = data
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|data| manifest_refs(data).map_err(|e| e.to_string()));
             match refs {
-                Ok(r) => blobs.extend(r.all().cloned()),
+                Ok(r) => {
+                    blobs.extend(r.all().cloned());
+                    // The OCI copy index.json points at (see `layout`).
+                    if img.manifest_media_type == DOCKER_MANIFEST {
+                        if let Ok(copy) = oci_manifest_from_docker(data.as_deref().unwrap_or(&[])) {
+                            blobs.insert(Digest::of(&copy));
+                        }
+                    }
+                }
                 Err(e) => warnings.push(format!(
                     "image {}: manifest {}: {e}: no blobs removed",
                     img.id, img.manifest_digest

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::scratch::{list_names, remove_tree, scratch_name};
@@ -86,8 +87,11 @@ impl Store {
             done: false,
         };
         // The layer root's own mode shows as the container's `/` when no
-        // layer entry names `./`; 0755 is what images expect.
+        // layer entry names `./`; 0755 is what images expect, whatever
+        // our umask.
         mkdir_all(&staging.diff, 0o755)?;
+        fs::set_permissions(&staging.diff, fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("chmod {}", staging.diff.display()))?;
         Ok(staging)
     }
 

@@ -25,7 +25,6 @@ pub use blobs::BlobWriter;
 pub use gc::GcReport;
 pub use images::ImageRecord;
 pub use layers::{chain_ids, LayerRecord, LayerStaging};
-pub use layout::index_json;
 pub use scratch::remove_tree;
 
 use anyhow::{Context, Result};
@@ -209,5 +208,27 @@ mod tests {
         assert!(live_ingest.exists());
         assert!(live_tmp.exists());
         assert!(live_sibling.exists());
+    }
+
+    /// A writer killed with SIGKILL mid-write: its file survives it, and
+    /// the next `open` removes it, while the writer was alive it did not.
+    #[test]
+    fn open_cleans_after_a_killed_writer() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let start = scratch::proc_start_time(pid).unwrap();
+        let partial = s.ingest_dir().join(format!("{pid}-{start}-0"));
+        fs::write(&partial, b"half a layer").unwrap();
+        Store::open(d.path()).unwrap();
+        assert!(partial.exists(), "a live writer's file was removed");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        Store::open(d.path()).unwrap();
+        assert!(!partial.exists());
     }
 }
