@@ -3,7 +3,7 @@
 //! chunks when large), and the manifest goes last.
 
 use super::lookup::repo_of;
-use super::progress::Progress;
+use super::progress::{Mode, Progress};
 use super::pull::run_parallel;
 use super::remote::{client_for, RegistryFlags};
 use crate::config::Config;
@@ -107,8 +107,15 @@ pub fn push(
         progress.status(l.digest.short(), "Preparing");
     }
     blobs.push(manifest.config.clone());
+    // Docker lists layers only; the config blob goes up silently.
+    let silent = Progress::new(Mode::Quiet);
     run_parallel(&blobs, opts.max_concurrent, |d| {
-        push_blob(store, &client, repo, d, &sources, opts, progress)
+        let p = if d.digest == manifest.config.digest {
+            &silent
+        } else {
+            progress
+        };
+        push_blob(store, &client, repo, d, &sources, opts, p)
     })?;
     let reference = target
         .tag
