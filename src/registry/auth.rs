@@ -76,6 +76,27 @@ struct State {
 pub(crate) struct Auth {
     creds: Option<Credentials>,
     state: Mutex<State>,
+    /// Held while a token is fetched, so parallel blob requests wait for
+    /// one token instead of each asking the token server for its own.
+    fetching: Mutex<()>,
+}
+
+/// Does a token granted for `have` (space-joined scopes) cover every scope
+/// in `need`? A scope is `type:name:actions`; `pull,push` covers `pull`.
+fn covers(have: &str, need: &[String]) -> bool {
+    let granted: Vec<(&str, Vec<&str>)> = have
+        .split(' ')
+        .filter_map(|s| s.rsplit_once(':'))
+        .map(|(res, acts)| (res, acts.split(',').collect()))
+        .collect();
+    need.iter().all(|n| match n.rsplit_once(':') {
+        Some((res, acts)) => acts.split(',').all(|a| {
+            granted
+                .iter()
+                .any(|(r, g)| *r == res && g.iter().any(|x| *x == a || *x == "*"))
+        }),
+        None => have.split(' ').any(|h| h == n),
+    })
 }
 
 #[derive(Deserialize)]
@@ -93,6 +114,7 @@ impl Auth {
         Auth {
             creds,
             state: Mutex::new(State::default()),
+            fetching: Mutex::new(()),
         }
     }
 
@@ -126,10 +148,15 @@ impl Auth {
             "bearer" => {
                 let key = scopes.join(" ");
                 if !fresh {
-                    if let Some(t) = self.state().tokens.get(&key) {
-                        if Instant::now() < t.expires {
-                            return Ok(Some(format!("Bearer {}", t.value)));
-                        }
+                    if let Some(v) = self.cached(scopes) {
+                        return Ok(Some(v));
+                    }
+                }
+                let _one_at_a_time = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+                // Another thread may have fetched a covering token meanwhile.
+                if !fresh {
+                    if let Some(v) = self.cached(scopes) {
+                        return Ok(Some(v));
                     }
                 }
                 let token = self.fetch_token(agent, &ch, scopes)?;
@@ -139,6 +166,16 @@ impl Auth {
             }
             _ => Ok(None),
         }
+    }
+
+    /// A live cached token whose scopes cover `scopes`.
+    fn cached(&self, scopes: &[String]) -> Option<String> {
+        let now = Instant::now();
+        self.state()
+            .tokens
+            .iter()
+            .find(|(k, t)| now < t.expires && covers(k, scopes))
+            .map(|(_, t)| format!("Bearer {}", t.value))
     }
 
     /// After a 401: learn the challenge it carries, and say whether one
@@ -262,6 +299,21 @@ impl Auth {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn scope_cover() {
+        use super::covers;
+        let push = "repository:a/b:pull,push".to_string();
+        let pull = "repository:a/b:pull".to_string();
+        assert!(covers(&push, &[pull.clone()]));
+        assert!(covers(&push, &[push.clone()]));
+        assert!(!covers(&pull, &[push.clone()]));
+        assert!(!covers("repository:a/c:pull,push", &[pull.clone()]));
+        assert!(covers(
+            "repository:a/b:pull,push repository:x:pull",
+            &["repository:x:pull".into(), pull]
+        ));
+    }
+
     use super::*;
 
     #[test]

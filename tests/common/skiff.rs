@@ -266,11 +266,13 @@ impl Out {
         self
     }
 
-    /// Docker's error shape: stderr's text starts `skiff: ` on one line.
+    /// Docker's error shape: the error is one line starting `skiff: `, the
+    /// last on stderr (progress lines and warnings may come before it).
     pub fn assert_error_line(&self) -> &Self {
-        let first = self.stderr.lines().find(|l| !l.trim().is_empty());
-        if !first.is_some_and(|l| l.starts_with("skiff: ")) {
-            panic!("expected an error line starting with \"skiff: \":\n{self}");
+        let last = self.stderr.lines().rev().find(|l| !l.trim().is_empty());
+        let errors = self.stderr.lines().filter(|l| l.starts_with("skiff: ")).count();
+        if !last.is_some_and(|l| l.starts_with("skiff: ")) || errors != 1 {
+            panic!("expected one error line starting with \"skiff: \", last on stderr:\n{self}");
         }
         self
     }
