@@ -52,12 +52,9 @@ fn df(args: DfArgs, cfg: &Config) -> Result<i32> {
         }
     }
     // No containers exist yet, so every image is reclaimable.
-    let pct = |part: u64, total: u64| {
-        if total == 0 {
-            "0B".to_string()
-        } else {
-            format!("{} ({}%)", human::size(part), part * 100 / total)
-        }
+    let pct = |part: u64, total: u64| match (part * 100).checked_div(total) {
+        Some(p) => format!("{} ({p}%)", human::size(part)),
+        None => "0B".to_string(),
     };
     let rows = vec![
         json!({"Type": "Images", "TotalCount": images.len(), "Active": 0,

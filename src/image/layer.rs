@@ -158,11 +158,13 @@ pub fn fetch_layer(
     .with_context(|| format!("layer {}", desc.digest))?;
     io::copy(&mut tee, &mut io::sink()).with_context(|| format!("fetch layer {}", desc.digest))?;
     drop(tee);
-    if let Some(w) = writer {
+    // Both digests must hold before either the blob or the layer enters
+    // the store: the compressed one (the manifest's word) first, since a
+    // wrong blob explains a wrong diff too.
+    if let Some(w) = &writer {
         progress.status(id, "Verifying Checksum");
-        w.commit()
+        w.verify()
             .with_context(|| format!("layer {}", desc.digest))?;
-        progress.status(id, "Download complete");
     }
     if diff != job.diff_id {
         return Err(kind_err(
@@ -172,6 +174,11 @@ pub fn fetch_layer(
                 desc.digest, diff, job.diff_id
             ),
         ));
+    }
+    if let Some(w) = writer {
+        w.commit()
+            .with_context(|| format!("layer {}", desc.digest))?;
+        progress.status(id, "Download complete");
     }
     let record = LayerRecord {
         chain_id: chain.clone(),

@@ -44,7 +44,7 @@ fn has_reference(img: &ImageRecord, r: &Reference) -> bool {
     match (&r.tag, &r.digest) {
         (_, Some(d)) => {
             let want = format!("{}@{}", r.name(), d);
-            img.repo_digests.iter().any(|x| *x == want)
+            img.repo_digests.contains(&want)
                 || (img.manifest_digest == *d
                     && img
                         .names

@@ -243,11 +243,11 @@ fn fetch_image(
     let config_bytes = if store.has_blob(id) {
         store.read_blob(id)?
     } else {
-        let b = client
+        // Verified against its digest by the client; stored only once
+        // every layer has been (a failed pull leaves nothing behind).
+        client
             .get_blob_bytes(repo, id, MAX_CONFIG)
-            .with_context(|| format!("fetch config {id}"))?;
-        store.put_blob(&b)?;
-        b
+            .with_context(|| format!("fetch config {id}"))?
     };
     let config = ImageConfig::parse(&config_bytes).with_context(|| format!("config {id}"))?;
     let diff_ids = &config.rootfs.diff_ids;
@@ -278,7 +278,9 @@ fn fetch_image(
         .collect();
     run_parallel(&jobs, max_concurrent, |job| {
         fetch_layer(store, Some((client, repo)), job, progress).map(|_| ())
-    })
+    })?;
+    store.put_blob(&config_bytes)?;
+    Ok(())
 }
 
 /// Run `work` over `jobs` with at most `max` at once; the first error stops

@@ -302,15 +302,15 @@ mod tests {
     #[test]
     fn scope_cover() {
         use super::covers;
-        let push = "repository:a/b:pull,push".to_string();
-        let pull = "repository:a/b:pull".to_string();
-        assert!(covers(&push, &[pull.clone()]));
-        assert!(covers(&push, &[push.clone()]));
-        assert!(!covers(&pull, &[push.clone()]));
-        assert!(!covers("repository:a/c:pull,push", &[pull.clone()]));
+        let push = || "repository:a/b:pull,push".to_string();
+        let pull = || "repository:a/b:pull".to_string();
+        assert!(covers(&push(), &[pull()]));
+        assert!(covers(&push(), &[push()]));
+        assert!(!covers(&pull(), &[push()]));
+        assert!(!covers("repository:a/c:pull,push", &[pull()]));
         assert!(covers(
             "repository:a/b:pull,push repository:x:pull",
-            &["repository:x:pull".into(), pull]
+            &["repository:x:pull".into(), pull()]
         ));
     }
 

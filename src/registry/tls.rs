@@ -318,14 +318,18 @@ mod tests {
         let host = d.path().join("h:5000");
         std::fs::create_dir(&host).unwrap();
         std::fs::write(host.join("client.key"), "x").unwrap();
-        let e = load("h:5000", &[d.path().to_path_buf()], None).err().unwrap();
+        let e = load("h:5000", &[d.path().to_path_buf()], None)
+            .err()
+            .unwrap();
         assert!(
             format!("{e:#}").contains("missing client certificate"),
             "{e:#}"
         );
         std::fs::remove_file(host.join("client.key")).unwrap();
         std::fs::write(host.join("ca.crt"), "not pem").unwrap();
-        let e = load("h:5000", &[d.path().to_path_buf()], None).err().unwrap();
+        let e = load("h:5000", &[d.path().to_path_buf()], None)
+            .err()
+            .unwrap();
         assert!(format!("{e:#}").contains("no certificate in"), "{e:#}");
         std::fs::remove_file(host.join("ca.crt")).unwrap();
         let t = load("h:5000", &[d.path().to_path_buf()], None).unwrap();

@@ -109,15 +109,15 @@ impl BlobWriter {
         self.expect.as_ref().and_then(|(_, n)| *n)
     }
 
-    /// Verify, fsync and move the blob into `blobs/`. Returns its digest and
-    /// size. On a mismatch nothing enters `blobs/` (the temp file goes).
-    pub fn commit(mut self) -> Result<(Digest, u64)> {
-        let out = self.out.take().expect("blob writer used after commit");
-        let file = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("write {}", self.tmp.display()))?;
-        let (got, size) = std::mem::take(&mut self.hasher).finish();
+    /// Check what was written against the expected digest and size without
+    /// committing (a caller with more checks to make before the blob may
+    /// enter the store).
+    pub fn verify(&self) -> Result<()> {
+        let (got, size) = self.hasher.clone().finish();
+        self.check(&got, size)
+    }
+
+    fn check(&self, got: &Digest, size: u64) -> Result<()> {
         if let Some((want, want_size)) = &self.expect {
             if let Some(n) = want_size {
                 if *n != size {
@@ -127,13 +127,26 @@ impl BlobWriter {
                     ));
                 }
             }
-            if *want != got {
+            if want != got {
                 return Err(kind_err(
                     ErrorKind::Corrupt,
                     format!("blob {want}: digest mismatch: got {got}"),
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Verify, fsync and move the blob into `blobs/`. Returns its digest and
+    /// size. On a mismatch nothing enters `blobs/` (the temp file goes).
+    pub fn commit(mut self) -> Result<(Digest, u64)> {
+        let out = self.out.take().expect("blob writer used after commit");
+        let file = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("write {}", self.tmp.display()))?;
+        let (got, size) = std::mem::take(&mut self.hasher).finish();
+        self.check(&got, size)?;
         file.sync_all()
             .with_context(|| format!("fsync {}", self.tmp.display()))?;
         drop(file);

@@ -37,12 +37,10 @@ fn match_from(p: &[char], n: &[char]) -> bool {
                         return false;
                     }
                 }
-                '\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == n[ni] {
-                        pi += 2;
-                        ni += 1;
-                        continue;
-                    }
+                '\\' if pi + 1 < p.len() && p[pi + 1] == n[ni] => {
+                    pi += 2;
+                    ni += 1;
+                    continue;
                 }
                 c if c != '?' && c == n[ni] => {
                     pi += 1;

@@ -267,10 +267,20 @@ impl Out {
     }
 
     /// Docker's error shape: the error is one line starting `skiff: `, the
-    /// last on stderr (progress lines and warnings may come before it).
+    /// last on stderr (progress lines and warnings may come before it, a
+    /// pointer to `--help` after it).
     pub fn assert_error_line(&self) -> &Self {
-        let last = self.stderr.lines().rev().find(|l| !l.trim().is_empty());
-        let errors = self.stderr.lines().filter(|l| l.starts_with("skiff: ")).count();
+        // A usage error adds Docker's "See 'skiff CMD --help'." after it.
+        let last = self
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty() && !l.starts_with("See '"));
+        let errors = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("skiff: "))
+            .count();
         if !last.is_some_and(|l| l.starts_with("skiff: ")) || errors != 1 {
             panic!("expected one error line starting with \"skiff: \", last on stderr:\n{self}");
         }
