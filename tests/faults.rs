@@ -329,3 +329,55 @@ fn pull_killed_with_sigkill_leaves_a_consistent_store() {
 fn pull_interrupted_with_sigint_leaves_a_consistent_store() {
     interrupted_pull("fault_sigint", nix::sys::signal::Signal::SIGINT);
 }
+
+/// Unmounts a test's file system however the test ends.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+fn mount_tmpfs(dir: &std::path::Path, size: &str, remount: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut opts = format!("size={size}");
+    if remount {
+        opts = format!("remount,{opts}");
+    }
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+        .arg(dir)
+        .status()
+        .expect("run mount");
+    assert!(st.success(), "mount tmpfs ({opts}) on {}", dir.display());
+}
+
+#[test]
+fn full_disk_fails_cleanly_and_the_next_pull_completes() {
+    let f = fixtures();
+    let reg = Registry::start(Setup::Plain);
+    let env = Skiff::new("fault_disk_full");
+    // The store on a file system too small for the image.
+    mount_tmpfs(&env.root, "512k", false);
+    let _unmount = Mounted(env.root.clone());
+    let full = reg.image("busybox:latest");
+    let out = env.fails(&["pull", &full]);
+    out.assert_code(125);
+    out.assert_error_line();
+    out.assert_stderr_has("No space left on device");
+    assert!(
+        env.image_ids().is_empty(),
+        "no image from a pull that did not fit"
+    );
+    env.assert_store_clean();
+
+    // Room again: the same pull now completes.
+    mount_tmpfs(&env.root, "64m", true);
+    pull(&env, &[&full], &full, &f.busybox.manifest.digest);
+    assert_busybox_unpacked(&env);
+    env.assert_store_clean();
+}
