@@ -44,7 +44,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let refs = candidates(cfg, &args.image);
     if refs.is_empty() {
         // Parse again for the reason the name is invalid.
-        Reference::parse(&args.image)?;
+        Reference::parse(&args.image).with_context(|| format!("pull {}", args.image))?;
     }
     let store = Store::open(&cfg.root)?;
     let progress = Progress::for_stderr(args.quiet);
