@@ -20,6 +20,7 @@ pub mod rmi;
 pub mod system;
 pub mod tag;
 pub mod version;
+pub mod volume;
 
 /// skiff: containers without a daemon.
 #[derive(Debug, Parser)]
@@ -76,6 +77,9 @@ pub enum Command {
     /// Manage skiff's store
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// Show the skiff version information
     Version(version::Args),
     /// Display system-wide information
@@ -132,6 +136,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Login(a) => login::login(a, &cfg),
         Command::Logout(a) => login::logout(a, &cfg),
         Command::System(c) => system::run(c, &cfg),
+        Command::Volume(c) => volume::run(c, &cfg),
         Command::Version(a) => version::run(a, &cfg),
         Command::Info(a) => info::run(a, &cfg),
     }

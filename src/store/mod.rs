@@ -20,12 +20,14 @@ mod layers;
 mod layout;
 mod refs;
 mod scratch;
+mod volumes;
 
 pub use blobs::BlobWriter;
 pub use gc::GcReport;
 pub use images::ImageRecord;
 pub use layers::{chain_ids, LayerRecord, LayerStaging};
 pub use scratch::remove_tree;
+pub use volumes::{valid_volume_name, VolumeRecord};
 
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
