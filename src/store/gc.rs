@@ -147,6 +147,17 @@ impl Store {
                 )),
             }
         }
+        // A container keeps its image's layers (and config) even after the
+        // image is untagged and removed with `rmi -f`.
+        match self.containers() {
+            Ok(cs) => {
+                for c in cs {
+                    layers.extend(c.layers.iter().cloned());
+                    blobs.insert(c.image_id.clone());
+                }
+            }
+            Err(e) => warnings.push(format!("containers: {e:#}: no blobs removed")),
+        }
         Live {
             blobs: warnings.is_empty().then_some(blobs),
             layers,

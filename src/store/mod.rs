@@ -14,6 +14,7 @@
 
 mod blobs;
 mod check;
+mod containers;
 mod gc;
 mod images;
 mod layers;
@@ -23,6 +24,7 @@ mod scratch;
 mod volumes;
 
 pub use blobs::BlobWriter;
+pub use containers::{valid_container_name, ContainerRecord, ContainerState};
 pub use gc::GcReport;
 pub use images::ImageRecord;
 pub use layers::{chain_ids, LayerRecord, LayerStaging};

@@ -1,0 +1,248 @@
+//! Container records: `containers/<id>/container.json` plus the
+//! container's working directories (`upper/`, `work/`, `rootfs/`, and the
+//! `hosts`, `hostname`, `resolv.conf` files bound into it). Names are
+//! unique; every change happens under `containers.lock`.
+
+use super::Store;
+use crate::digest::Digest;
+use crate::error::{kind_err, ErrorKind};
+use crate::util::fs::{atomic_write, mkdir_all};
+use crate::util::lock::{lock_exclusive, LockGuard};
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+
+/// Where a container is in its life.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ContainerState {
+    /// `created`, `running`, `exited` (Docker's words).
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// The pid's start time (clock ticks since boot), so a reused pid is
+    /// never taken for the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_start: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default)]
+    pub oom_killed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContainerRecord {
+    /// 64 hex digits.
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it.
+    pub image: String,
+    pub image_id: Digest,
+    /// The image's layers (chain ids, bottom first), kept alive by gc
+    /// while the container exists.
+    pub layers: Vec<Digest>,
+    pub created: String,
+    /// The command the container runs (entrypoint + cmd).
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `--rm`.
+    #[serde(default)]
+    pub auto_remove: bool,
+    /// Volumes made for this container alone (removed with `--rm` / `rm -v`).
+    #[serde(default)]
+    pub anonymous_volumes: Vec<String>,
+    /// Volumes it uses, anonymous or named (so `volume rm` can refuse).
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    pub state: ContainerState,
+}
+
+/// Docker's rule for container names.
+pub fn valid_container_name(name: &str) -> bool {
+    let mut c = name.chars();
+    matches!(c.next(), Some(f) if f.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && c.all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-'))
+}
+
+impl Store {
+    fn containers_dir(&self) -> PathBuf {
+        self.root().join("containers")
+    }
+
+    /// Taken by every change to container records.
+    pub fn lock_containers(&self) -> Result<LockGuard> {
+        lock_exclusive(&self.root().join("locks").join("containers.lock"))
+    }
+
+    /// The container's own directory.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id)
+    }
+
+    fn read_container(&self, id: &str) -> Result<Option<ContainerRecord>> {
+        let p = self.container_dir(id).join("container.json");
+        match fs::read(&p) {
+            Ok(b) => Ok(Some(
+                serde_json::from_slice(&b).with_context(|| format!("parse {}", p.display()))?,
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("read {}", p.display())),
+        }
+    }
+
+    /// Every container record (directories without one are half-made
+    /// leftovers, skipped here and removed by `remove_container`).
+    pub fn containers(&self) -> Result<Vec<ContainerRecord>> {
+        let rd = match fs::read_dir(self.containers_dir()) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).context("read the containers directory"),
+        };
+        let mut out = Vec::new();
+        for e in rd {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            if let Some(c) = self.read_container(&name)? {
+                out.push(c);
+            }
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+
+    /// The container a user string names: full id, unique id prefix, or name.
+    pub fn find_container(&self, s: &str) -> Result<ContainerRecord> {
+        let all = self.containers()?;
+        if let Some(c) = all
+            .iter()
+            .find(|c| c.id == s || c.name == s.trim_start_matches('/'))
+        {
+            return Ok(c.clone());
+        }
+        let hits: Vec<&ContainerRecord> = all
+            .iter()
+            .filter(|c| !s.is_empty() && c.id.starts_with(s))
+            .collect();
+        match hits.len() {
+            1 => Ok(hits[0].clone()),
+            0 => Err(kind_err(
+                ErrorKind::NotFound,
+                format!("No such container: {s}"),
+            )),
+            n => Err(kind_err(
+                ErrorKind::InvalidArgument,
+                format!("{s}: container ID prefix is ambiguous ({n} containers match)"),
+            )),
+        }
+    }
+
+    /// Record a new container and make its directories. Fails with
+    /// AlreadyExists when the name is taken, as Docker words it.
+    pub fn create_container(&self, rec: &ContainerRecord) -> Result<PathBuf> {
+        let _lock = self.lock_containers()?;
+        if let Some(other) = self.containers()?.iter().find(|c| c.name == rec.name) {
+            return Err(kind_err(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "Conflict. The container name \"/{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    rec.name, other.id
+                ),
+            ));
+        }
+        let dir = self.container_dir(&rec.id);
+        mkdir_all(&dir, 0o710)?;
+        for sub in ["upper", "work", "rootfs"] {
+            mkdir_all(&dir.join(sub), 0o755)?;
+        }
+        atomic_write(
+            &dir.join("container.json"),
+            &serde_json::to_vec_pretty(rec)?,
+        )?;
+        Ok(dir)
+    }
+
+    /// Change a container's record under the lock (reloaded first).
+    pub fn update_container<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut ContainerRecord) -> Result<T>,
+    ) -> Result<T> {
+        let _lock = self.lock_containers()?;
+        let mut rec = self
+            .read_container(id)?
+            .ok_or_else(|| kind_err(ErrorKind::NotFound, format!("No such container: {id}")))?;
+        let out = f(&mut rec)?;
+        atomic_write(
+            &self.container_dir(id).join("container.json"),
+            &serde_json::to_vec_pretty(&rec)?,
+        )?;
+        Ok(out)
+    }
+
+    /// Remove a container's record and directory. The record goes first,
+    /// so a crash mid-way leaves a directory `containers()` ignores.
+    pub fn remove_container(&self, id: &str) -> Result<()> {
+        let _lock = self.lock_containers()?;
+        let dir = self.container_dir(id);
+        match fs::remove_file(dir.join("container.json")) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("remove container {id}")),
+        }
+        super::remove_tree(&dir).with_context(|| format!("remove container {id}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, name: &str) -> ContainerRecord {
+        ContainerRecord {
+            id: id.into(),
+            name: name.into(),
+            image: "busybox".into(),
+            image_id: Digest::of(b"x"),
+            layers: vec![],
+            created: "2026-01-01T00:00:00Z".into(),
+            command: vec!["true".into()],
+            labels: Default::default(),
+            auto_remove: false,
+            anonymous_volumes: vec![],
+            volumes: vec![],
+            state: ContainerState {
+                status: "created".into(),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_records_round_trip() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        s.create_container(&rec("aaaa1111", "web")).unwrap();
+        let e = s.create_container(&rec("bbbb2222", "web")).unwrap_err();
+        assert!(e.to_string().contains("already in use"));
+        s.create_container(&rec("bbbb2222", "db")).unwrap();
+        assert_eq!(s.find_container("web").unwrap().id, "aaaa1111");
+        assert_eq!(s.find_container("bbbb").unwrap().name, "db");
+        s.update_container("aaaa1111", |c| {
+            c.state.status = "exited".into();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(s.find_container("web").unwrap().state.status, "exited");
+        s.remove_container("aaaa1111").unwrap();
+        assert!(s.find_container("web").is_err());
+        assert!(!s.container_dir("aaaa1111").exists());
+        assert!(valid_container_name("my-app_1.2"));
+        assert!(!valid_container_name("-x"));
+    }
+}
