@@ -3,7 +3,7 @@
 //! end here; pull has its own path because its blobs stream in.
 
 use super::config::ImageConfig;
-use super::layer::{fetch_layer, LayerJob};
+use super::layer::{fetch_layer, layer_jobs};
 use super::progress::Progress;
 use super::pull::{add_image, run_parallel};
 use crate::digest::Digest;
@@ -44,6 +44,34 @@ pub fn oci_manifest(config: &Digest, config_size: u64, layers: &[Descriptor]) ->
     serde_json::to_vec(&m).expect("a manifest serializes")
 }
 
+/// A fresh image record (no names yet) for a config and its manifest
+/// (digest, media type, size).
+pub fn new_record(
+    id: &Digest,
+    manifest: (&Digest, &str, u64),
+    config: &ImageConfig,
+    layers: Vec<Digest>,
+    size: u64,
+    extra_blobs: Vec<Digest>,
+) -> ImageRecord {
+    ImageRecord {
+        id: id.clone(),
+        manifest_digest: manifest.0.clone(),
+        manifest_media_type: manifest.1.to_string(),
+        manifest_size: manifest.2,
+        names: Vec::new(),
+        repo_digests: Vec::new(),
+        extra_blobs,
+        layers,
+        created: config.created.clone(),
+        added: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        size,
+        labels: config.labels(),
+        architecture: config.architecture.clone(),
+        os: config.os.clone(),
+    }
+}
+
 /// Record an image whose config and layer blobs are in the store.
 /// `manifest` keeps an existing manifest (so its digest survives a
 /// save/load round trip); without one, an OCI manifest is written.
@@ -69,16 +97,7 @@ pub fn commit_image(
     }
     let id = store.put_blob(config_bytes)?;
     let chains = chain_ids(diff_ids);
-    let jobs: Vec<LayerJob> = layers
-        .iter()
-        .enumerate()
-        .map(|(i, d)| LayerJob {
-            desc: d.clone(),
-            diff_id: diff_ids[i].clone(),
-            chain_id: chains[i].clone(),
-            parent: i.checked_sub(1).map(|p| chains[p].clone()),
-        })
-        .collect();
+    let jobs = layer_jobs(layers, diff_ids);
     run_parallel(&jobs, 2, |job| {
         fetch_layer(store, None, job, progress).map(|_| ())
     })?;
@@ -94,22 +113,14 @@ pub fn commit_image(
     for c in &chains {
         size += store.layer_record(c).context("layer record")?.size;
     }
-    let record = ImageRecord {
-        id: id.clone(),
-        manifest_digest: mdigest,
-        manifest_media_type: mtype,
-        manifest_size: mbytes.len() as u64,
-        names: Vec::new(),
-        repo_digests: Vec::new(),
-        extra_blobs: Vec::new(),
-        layers: chains,
-        created: config.created.clone(),
-        added: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+    let record = new_record(
+        &id,
+        (&mdigest, &mtype, mbytes.len() as u64),
+        &config,
+        chains,
         size,
-        labels: config.labels(),
-        architecture: config.architecture.clone(),
-        os: config.os.clone(),
-    };
+        Vec::new(),
+    );
     store.update_images(|images| {
         if names.is_empty() {
             add_image(images, record.clone(), None, None);

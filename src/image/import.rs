@@ -4,9 +4,9 @@
 use super::change;
 use super::commit::{commit_image, layer_media_type, sniff_compression};
 use super::config::{History, ImageConfig, RootFs, RunConfig};
+use super::layer::diff_of;
 use super::progress::Progress;
-use crate::digest::HashingReader;
-use crate::registry::manifest::{Compression, Descriptor};
+use crate::registry::manifest::Descriptor;
 use crate::registry::platform::Platform;
 use crate::store::{ImageRecord, Store};
 use anyhow::{Context, Result};
@@ -37,15 +37,7 @@ pub fn import(
     let mut head = [0u8; 4];
     let n = store.open_blob(&digest)?.read(&mut head)?;
     let c = sniff_compression(&head[..n]);
-    let f = io::BufReader::with_capacity(256 << 10, store.open_blob(&digest)?);
-    let r: Box<dyn Read> = match c {
-        Compression::None => Box::new(f),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(f)),
-        Compression::Zstd => Box::new(zstd::Decoder::with_buffer(f)?),
-    };
-    let mut h = HashingReader::new(r);
-    io::copy(&mut h, &mut io::sink()).context("read the tarball")?;
-    let (diff, _) = h.finish();
+    let (diff, _) = diff_of(c, store.open_blob(&digest)?).context("read the tarball")?;
     let platform = opts.platform.clone().unwrap_or_else(Platform::host);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
     let cfg = ImageConfig {

@@ -13,6 +13,39 @@ use crate::store::{BlobWriter, LayerRecord, Store};
 use anyhow::{Context, Result};
 use std::io::{self, BufReader, Read, Write};
 
+/// A reader of a layer's tar stream from its stored (maybe compressed) form.
+pub fn decompressor<'a>(c: Compression, r: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
+    let r = BufReader::with_capacity(256 << 10, r);
+    Ok(match c {
+        Compression::None => Box::new(r),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        Compression::Zstd => Box::new(zstd::Decoder::with_buffer(r).context("start zstd decoder")?),
+    })
+}
+
+/// The diff_id (digest of the uncompressed tar) and tar length of a
+/// stored layer.
+pub fn diff_of(c: Compression, r: impl Read) -> Result<(Digest, u64)> {
+    let mut h = HashingReader::new(decompressor(c, r)?);
+    io::copy(&mut h, &mut io::sink()).context("read layer")?;
+    Ok(h.finish())
+}
+
+/// The jobs for an image's layers: descriptor, diff_id, chain id, parent.
+pub fn layer_jobs(layers: &[Descriptor], diff_ids: &[Digest]) -> Vec<LayerJob> {
+    let chains = crate::store::chain_ids(diff_ids);
+    layers
+        .iter()
+        .enumerate()
+        .map(|(i, desc)| LayerJob {
+            desc: desc.clone(),
+            diff_id: diff_ids[i].clone(),
+            chain_id: chains[i].clone(),
+            parent: i.checked_sub(1).map(|p| chains[p].clone()),
+        })
+        .collect()
+}
+
 /// What one layer of an image is.
 pub struct LayerJob {
     pub desc: Descriptor,

@@ -5,8 +5,9 @@
 
 use super::commit::{commit_image, layer_media_type, sniff_compression};
 use super::config::ImageConfig;
+use super::layer::diff_of;
 use super::progress::Progress;
-use crate::digest::{Digest, HashingReader};
+use crate::digest::Digest;
 use crate::error::{kind_err, ErrorKind};
 use crate::registry::manifest::{
     parse_manifest, select_platform, Compression, Descriptor, Manifest,
@@ -115,16 +116,11 @@ fn store_file(store: &Store, path: &Path, expect: Option<&Digest>) -> Result<(Di
 }
 
 /// The diff_id of a layer file (hash of its uncompressed tar stream).
-fn diff_of(path: &Path, c: Compression) -> Result<Digest> {
-    let f = io::BufReader::with_capacity(256 << 10, File::open(path)?);
-    let r: Box<dyn Read> = match c {
-        Compression::None => Box::new(f),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(f)),
-        Compression::Zstd => Box::new(zstd::Decoder::with_buffer(f)?),
-    };
-    let mut h = HashingReader::new(r);
-    io::copy(&mut h, &mut io::sink()).with_context(|| format!("read layer {}", path.display()))?;
-    Ok(h.finish().0)
+fn file_diff(path: &Path, c: Compression) -> Result<Digest> {
+    let f = File::open(path).with_context(|| format!("open {}", path.display()))?;
+    Ok(diff_of(c, f)
+        .with_context(|| format!("read layer {}", path.display()))?
+        .0)
 }
 
 #[derive(Deserialize)]
@@ -167,7 +163,7 @@ fn load_docker(store: &Store, dir: &Path, progress: &Progress) -> Result<Vec<Loa
             let mut head = [0u8; 4];
             let n = File::open(&p)?.read(&mut head)?;
             let c = sniff_compression(&head[..n]);
-            let diff = diff_of(&p, c)?;
+            let diff = file_diff(&p, c)?;
             if diff != cfg.rootfs.diff_ids[i] {
                 return Err(kind_err(
                     ErrorKind::Corrupt,

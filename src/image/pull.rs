@@ -2,8 +2,9 @@
 //! decompress, hash again, unpack), layers in parallel, and nothing enters
 //! the store before both digests hold.
 
+use super::commit::new_record;
 use super::config::ImageConfig;
-use super::layer::{fetch_layer, LayerJob};
+use super::layer::{fetch_layer, layer_jobs};
 use super::progress::Progress;
 use super::remote::{client_for, RegistryFlags};
 use crate::config::Config;
@@ -140,22 +141,18 @@ pub fn pull_with(
     for c in &chains {
         size += store.layer_record(c)?.size;
     }
-    let record = ImageRecord {
-        id: id.clone(),
-        manifest_digest: manifest_digest.clone(),
-        manifest_media_type: manifest_type,
-        manifest_size: manifest_bytes.len() as u64,
-        names: Vec::new(),
-        repo_digests: Vec::new(),
-        extra_blobs: extra,
-        layers: chains,
-        created: config.created.clone(),
-        added: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+    let record = new_record(
+        &id,
+        (
+            &manifest_digest,
+            &manifest_type,
+            manifest_bytes.len() as u64,
+        ),
+        &config,
+        chains,
         size,
-        labels: config.labels(),
-        architecture: config.architecture.clone(),
-        os: config.os.clone(),
-    };
+        extra,
+    );
     let name = reference
         .tag
         .as_ref()
@@ -261,21 +258,10 @@ fn fetch_image(
             ),
         ));
     }
-    let chains = chain_ids(diff_ids);
     for l in &manifest.layers {
         progress.status(l.digest.short(), "Pulling fs layer");
     }
-    let jobs: Vec<LayerJob> = manifest
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, desc)| LayerJob {
-            desc: desc.clone(),
-            diff_id: diff_ids[i].clone(),
-            chain_id: chains[i].clone(),
-            parent: i.checked_sub(1).map(|p| chains[p].clone()),
-        })
-        .collect();
+    let jobs = layer_jobs(&manifest.layers, diff_ids);
     run_parallel(&jobs, max_concurrent, |job| {
         fetch_layer(store, Some((client, repo)), job, progress).map(|_| ())
     })?;

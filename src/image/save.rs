@@ -3,8 +3,9 @@
 //! tars named by diff_id) or an oci-archive (an OCI image layout in a tar).
 
 use super::config::ImageConfig;
+use super::layer::decompressor;
 use super::lookup::repo_of;
-use crate::registry::manifest::{layer_compression, parse_manifest, Compression, Manifest};
+use crate::registry::manifest::{layer_compression, parse_manifest, Manifest};
 use crate::store::{ImageRecord, Store};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -49,15 +50,6 @@ fn append_reader<W: Write>(
     let mut h = header(path, size);
     b.append_data(&mut h, path, r)
         .with_context(|| format!("write {path} to the archive"))
-}
-
-fn decompressed(c: Compression, f: std::fs::File) -> Result<Box<dyn Read>> {
-    let r = io::BufReader::with_capacity(256 << 10, f);
-    Ok(match c {
-        Compression::None => Box::new(r),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
-        Compression::Zstd => Box::new(zstd::Decoder::with_buffer(r)?),
-    })
 }
 
 /// Write the archive.
@@ -117,11 +109,11 @@ fn save_docker<W: Write>(store: &Store, items: &[SaveItem], b: &mut tar::Builder
                 let size = match rec.diff_size {
                     Some(s) => s,
                     None => io::copy(
-                        &mut decompressed(c, store.open_blob(&desc.digest)?)?,
+                        &mut decompressor(c, store.open_blob(&desc.digest)?)?,
                         &mut io::sink(),
                     )?,
                 };
-                let r = decompressed(c, store.open_blob(&desc.digest)?)?;
+                let r = decompressor(c, store.open_blob(&desc.digest)?)?;
                 append_reader(b, &path, size, r)?;
             }
             layer_paths.push(path);

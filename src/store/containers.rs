@@ -63,12 +63,9 @@ pub struct ContainerRecord {
     pub state: ContainerState,
 }
 
-/// Docker's rule for container names.
+/// Docker's rule for container names (the same as for volume names).
 pub fn valid_container_name(name: &str) -> bool {
-    let mut c = name.chars();
-    matches!(c.next(), Some(f) if f.is_ascii_alphanumeric())
-        && name.len() >= 2
-        && c.all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-'))
+    super::volumes::valid_volume_name(name)
 }
 
 impl Store {
