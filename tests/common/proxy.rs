@@ -123,7 +123,12 @@ impl Drop for Proxy {
 enum Body {
     Pass,
     Drop(u64),
-    Truncate(u64),
+    /// Send `send` bytes of a blob cut at `total`, starting at `start`.
+    Truncate {
+        start: u64,
+        send: u64,
+        total: u64,
+    },
     Corrupt(u64),
     Throttle(u64),
 }
@@ -241,7 +246,11 @@ fn serve(client: TcpStream, st: &State) -> std::io::Result<()> {
                     } else {
                         0
                     };
-                    Body::Truncate(bytes.saturating_sub(start).min(len))
+                    Body::Truncate {
+                        start,
+                        send: bytes.saturating_sub(start).min(len),
+                        total: *bytes,
+                    }
                 }
                 Fault::Corrupt { offset } => Body::Corrupt(*offset),
                 Fault::Throttle { bytes_per_sec } => Body::Throttle(*bytes_per_sec),
@@ -252,24 +261,16 @@ fn serve(client: TcpStream, st: &State) -> std::io::Result<()> {
         };
 
         let send = match body_fault {
-            Body::Drop(n) | Body::Truncate(n) => n,
+            Body::Drop(n) => n,
+            Body::Truncate { send, .. } => send,
             _ => len,
         };
-        if let Body::Truncate(n) = body_fault {
-            let start = if head.status == 206 {
-                range_start(&req)
-            } else {
-                0
-            };
-            let total = match &*st.fault.lock().unwrap() {
-                Fault::Truncate { bytes } => *bytes,
-                _ => start + n,
-            };
+        if let Body::Truncate { start, send, total } = body_fault {
             for (k, v) in head.headers.iter_mut() {
                 if k.eq_ignore_ascii_case("content-length") {
-                    *v = n.to_string();
+                    *v = send.to_string();
                 } else if k.eq_ignore_ascii_case("content-range") {
-                    *v = format!("bytes {start}-{}/{total}", start + n - 1);
+                    *v = format!("bytes {start}-{}/{total}", start + send - 1);
                 }
             }
         }
