@@ -399,6 +399,9 @@ fn proxy_relays_and_injects_faults() {
     let c = curl(&[&url]);
     assert_eq!(c.code, 0);
     assert_eq!(c.body, layer.data[..1000]);
+    assert_eq!(status(&["-r", "400-", &url]), "206");
+    assert_eq!(curl(&["-r", "400-", &url]).body, layer.data[400..1000]);
+    assert_eq!(status(&["-r", "1000-", &url]), "416");
 
     proxy.set_fault(Fault::Corrupt { offset: 10 });
     let c = curl(&[&url]);
@@ -443,14 +446,26 @@ fn skiff_environments_are_isolated() {
 #[test]
 fn four_registries_start_at_once() {
     let setups = [Setup::Plain, Setup::Tls, Setup::Basic, Setup::Token];
-    let regs: Vec<Registry> = std::thread::scope(|s| {
+    // Each registry lives as long as the thread that started it, so each
+    // thread keeps its own until all have answered at once.
+    let barrier = std::sync::Barrier::new(setups.len());
+    let mut ports: Vec<u16> = std::thread::scope(|s| {
         let hs: Vec<_> = setups
             .iter()
-            .map(|&st| s.spawn(move || Registry::start(st)))
+            .map(|&st| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    let reg = Registry::start(st);
+                    barrier.wait();
+                    let code = status(&["-k", &reg.url("/v2/")]);
+                    assert!(code == "200" || code == "401", "{st:?}: {code}");
+                    barrier.wait();
+                    reg.port
+                })
+            })
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let mut ports: Vec<u16> = regs.iter().map(|r| r.port).collect();
     ports.sort();
     ports.dedup();
     assert_eq!(ports.len(), 4);

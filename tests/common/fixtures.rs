@@ -365,7 +365,9 @@ fn evil_images(outside: &Path, escape: &str) -> Vec<Evil> {
                 .file(&format!("a/{escape}"), 0o644, b"escaped\n")
                 .finish(),
         ),
-        // A hardlink to `../outside`.
+        // A hardlink to `../x`. Where `..` lands depends on the store's
+        // layout, so only the refusal is checked; the absolute cases below
+        // aim at files that exist.
         (
             "hardlink-dotdot",
             Tarball::new()

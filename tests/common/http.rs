@@ -170,6 +170,7 @@ pub fn reason(status: u16) -> &'static str {
         206 => "Partial Content",
         401 => "Unauthorized",
         404 => "Not Found",
+        416 => "Range Not Satisfiable",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",

@@ -109,14 +109,3 @@ pub fn run_tool(prog: &str, args: &[&str]) -> std::process::Output {
     }
     out
 }
-
-/// Wait until `cond` holds, polling; panics naming `what` after `secs`.
-pub fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while !cond() {
-        if std::time::Instant::now() > deadline {
-            panic!("timed out after {secs}s waiting for {what}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}

@@ -21,7 +21,9 @@ pub enum Fault {
     DropAfter { bytes: u64, times: usize },
     /// Answer `code` to the first `times` GETs/HEADs of manifests and blobs.
     Status { code: u16, times: usize },
-    /// Serve every blob cut to `bytes`, with a Content-Length that agrees.
+    /// Serve every blob as if it had only its first `bytes` bytes: bodies
+    /// cut there with a Content-Length that agrees, and a Range starting at
+    /// or past the cut answered 416 (so resuming cannot complete it).
     Truncate { bytes: u64 },
     /// Flip every bit of the byte at `offset` of every blob body.
     Corrupt { offset: u64 },
@@ -121,7 +123,12 @@ impl Drop for Proxy {
 enum Body {
     Pass,
     Drop(u64),
-    Truncate(u64),
+    /// Send `send` bytes of a blob cut at `total`, starting at `start`.
+    Truncate {
+        start: u64,
+        send: u64,
+        total: u64,
+    },
     Corrupt(u64),
     Throttle(u64),
 }
@@ -162,6 +169,12 @@ fn serve(client: TcpStream, st: &State) -> std::io::Result<()> {
                 Fault::Manifest { media_type, body } if fetch && is_manifest => {
                     Some((200, media_type.clone(), body.clone()))
                 }
+                Fault::Truncate { bytes } if is_blob && range_start(&req) >= *bytes => Some((
+                    416,
+                    "application/json".to_string(),
+                    br#"{"errors":[{"code":"UNKNOWN","message":"range not satisfiable"}]}"#
+                        .to_vec(),
+                )),
                 _ => None,
             }
         };
@@ -227,7 +240,18 @@ fn serve(client: TcpStream, st: &State) -> std::io::Result<()> {
                     *times -= 1;
                     Body::Drop(*bytes)
                 }
-                Fault::Truncate { bytes } => Body::Truncate((*bytes).min(len)),
+                Fault::Truncate { bytes } => {
+                    let start = if head.status == 206 {
+                        range_start(&req)
+                    } else {
+                        0
+                    };
+                    Body::Truncate {
+                        start,
+                        send: bytes.saturating_sub(start).min(len),
+                        total: *bytes,
+                    }
+                }
                 Fault::Corrupt { offset } => Body::Corrupt(*offset),
                 Fault::Throttle { bytes_per_sec } => Body::Throttle(*bytes_per_sec),
                 _ => Body::Pass,
@@ -237,13 +261,16 @@ fn serve(client: TcpStream, st: &State) -> std::io::Result<()> {
         };
 
         let send = match body_fault {
-            Body::Drop(n) | Body::Truncate(n) => n,
+            Body::Drop(n) => n,
+            Body::Truncate { send, .. } => send,
             _ => len,
         };
-        if let Body::Truncate(n) = body_fault {
+        if let Body::Truncate { start, send, total } = body_fault {
             for (k, v) in head.headers.iter_mut() {
                 if k.eq_ignore_ascii_case("content-length") {
-                    *v = n.to_string();
+                    *v = send.to_string();
+                } else if k.eq_ignore_ascii_case("content-range") {
+                    *v = format!("bytes {start}-{}/{total}", start + send - 1);
                 }
             }
         }
@@ -257,6 +284,15 @@ fn serve(client: TcpStream, st: &State) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where a `Range: bytes=S-[E]` request starts; 0 without one.
+fn range_start(req: &http::Request) -> u64 {
+    req.header("range")
+        .and_then(|r| r.trim().strip_prefix("bytes="))
+        .and_then(|r| r.split('-').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn relay(

@@ -36,7 +36,9 @@ pub struct Registry {
 
 impl Registry {
     /// A registry over the seeded storage every registry of this test
-    /// process shares.
+    /// process shares. It lives until dropped, and no longer than the
+    /// thread that started it (see `setpriv` below): start it on the
+    /// thread that uses it.
     pub fn start(setup: Setup) -> Registry {
         Registry::start_on(setup, super::seed::storage())
     }
@@ -54,8 +56,9 @@ impl Registry {
             let cfg_path = dir.path().join("config.yml");
             std::fs::write(&cfg_path, cfg).expect("write the registry config");
             let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-            // setpriv makes the kernel kill the registry if the test thread
-            // dies without dropping it (a test binary killed mid-run).
+            // setpriv makes the kernel kill the registry when the thread
+            // that started it ends, so a test binary killed mid-run (where
+            // no Drop runs) leaves no registry behind.
             let mut child = Command::new("setpriv")
                 .args([
                     "--pdeathsig",

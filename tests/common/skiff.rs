@@ -11,7 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-pub const SKIFF: &str = env!("CARGO_BIN_EXE_skiff");
+/// The binary under test: the crate's own `skiff`, unless
+/// `SKIFF_TEST_BIN` names another one (a wrapper around a reference tool,
+/// to check the tests themselves against known-good behaviour).
+pub fn skiff_bin() -> String {
+    std::env::var("SKIFF_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_skiff").to_string())
+}
 
 /// A generous bound on any one command; a hung skiff fails the test with
 /// its output instead of hanging the suite.
@@ -60,7 +65,7 @@ impl Skiff {
     /// `skiff ARGS` with this environment, nothing inherited that could
     /// point it elsewhere.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(SKIFF);
+        let mut c = Command::new(skiff_bin());
         c.args(args)
             .env_remove("DOCKER_CONFIG")
             .env_remove("XDG_RUNTIME_DIR")
@@ -81,7 +86,7 @@ impl Skiff {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {SKIFF}: {e}"))
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", skiff_bin()))
     }
 
     pub fn run(&self, args: &[&str]) -> Out {
@@ -99,7 +104,7 @@ impl Skiff {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {SKIFF}: {e}"));
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", skiff_bin()));
         let feeder = input.map(|data| {
             let mut stdin = child.stdin.take().unwrap();
             let data = data.to_vec();
