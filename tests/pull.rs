@@ -377,3 +377,24 @@ fn unreachable_registry_names_the_host() {
     out.assert_stderr_any(&["connection refused"]);
     env.assert_store_clean();
 }
+
+#[test]
+fn short_names_resolve_through_the_configured_search_list() {
+    let f = fixtures();
+    let reg = Registry::start(Setup::Plain);
+    let env = Skiff::new("pull_search_list");
+    std::fs::write(
+        &env.config,
+        format!(
+            "{{\"unqualified-search-registries\": [\"{}\"]}}\n",
+            reg.host()
+        ),
+    )
+    .unwrap();
+    let full = format!("{}:latest", reg.image("busybox"));
+    let out = env.ok(&["pull", "busybox"]);
+    assert_eq!(out.lines().last().copied(), Some(full.as_str()), "{out}");
+    let img = env.inspect("busybox");
+    assert_eq!(img["Id"], f.busybox.id());
+    env.assert_store_clean();
+}

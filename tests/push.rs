@@ -208,3 +208,35 @@ fn push_needs_credentials_on_a_basic_auth_registry() {
     );
     push(&env, &dst, &repo, "v1");
 }
+
+#[test]
+fn chunked_upload_pushes_a_layer_in_pieces() {
+    let f = fixtures();
+    let reg = Registry::start(Setup::Plain);
+    let env = Skiff::new("push_chunked");
+    let src = reg.image("busybox:latest");
+    pull(&env, &[&src], &src, &f.busybox.manifest.digest);
+    // Through an archive into a fresh store: no repository to mount from,
+    // so the layer must really be uploaded.
+    let archive = env.path("busybox.tar");
+    env.ok(&["save", "-o", archive.to_str().unwrap(), &src]);
+    let loaded = Skiff::new("push_chunked_loaded");
+    loaded.ok(&["load", "-i", archive.to_str().unwrap()]);
+    let repo = reg.image(&unique("chunked"));
+    let dst = format!("{repo}:v1");
+    loaded.ok(&["tag", &src, &dst]);
+    // Small chunks force many PATCH requests for the ~1 MB layer.
+    let out = loaded.ok(&["push", "--chunk-size", "65536", &dst]);
+    out.assert_any_has("Pushed");
+    let fresh = Skiff::new("push_chunked_fresh");
+    let digest = out
+        .stdout
+        .split("digest: ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("a digest line")
+        .to_string();
+    pull(&fresh, &[&dst], &dst, &digest);
+    assert_busybox_unpacked(&fresh);
+    fresh.assert_store_clean();
+}

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::image::import::{import, ImportOptions};
 use crate::image::load::load;
-use crate::image::lookup::{candidates, familiar_name, find};
+use crate::image::lookup::{familiar_name, find, local_candidates};
 use crate::image::progress::Progress;
 use crate::image::save::{save, ArchiveFormat, SaveItem};
 use crate::registry::platform::Platform;
@@ -64,7 +64,7 @@ pub fn save_cmd(args: SaveArgs, cfg: &Config) -> Result<i32> {
     for s in &args.images {
         let img = find(&images, cfg, s)?;
         // Saved by name: that name goes in the archive; by ID: all its tags.
-        let named: Vec<String> = candidates(cfg, s)
+        let named: Vec<String> = local_candidates(cfg, s)
             .iter()
             .filter_map(|r| {
                 r.tag

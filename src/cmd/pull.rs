@@ -70,7 +70,15 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             }
         }
     }
-    Err(last_err.unwrap_or_else(|| anyhow::anyhow!("pull {}: nothing to pull", args.image)))
+    Err(last_err.unwrap_or_else(|| {
+        crate::error::kind_err(
+            ErrorKind::InvalidArgument,
+            format!(
+                "pull {}: a short name needs a registry, and no unqualified-search-registries are configured",
+                args.image
+            ),
+        )
+    }))
 }
 
 fn pull_one(

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::error::{kind_err, ErrorKind};
 use crate::image::lookup::familiar_name;
-use crate::image::lookup::{candidates, find};
+use crate::image::lookup::{find, local_candidates};
 use crate::store::{ImageRecord, Store};
 use anyhow::Result;
 
@@ -32,7 +32,7 @@ pub fn remove_one(
     let mut lines = Vec::new();
     // Was the image named by one of its tags? Then only that tag goes,
     // unless it is the last one.
-    let by_name = candidates(cfg, arg).iter().find_map(|r| {
+    let by_name = local_candidates(cfg, arg).iter().find_map(|r| {
         let t = r.tag.as_ref()?;
         let full = format!("{}:{}", r.name(), t);
         img.names.contains(&full).then_some(full)

@@ -16,12 +16,14 @@ pub fn candidates(cfg: &Config, s: &str) -> Vec<Reference> {
         }
         return out;
     }
-    if let Ok(r) = Reference::parse(s) {
-        out.push(r);
-    }
+    // A short name means each search registry in turn (docker.io alone
+    // by default, as Docker has it).
     for domain in &cfg.search_registries {
         if let Ok(r) = Reference::parse_with_domain(s, domain) {
-            if !out.iter().any(|o| o.to_string() == r.to_string()) {
+            if !out
+                .iter()
+                .any(|o: &Reference| o.to_string() == r.to_string())
+            {
                 out.push(r);
             }
         }
@@ -37,6 +39,19 @@ pub fn repo_of(name: &str) -> &str {
         Some((a, t)) if !t.contains('/') => a,
         _ => n,
     }
+}
+
+/// The references a user string may mean for images already in the
+/// store: the search list's, and Docker's own normalization (docker.io)
+/// whatever the search list says.
+pub fn local_candidates(cfg: &Config, s: &str) -> Vec<Reference> {
+    let mut refs = candidates(cfg, s);
+    if let Ok(r) = Reference::parse(s) {
+        if !refs.iter().any(|o| o.to_string() == r.to_string()) {
+            refs.push(r);
+        }
+    }
+    refs
 }
 
 /// Does the record carry this reference (as a tag, or as a repo digest)?
@@ -71,7 +86,7 @@ fn id_prefix(s: &str) -> Option<&str> {
 
 /// The image a user string names, or a NotFound error "No such image: X".
 pub fn find<'a>(images: &'a [ImageRecord], cfg: &Config, s: &str) -> Result<&'a ImageRecord> {
-    for r in candidates(cfg, s) {
+    for r in local_candidates(cfg, s) {
         if let Some(img) = images.iter().find(|i| has_reference(i, &r)) {
             return Ok(img);
         }
