@@ -215,3 +215,116 @@ mod tests {
         );
     }
 }
+
+/// Read a file of the image (`etc/passwd`) through its layers, top layer
+/// first, the way the overlay will show it: the first layer holding the
+/// path wins; a whiteout there (a 0:0 character device) hides it.
+/// Symlinks are not followed (a hostile image could point out of its
+/// layers); such a file reads as absent.
+pub fn image_file(layers_top_first: &[PathBuf], rel: &str) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    for dir in layers_top_first {
+        let p = dir.join(rel);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_file() => return std::fs::read_to_string(&p).ok(),
+            Ok(m) if m.file_type().is_char_device() => return None,
+            Ok(_) => return None,
+            Err(_) => {}
+        }
+    }
+    None
+}
+
+/// Copy the image's content at `path` into a new volume, as Docker does
+/// the first time a volume is mounted over a non-empty image directory.
+/// The layers are mounted read-only (an overlay with no upper dir) on a
+/// private temporary mount point for the copy, then unmounted.
+pub fn copy_up(
+    layers_top_first: &[PathBuf],
+    path: &str,
+    dest: &Path,
+    scratch: &Path,
+) -> Result<()> {
+    use anyhow::Context;
+    let rel = path.trim_start_matches('/');
+    // Nothing to copy when no layer has the directory.
+    if !layers_top_first.iter().any(|l| l.join(rel).is_dir()) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(scratch)?;
+    let lower = layers_top_first
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    // A single lower dir cannot be an overlay without an upper: bind it.
+    let res = if layers_top_first.len() == 1 {
+        nix::mount::mount(
+            Some(&layers_top_first[0]),
+            scratch,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+    } else {
+        nix::mount::mount(
+            Some("overlay"),
+            scratch,
+            Some("overlay"),
+            nix::mount::MsFlags::MS_RDONLY,
+            Some(format!("lowerdir={lower}").as_str()),
+        )
+    };
+    res.with_context(|| format!("mount the image's layers on {}", scratch.display()))?;
+    let src = scratch.join(rel);
+    // The path is the image's to define: a symlink in it would lead the
+    // copy out of the image (to the host's own files), so none is followed.
+    let mut at = scratch.to_path_buf();
+    let mut linked = false;
+    for part in Path::new(rel).components() {
+        at.push(part);
+        linked |= std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink());
+    }
+    let res = if linked || !src.is_dir() {
+        Ok(())
+    } else {
+        copy_tree(&src, dest)
+    };
+    let _ = nix::mount::umount2(scratch, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_dir(scratch);
+    res.with_context(|| format!("copy {path} from the image into the volume"))?;
+    Ok(())
+}
+
+/// Copy a directory's content with modes, owners and links (what `cp -a`
+/// does for the kinds of files volumes hold).
+fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
+    use anyhow::Context;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::symlink_metadata(src)?;
+    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    std::os::unix::fs::lchown(dest, Some(meta.uid()), Some(meta.gid()))?;
+    for entry in std::fs::read_dir(src).with_context(|| format!("read {}", src.display()))? {
+        let entry = entry?;
+        let from = entry.path();
+        let to = dest.join(entry.file_name());
+        let m = std::fs::symlink_metadata(&from)?;
+        let t = m.file_type();
+        if t.is_dir() {
+            std::fs::create_dir(&to).with_context(|| format!("create {}", to.display()))?;
+            copy_tree(&from, &to)?;
+            continue;
+        } else if t.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)
+                .with_context(|| format!("link {}", to.display()))?;
+        } else if t.is_file() {
+            std::fs::copy(&from, &to).with_context(|| format!("copy {}", to.display()))?;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(m.mode() & 0o7777))?;
+        } else {
+            // Devices, fifos and sockets do not belong in a volume's seed.
+            continue;
+        }
+        std::os::unix::fs::lchown(&to, Some(m.uid()), Some(m.gid()))?;
+    }
+    Ok(())
+}
