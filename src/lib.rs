@@ -11,6 +11,7 @@ pub mod digest;
 pub mod error;
 pub mod image;
 pub mod registry;
+pub mod runtime;
 pub mod store;
 pub mod sys;
 pub mod util;

@@ -1,0 +1,2 @@
+pub mod defaults;
+pub mod opts;
