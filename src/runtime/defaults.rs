@@ -111,8 +111,8 @@ pub fn resolve_capabilities(
 ) -> Vec<Capability> {
     let all: Vec<Capability> = ALL_CAPS.iter().map(|(c, _)| *c).collect();
     let named = |list: &[CapName], cap: Capability| list.contains(&CapName::Cap(cap));
-    let chosen: Vec<Capability> = if privileged {
-        all.clone()
+    if privileged {
+        all
     } else if add.contains(&CapName::All) {
         all.iter().copied().filter(|c| !named(drop, *c)).collect()
     } else if drop.contains(&CapName::All) {
@@ -122,8 +122,7 @@ pub fn resolve_capabilities(
             .copied()
             .filter(|c| (DEFAULT_CAPS.contains(c) && !named(drop, *c)) || named(add, *c))
             .collect()
-    };
-    chosen
+    }
 }
 
 /// Paths masked from the container (an empty read-only tmpfs over a

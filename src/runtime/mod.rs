@@ -2,4 +2,6 @@ pub mod defaults;
 pub mod opts;
 pub mod seccomp_default;
 pub mod seccomp_profile;
+pub mod spec;
+pub mod spec_mounts;
 pub mod user;

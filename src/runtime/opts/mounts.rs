@@ -448,7 +448,7 @@ pub fn parse_mount(raw: &str, cwd: &Path) -> Result<MountRequest> {
 /// (`64m`, `1g`, `1536k`), as Docker writes `size=` for tmpfs.
 fn size_with_suffix(size: u64) -> String {
     for (suffix, div) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
-        if size != 0 && size % div == 0 {
+        if size != 0 && size.is_multiple_of(div) {
             return format!("{}{suffix}", size / div);
         }
     }
