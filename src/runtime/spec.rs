@@ -346,3 +346,7 @@ fn build(input: &SpecInput) -> Result<Spec> {
 #[cfg(test)]
 #[path = "spec_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "spec_fixture.rs"]
+pub(crate) mod fixture;

@@ -180,3 +180,7 @@ fn rootless_mounts(out: &mut Vec<Mount>, input: &SpecInput, covered: &dyn Fn(&st
         }
     }
 }
+
+#[cfg(test)]
+#[path = "spec_mounts_tests.rs"]
+mod tests;

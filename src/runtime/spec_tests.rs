@@ -1,173 +1,15 @@
 use super::*;
 use crate::error::kind_of;
-use crate::runtime::defaults::{cap_mask, char_device, DEFAULT_CAPS};
-use crate::runtime::opts::{FlagContext, RunFlags};
-use crate::runtime::seccomp_profile::KernelVersion;
-use crate::runtime::user::resolve_user;
+use crate::runtime::defaults::char_device;
+use crate::runtime::defaults::{cap_mask, DEFAULT_CAPS};
+use crate::runtime::opts::RunFlags;
+use crate::runtime::spec::fixture::*;
 use oci_spec::runtime::{LinuxSeccompAction, PosixRlimitType};
-
-const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n";
-const GROUP: &str = "root:x:0:\nwheel:x:10:root\napp:x:1000:\n";
-
-/// Owned inputs for one spec, with defaults close to `skiff run busybox`.
-struct Fixture {
-    image: RunConfig,
-    opts: RunOpts,
-    user: ResolvedUser,
-    files: HostFiles,
-    mounts: Vec<ResolvedMount>,
-    devices: Vec<ResolvedDevice>,
-    profile: Option<Profile>,
-    host: Host,
-    rootless: bool,
-}
-
-fn image() -> RunConfig {
-    RunConfig {
-        cmd: Some(vec!["sh".into()]),
-        env: Some(vec!["PATH=/usr/bin:/bin".into(), "LANG=C".into()]),
-        labels: Some([("maintainer".to_string(), "img".to_string())].into()),
-        ..Default::default()
-    }
-}
-
-fn opts(flags: RunFlags) -> RunOpts {
-    let ctx = FlagContext {
-        lookup_env: &|_| None,
-        read_file: &|_| Ok(String::new()),
-        cwd: Path::new("/home/u"),
-    };
-    RunOpts::from_flags(
-        &RunFlags {
-            image: "busybox".into(),
-            ..flags
-        },
-        &ctx,
-    )
-    .unwrap()
-}
-
-impl Fixture {
-    fn new(flags: RunFlags) -> Fixture {
-        let opts = opts(flags);
-        let user = resolve_user(
-            opts.user.as_deref().unwrap_or(""),
-            Some(PASSWD),
-            Some(GROUP),
-        )
-        .unwrap();
-        let dir = PathBuf::from("/var/lib/skiff/containers/abc");
-        let mounts = opts
-            .mounts
-            .iter()
-            .map(|r| ResolvedMount {
-                request: r.clone(),
-                host_path: match r.kind {
-                    MountKind::Bind => r.source.as_ref().map(PathBuf::from),
-                    MountKind::Volume => Some(PathBuf::from(format!(
-                        "/var/lib/skiff/volumes/{}/_data",
-                        r.source.as_deref().unwrap_or("anon")
-                    ))),
-                    MountKind::Tmpfs => None,
-                },
-            })
-            .collect();
-        Fixture {
-            image: image(),
-            opts,
-            user,
-            files: HostFiles {
-                hosts: Some(dir.join("hosts")),
-                hostname: Some(dir.join("hostname")),
-                resolv_conf: Some(dir.join("resolv.conf")),
-            },
-            mounts,
-            devices: Vec::new(),
-            profile: None,
-            host: Host {
-                arch: "amd64".into(),
-                kernel: KernelVersion(6, 1),
-            },
-            rootless: false,
-        }
-    }
-
-    fn build(&self) -> Result<Spec> {
-        build_spec(&SpecInput {
-            id: "abcdef0123456789",
-            hostname: "abcdef012345",
-            image: &self.image,
-            opts: &self.opts,
-            user: &self.user,
-            rootfs: Path::new("/var/lib/skiff/containers/abc/rootfs"),
-            files: &self.files,
-            mounts: &self.mounts,
-            devices: &self.devices,
-            seccomp_profile: self.profile.as_ref(),
-            host: &self.host,
-            rootless: self.rootless,
-        })
-    }
-
-    fn spec(&self) -> Spec {
-        self.build().unwrap()
-    }
-}
-
-use crate::runtime::opts::MountKind;
-
-fn process(s: &Spec) -> &Process {
-    s.process().as_ref().unwrap()
-}
-
-fn linux(s: &Spec) -> &oci_spec::runtime::Linux {
-    s.linux().as_ref().unwrap()
-}
-
-fn caps(s: &Spec) -> &LinuxCapabilities {
-    process(s).capabilities().as_ref().unwrap()
-}
-
-fn mask(set: &Option<Capabilities>) -> u64 {
-    cap_mask(set.as_ref().unwrap())
-}
-
-fn dests(s: &Spec) -> Vec<String> {
-    s.mounts()
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|m| m.destination().to_string_lossy().into_owned())
-        .collect()
-}
-
-fn mount_of<'a>(s: &'a Spec, dest: &str) -> &'a oci_spec::runtime::Mount {
-    s.mounts()
-        .as_ref()
-        .unwrap()
-        .iter()
-        .find(|m| m.destination() == Path::new(dest))
-        .unwrap_or_else(|| panic!("no mount on {dest}"))
-}
-
-fn options(s: &Spec, dest: &str) -> Vec<String> {
-    mount_of(s, dest).options().clone().unwrap_or_default()
-}
-
-fn ns_kinds(s: &Spec) -> Vec<LinuxNamespaceType> {
-    linux(s)
-        .namespaces()
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|n| n.typ())
-        .collect()
-}
 
 #[test]
 fn plain_run_has_dockers_defaults() {
     let s = Fixture::new(RunFlags::default()).spec();
-    let p = process(&s);
+    let p = proc_of(&s);
     assert_eq!(p.args().as_ref().unwrap(), &vec!["sh".to_string()]);
     assert_eq!(
         p.env().as_ref().unwrap(),
@@ -265,7 +107,7 @@ fn args_follow_entrypoint_rules() {
     let mut f = Fixture::new(RunFlags::default());
     f.image.entrypoint = Some(vec!["/entry".into(), "-x".into()]);
     f.image.cmd = Some(vec!["serve".into()]);
-    let args = |f: &Fixture| process(&f.spec()).args().clone().unwrap();
+    let args = |f: &Fixture| proc_of(&f.spec()).args().clone().unwrap();
     assert_eq!(args(&f), ["/entry", "-x", "serve"]);
 
     f.opts.command = vec!["echo".into(), "hi".into()];
@@ -311,7 +153,7 @@ fn env_merges_like_docker() {
     f.opts.env.push(EnvVar::Unset("DROP".into()));
     let s = f.spec();
     assert_eq!(
-        process(&s).env().as_ref().unwrap(),
+        proc_of(&s).env().as_ref().unwrap(),
         &vec![
             "PATH=/opt/bin",
             "HOSTNAME=abcdef012345",
@@ -321,12 +163,12 @@ fn env_merges_like_docker() {
             "NEW=1",
         ]
     );
-    assert_eq!(process(&s).terminal(), Some(true));
+    assert_eq!(proc_of(&s).terminal(), Some(true));
 
     // No PATH anywhere: Docker's default.
     let mut f = Fixture::new(RunFlags::default());
     f.image.env = None;
-    let env = process(&f.spec()).env().clone().unwrap();
+    let env = proc_of(&f.spec()).env().clone().unwrap();
     assert_eq!(env[0], format!("PATH={DEFAULT_PATH}"));
     assert!(env.contains(&"HOME=/root".to_string()));
 }
@@ -339,7 +181,7 @@ fn non_root_user_gets_bounding_caps_only() {
         ..Default::default()
     });
     let s = f.spec();
-    let p = process(&s);
+    let p = proc_of(&s);
     assert_eq!((p.user().uid(), p.user().gid()), (1000, 1000));
     assert!(p.user().additional_gids().is_none());
     assert_eq!(p.cwd(), Path::new("/srv/app"));
@@ -355,7 +197,7 @@ fn non_root_user_gets_bounding_caps_only() {
 
     let mut f = Fixture::new(RunFlags::default());
     f.image.working_dir = Some("/work".into());
-    assert_eq!(process(&f.spec()).cwd(), Path::new("/work"));
+    assert_eq!(proc_of(&f.spec()).cwd(), Path::new("/work"));
 }
 
 #[test]
@@ -412,7 +254,7 @@ fn seccomp_choices() {
     });
     let s = f.spec();
     assert!(linux(&s).seccomp().is_none());
-    assert_eq!(process(&s).no_new_privileges(), Some(true));
+    assert_eq!(proc_of(&s).no_new_privileges(), Some(true));
 
     let mut f = Fixture::new(RunFlags {
         security_opt: vec!["seccomp=/etc/p.json".into()],
@@ -453,73 +295,6 @@ fn read_only_root() {
 }
 
 #[test]
-fn user_mounts_come_after_defaults_parents_first() {
-    let mut f = Fixture::new(RunFlags {
-        volume: vec![
-            "/host/cache:/data/cache:ro".into(),
-            "vol:/data".into(),
-            "/host/shared:/mnt:rshared".into(),
-        ],
-        mount: vec!["type=bind,src=/h/x,dst=/x,bind-nonrecursive".into()],
-        tmpfs: vec!["/dev/shm:size=1g".into(), "/run:exec".into()],
-        ..Default::default()
-    });
-    let s = f.spec();
-    assert_eq!(
-        dests(&s),
-        [
-            "/proc",
-            "/dev",
-            "/dev/pts",
-            "/sys",
-            "/sys/fs/cgroup",
-            "/dev/mqueue", // /dev/shm replaced
-            "/data",
-            "/mnt",
-            "/x",
-            "/run", // depth 1, in flag order
-            "/data/cache",
-            "/dev/shm",
-            "/etc/resolv.conf",
-            "/etc/hostname",
-            "/etc/hosts",
-        ]
-    );
-    let data = mount_of(&s, "/data");
-    assert_eq!(data.typ().as_deref(), Some("bind"));
-    assert_eq!(
-        data.source().as_deref(),
-        Some(Path::new("/var/lib/skiff/volumes/vol/_data"))
-    );
-    assert_eq!(options(&s, "/data"), ["rbind", "rprivate"]);
-    assert_eq!(options(&s, "/data/cache"), ["rbind", "ro", "rprivate"]);
-    assert_eq!(options(&s, "/x"), ["bind", "rprivate"]);
-    assert_eq!(options(&s, "/mnt"), ["rbind", "rshared"]);
-    assert_eq!(mount_of(&s, "/dev/shm").typ().as_deref(), Some("tmpfs"));
-    assert!(options(&s, "/dev/shm").contains(&"size=1g".to_string()));
-    assert!(options(&s, "/run").contains(&"exec".to_string()));
-    assert_eq!(linux(&s).rootfs_propagation().as_deref(), Some("rshared"));
-
-    // A user mount over /etc/hosts replaces skiff's.
-    let f2 = Fixture::new(RunFlags {
-        volume: vec!["/my/hosts:/etc/hosts:ro".into()],
-        ..Default::default()
-    });
-    let s = f2.spec();
-    assert_eq!(dests(&s).iter().filter(|d| *d == "/etc/hosts").count(), 1);
-    assert_eq!(
-        mount_of(&s, "/etc/hosts").source().as_deref(),
-        Some(Path::new("/my/hosts"))
-    );
-
-    // A volume the caller did not resolve is a bug worth a clear error.
-    f.mounts[1].host_path = None;
-    assert!(
-        format!("{:#}", f.build().unwrap_err()).contains("volume mount on /data has no host path")
-    );
-}
-
-#[test]
 fn limits_sysctls_devices_and_labels() {
     let mut f = Fixture::new(RunFlags {
         ulimit: vec!["nofile=1024:2048".into()],
@@ -537,7 +312,7 @@ fn limits_sysctls_devices_and_labels() {
         permissions: "rw".into(),
     });
     let s = f.spec();
-    let r = &process(&s).rlimits().as_ref().unwrap()[0];
+    let r = &proc_of(&s).rlimits().as_ref().unwrap()[0];
     assert_eq!(
         (r.typ(), r.soft(), r.hard()),
         (PosixRlimitType::RlimitNofile, 1024, 2048)
@@ -596,57 +371,6 @@ fn host_network_shares_the_host_namespace() {
         container_hostname(&f.opts, "abcdef0123456789", "myhost"),
         "box"
     );
-}
-
-#[test]
-fn rootless_shape() {
-    let mut f = Fixture::new(RunFlags::default());
-    f.rootless = true;
-    let s = f.spec();
-    let kinds = ns_kinds(&s);
-    assert_eq!(kinds[0], LinuxNamespaceType::User);
-    assert!(kinds.contains(&LinuxNamespaceType::Network));
-    let l = linux(&s);
-    assert_eq!(l.uid_mappings().as_ref().unwrap().len(), 0);
-    assert_eq!(l.gid_mappings().as_ref().unwrap().len(), 0);
-    assert!(l.devices().is_none());
-    assert!(l.resources().is_none());
-    assert!(!options(&s, "/dev/pts").contains(&"gid=5".to_string()));
-    assert_eq!(mount_of(&s, "/sys").typ().as_deref(), Some("sysfs"));
-    assert_eq!(
-        mount_of(&s, "/sys/fs/cgroup").typ().as_deref(),
-        Some("bind")
-    );
-    let null = mount_of(&s, "/dev/null");
-    assert_eq!(null.typ().as_deref(), Some("bind"));
-    assert_eq!(null.source().as_deref(), Some(Path::new("/dev/null")));
-    for d in [
-        "/dev/zero",
-        "/dev/full",
-        "/dev/random",
-        "/dev/urandom",
-        "/dev/tty",
-    ] {
-        mount_of(&s, d);
-    }
-    // Device binds come after /dev is mounted.
-    let ds = dests(&s);
-    let pos = |d: &str| ds.iter().position(|x| x == d).unwrap();
-    assert!(pos("/dev") < pos("/dev/null"));
-
-    // Without a network namespace of its own sysfs cannot be mounted.
-    let mut f = Fixture::new(RunFlags {
-        network: Some("host".into()),
-        ..Default::default()
-    });
-    f.rootless = true;
-    let s = f.spec();
-    assert!(!ns_kinds(&s).contains(&LinuxNamespaceType::Network));
-    let sys = mount_of(&s, "/sys");
-    assert_eq!(sys.typ().as_deref(), Some("bind"));
-    assert_eq!(sys.source().as_deref(), Some(Path::new("/sys")));
-    assert!(options(&s, "/sys").contains(&"ro".to_string()));
-    assert!(!dests(&s).contains(&"/sys/fs/cgroup".to_string()));
 }
 
 #[test]
