@@ -1,0 +1,304 @@
+//! What `skiff run`'s flags mean: [`RunFlags`] holds them as typed,
+//! [`RunOpts`] parsed and validated. Each parser returns a one-line error in
+//! Docker's words with [`ErrorKind::InvalidArgument`]; nothing here touches
+//! the file system (files are read through [`FlagContext::read_file`]).
+
+pub mod env;
+pub mod mounts;
+pub mod net;
+pub mod security;
+pub mod units;
+
+pub use env::EnvVar;
+pub use mounts::{MountKind, MountOrigin, MountRequest, Propagation};
+pub use net::{ExtraHost, NetworkMode};
+pub use security::{CapName, DeviceRequest, SeccompChoice, SecurityOpts, Ulimit};
+pub use units::{parse_signal, parse_size, PullPolicy};
+
+use crate::error::{kind_err, ErrorKind};
+use crate::registry::platform::Platform;
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// An invalid-argument error (exit code 125).
+pub(crate) fn bad(msg: impl Into<String>) -> anyhow::Error {
+    kind_err(ErrorKind::InvalidArgument, msg)
+}
+
+/// `skiff run`'s flags as the command line gave them, before any parsing.
+#[derive(Debug, Clone, Default)]
+pub struct RunFlags {
+    pub image: String,
+    pub command: Vec<String>,
+    pub name: Option<String>,
+    pub rm: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    pub init: bool,
+    pub read_only: bool,
+    pub privileged: bool,
+    pub env: Vec<String>,
+    pub env_file: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub group_add: Vec<String>,
+    pub entrypoint: Option<String>,
+    pub hostname: Option<String>,
+    pub volume: Vec<String>,
+    pub mount: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub security_opt: Vec<String>,
+    pub ulimit: Vec<String>,
+    pub sysctl: Vec<String>,
+    pub device: Vec<String>,
+    pub shm_size: Option<String>,
+    pub add_host: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_option: Vec<String>,
+    pub network: Option<String>,
+    pub label: Vec<String>,
+    pub label_file: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub pull: Option<String>,
+    pub platform: Option<String>,
+}
+
+/// What parsing needs from the world, passed in so parsing stays pure.
+pub struct FlagContext<'a> {
+    /// skiff's own environment, for `-e KEY` and bare keys in env files.
+    pub lookup_env: &'a dyn Fn(&str) -> Option<String>,
+    /// Reads `--env-file` and `--label-file` files.
+    pub read_file: &'a dyn Fn(&Path) -> Result<String>,
+    /// Relative bind sources (`-v ./src:/src`) are taken from here.
+    pub cwd: &'a Path,
+}
+
+/// Everything `skiff run`'s flags mean, parsed and validated.
+#[derive(Debug, Clone, Default)]
+pub struct RunOpts {
+    pub image: String,
+    /// The command after the image (replaces the image's `Cmd`).
+    pub command: Vec<String>,
+    /// `--entrypoint`: `Some(vec![])` for `--entrypoint ""` (clear the
+    /// image's), `Some(vec![path])` otherwise.
+    pub entrypoint: Option<Vec<String>>,
+    pub name: Option<String>,
+    pub rm: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    pub init: bool,
+    pub read_only: bool,
+    pub privileged: bool,
+    /// Env files first, then `-e`, in command-line order.
+    pub env: Vec<EnvVar>,
+    /// Absolute and cleaned.
+    pub workdir: Option<String>,
+    /// `name|uid[:group|gid]`, resolved later against the image's files.
+    pub user: Option<String>,
+    pub group_add: Vec<String>,
+    pub hostname: Option<String>,
+    /// `-v`, then `--mount`, then `--tmpfs`.
+    pub mounts: Vec<MountRequest>,
+    pub cap_add: Vec<CapName>,
+    pub cap_drop: Vec<CapName>,
+    pub security: SecurityOpts,
+    pub ulimits: Vec<Ulimit>,
+    pub sysctls: BTreeMap<String, String>,
+    pub devices: Vec<DeviceRequest>,
+    /// Bytes; `None` means Docker's 64 MiB.
+    pub shm_size: Option<u64>,
+    pub extra_hosts: Vec<ExtraHost>,
+    pub dns: Vec<IpAddr>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    pub network: NetworkMode,
+    /// Label files first, then `--label`.
+    pub labels: BTreeMap<String, String>,
+    /// A signal number.
+    pub stop_signal: Option<i32>,
+    pub pull: PullPolicy,
+    pub platform: Option<Platform>,
+}
+
+/// Wrap a flag value's error the way Docker's CLI (pflag) reports it.
+fn for_flag<T>(flag: &str, value: &str, r: Result<T>) -> Result<T> {
+    r.with_context(|| format!("invalid argument \"{value}\" for \"{flag}\" flag"))
+}
+
+fn each<T>(flag: &str, values: &[String], parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>> {
+    values.iter().map(|v| for_flag(flag, v, parse(v))).collect()
+}
+
+/// `-w`: Docker wants an absolute path.
+pub fn parse_workdir(s: &str) -> Result<String> {
+    if !s.starts_with('/') {
+        return Err(bad(format!(
+            "the working directory '{s}' is invalid, it needs to be an absolute path"
+        )));
+    }
+    Ok(units::clean_path(s))
+}
+
+/// `-u name|uid[:group|gid]`: only the shape is checked here; the names are
+/// resolved against the image's `/etc/passwd` and `/etc/group` later.
+pub fn parse_user(s: &str) -> Result<String> {
+    let (user, group) = s.split_once(':').unwrap_or((s, ""));
+    let field_ok = |f: &str| !f.contains(char::is_whitespace);
+    if !field_ok(user) || !field_ok(group) || group.contains(':') {
+        return Err(bad(format!("invalid user specification: {s:?}")));
+    }
+    Ok(s.to_string())
+}
+
+/// `--group-add`: a group name or gid.
+pub fn parse_group_add(s: &str) -> Result<String> {
+    if s.is_empty() || s.contains([':', ' ', '\t']) {
+        return Err(bad(format!("invalid --group-add value: {s:?}")));
+    }
+    Ok(s.to_string())
+}
+
+impl RunOpts {
+    /// Parse and validate every flag, then the rules that involve several.
+    pub fn from_flags(flags: &RunFlags, ctx: &FlagContext) -> Result<RunOpts> {
+        let mut o = RunOpts {
+            image: flags.image.clone(),
+            command: flags.command.clone(),
+            rm: flags.rm,
+            interactive: flags.interactive,
+            tty: flags.tty,
+            init: flags.init,
+            read_only: flags.read_only,
+            privileged: flags.privileged,
+            ..Default::default()
+        };
+        if o.image.is_empty() {
+            return Err(bad("\"skiff run\" requires at least 1 argument"));
+        }
+        if let Some(n) = &flags.name {
+            o.name = Some(units::parse_container_name(n)?);
+        }
+        for path in &flags.env_file {
+            let contents = (ctx.read_file)(Path::new(path))
+                .with_context(|| format!("read env file {path}"))?;
+            o.env
+                .extend(env::parse_env_file(path, &contents, ctx.lookup_env)?);
+        }
+        o.env.extend(each("--env", &flags.env, |v| {
+            env::parse_env(v, ctx.lookup_env)
+        })?);
+        o.workdir = flags.workdir.as_deref().map(parse_workdir).transpose()?;
+        o.user = flags
+            .user
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(parse_user)
+            .transpose()?;
+        o.group_add = each("--group-add", &flags.group_add, parse_group_add)?;
+        o.entrypoint = flags.entrypoint.as_ref().map(|e| match e.as_str() {
+            "" => Vec::new(),
+            _ => vec![e.clone()],
+        });
+        o.hostname = flags
+            .hostname
+            .as_deref()
+            .map(net::parse_hostname)
+            .transpose()?;
+
+        for v in &flags.volume {
+            o.mounts.push(mounts::parse_volume(v, ctx.cwd)?);
+        }
+        o.mounts.extend(each("--mount", &flags.mount, |v| {
+            mounts::parse_mount(v, ctx.cwd)
+        })?);
+        for t in &flags.tmpfs {
+            o.mounts.push(mounts::parse_tmpfs(t)?);
+        }
+
+        o.cap_add = flags
+            .cap_add
+            .iter()
+            .map(|c| security::parse_cap(c))
+            .collect::<Result<_>>()?;
+        o.cap_drop = flags
+            .cap_drop
+            .iter()
+            .map(|c| security::parse_cap(c))
+            .collect::<Result<_>>()?;
+        for s in &flags.security_opt {
+            security::apply_security_opt(s, &mut o.security)?;
+        }
+        o.ulimits = each("--ulimit", &flags.ulimit, security::parse_ulimit)?;
+        // Docker keeps the last value given for a key.
+        o.sysctls = each("--sysctl", &flags.sysctl, security::parse_sysctl)?
+            .into_iter()
+            .collect();
+        o.devices = each("--device", &flags.device, security::parse_device)?;
+        if let Some(s) = &flags.shm_size {
+            let size = for_flag("--shm-size", s, units::parse_size(s))?;
+            o.shm_size = (size > 0).then_some(size);
+        }
+
+        o.extra_hosts = each("--add-host", &flags.add_host, net::parse_add_host)?;
+        o.dns = each("--dns", &flags.dns, net::parse_dns)?;
+        o.dns_search = each("--dns-search", &flags.dns_search, net::parse_dns_search)?;
+        o.dns_options = flags.dns_option.clone();
+        if let Some(n) = &flags.network {
+            o.network = NetworkMode::parse(n)?;
+        }
+
+        for path in &flags.label_file {
+            let contents = (ctx.read_file)(Path::new(path))
+                .with_context(|| format!("read label file {path}"))?;
+            o.labels.extend(env::parse_label_file(path, &contents)?);
+        }
+        o.labels
+            .extend(each("--label", &flags.label, env::parse_label)?);
+        o.stop_signal = flags
+            .stop_signal
+            .as_deref()
+            .map(units::parse_signal)
+            .transpose()?;
+        if let Some(p) = &flags.pull {
+            o.pull = PullPolicy::parse(p)?;
+        }
+        if let Some(p) = &flags.platform {
+            o.platform = Some(Platform::parse(p).map_err(|e| bad(format!("{e:#}")))?);
+        }
+        o.validate()?;
+        Ok(o)
+    }
+
+    /// The rules that involve more than one flag.
+    pub fn validate(&self) -> Result<()> {
+        let mut targets: Vec<&str> = Vec::new();
+        for m in &self.mounts {
+            if targets.contains(&m.target.as_str()) {
+                return Err(bad(format!("duplicate mount point: {}", m.target)));
+            }
+            targets.push(&m.target);
+        }
+        if self.network == NetworkMode::Host {
+            if let Some(k) = self.sysctls.keys().find(|k| k.starts_with("net.")) {
+                return Err(bad(format!(
+                    "sysctl {k:?} not allowed in host network namespace"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Warnings to show before running (options accepted but not acted on).
+    pub fn notes(&self) -> &[String] {
+        &self.security.notes
+    }
+}
+
+#[cfg(test)]
+#[path = "opts_tests.rs"]
+mod tests;

@@ -1,0 +1,352 @@
+//! The OCI runtime spec (`config.json`) for a container, built as a pure
+//! function of the image's run config, the `run` flags, the resolved user
+//! and the paths the caller prepared. Docker's rules throughout; where they
+//! matter the comments say which.
+
+use crate::error::{kind_err, ErrorKind};
+use crate::image::config::RunConfig;
+use crate::runtime::defaults::{
+    default_device_rules, default_devices, device_rule, resolve_capabilities, DEFAULT_PATH,
+    MASKED_PATHS, READONLY_PATHS,
+};
+use crate::runtime::opts::env::{env_has, merge_env, EnvVar};
+use crate::runtime::opts::{MountRequest, NetworkMode, RunOpts, SeccompChoice};
+use crate::runtime::seccomp_default::default_seccomp;
+use crate::runtime::seccomp_profile::{Host, Profile};
+use crate::runtime::spec_mounts::{build_mounts, rootfs_propagation};
+use crate::runtime::user::ResolvedUser;
+use anyhow::{Context, Result};
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxCapabilities, LinuxCapabilitiesBuilder, LinuxDevice,
+    LinuxNamespace, LinuxNamespaceType, LinuxResources, PosixRlimit, PosixRlimitBuilder, Process,
+    Root, Spec, User,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Set on the spec when `--init` asks for skiff's built-in init as the
+/// container's pid 1 (it reaps zombies and forwards signals to the command).
+pub const ANNOTATION_INIT: &str = "org.skiff.init";
+
+/// The files of the container's directory bound over `/etc/hosts`,
+/// `/etc/hostname` and `/etc/resolv.conf`; `None` leaves the image's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostFiles {
+    pub hosts: Option<PathBuf>,
+    pub hostname: Option<PathBuf>,
+    pub resolv_conf: Option<PathBuf>,
+}
+
+/// A mount request with its host side resolved by the caller: the bind's
+/// source, or the volume's `_data` directory (named volumes under
+/// `volumes/NAME/_data`, anonymous ones created for the container). `None`
+/// for tmpfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedMount {
+    pub request: MountRequest,
+    pub host_path: Option<PathBuf>,
+}
+
+/// A `--device` (or, with `--privileged`, a host device) with what the
+/// caller learnt from the host node: `device.path` is the path inside the
+/// container, its type and numbers those of `host_path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedDevice {
+    pub device: LinuxDevice,
+    pub host_path: PathBuf,
+    /// Device cgroup access: some of `r`, `w`, `m`.
+    pub permissions: String,
+}
+
+/// Everything [`build_spec`] needs.
+pub struct SpecInput<'a> {
+    /// The container's id (for messages).
+    pub id: &'a str,
+    /// See [`container_hostname`].
+    pub hostname: &'a str,
+    pub image: &'a RunConfig,
+    pub opts: &'a RunOpts,
+    pub user: &'a ResolvedUser,
+    /// The container's root file system (where the overlay is mounted).
+    pub rootfs: &'a Path,
+    pub files: &'a HostFiles,
+    /// Every bind, volume and tmpfs: the flags' and the image's volumes.
+    pub mounts: &'a [ResolvedMount],
+    pub devices: &'a [ResolvedDevice],
+    /// The parsed profile when `--security-opt seccomp=PATH` was given.
+    pub seccomp_profile: Option<&'a Profile>,
+    pub host: &'a Host,
+    /// Run in a user namespace: the spec then has uid/gid mapping
+    /// placeholders (empty lists the caller fills), binds host devices
+    /// instead of creating nodes, and leaves out device cgroup rules.
+    pub rootless: bool,
+}
+
+fn invalid(msg: impl Into<String>) -> anyhow::Error {
+    kind_err(ErrorKind::InvalidArgument, msg)
+}
+
+/// The container's hostname: `--hostname`, else the host's own with
+/// `--network host` (as Docker), else the first 12 characters of the id.
+pub fn container_hostname(opts: &RunOpts, id: &str, host_hostname: &str) -> String {
+    if let Some(h) = &opts.hostname {
+        return h.clone();
+    }
+    if opts.network == NetworkMode::Host {
+        return host_hostname.to_string();
+    }
+    id.chars().take(12).collect()
+}
+
+/// The process's argv: entrypoint then command. `--entrypoint` replaces the
+/// image's entrypoint and drops the image's `Cmd` (Docker: "passing
+/// --entrypoint clears any default command"), unless a command was given.
+pub fn process_args(image: &RunConfig, opts: &RunOpts) -> Result<Vec<String>> {
+    let entrypoint = match &opts.entrypoint {
+        Some(e) => e.clone(),
+        None => image.entrypoint.clone().unwrap_or_default(),
+    };
+    let cmd = if !opts.command.is_empty() {
+        opts.command.clone()
+    } else if opts.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        image.cmd.clone().unwrap_or_default()
+    };
+    let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    if args.is_empty() {
+        return Err(invalid("no command specified"));
+    }
+    Ok(args)
+}
+
+/// The environment, as Docker builds it: `PATH` (its default), `HOSTNAME`
+/// and with `-t` `TERM=xterm` first, then the image's variables overridden
+/// by `-e`/`--env-file` (replacing in place, `-e KEY` with no value
+/// removing), and `HOME` from the user's passwd entry unless already set.
+pub fn process_env(image: &RunConfig, opts: &RunOpts, hostname: &str, home: &str) -> Vec<String> {
+    let mut base = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        format!("HOSTNAME={hostname}"),
+    ];
+    if opts.tty {
+        base.push("TERM=xterm".into());
+    }
+    let config_env = merge_env(image.env.as_deref().unwrap_or_default(), &opts.env);
+    let overrides: Vec<EnvVar> = config_env
+        .iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) => EnvVar::Set(k.into(), v.into()),
+            None => EnvVar::Set(e.clone(), String::new()),
+        })
+        .collect();
+    let mut env = merge_env(&base, &overrides);
+    if !env_has(&env, "HOME") {
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// The working directory: `-w`, else the image's, else `/`.
+pub fn process_cwd(image: &RunConfig, opts: &RunOpts) -> String {
+    opts.workdir
+        .clone()
+        .or_else(|| image.working_dir.clone().filter(|w| !w.is_empty()))
+        .unwrap_or_else(|| "/".into())
+}
+
+/// Capabilities as Docker (since 20.10.14) sets them: the resolved set is
+/// the bounding set; root also gets it as effective and permitted, a
+/// non-root user gets none there (as execve would leave it). Inheritable
+/// and ambient are empty: a non-empty inheritable set let programs with
+/// inheritable file capabilities gain them (CVE-2022-24769).
+fn capabilities(caps: &[Capability], uid: u32) -> Result<LinuxCapabilities> {
+    let set: Capabilities = caps.iter().copied().collect();
+    let granted = if uid == 0 {
+        set.clone()
+    } else {
+        Capabilities::new()
+    };
+    LinuxCapabilitiesBuilder::default()
+        .bounding(set)
+        .effective(granted.clone())
+        .permitted(granted)
+        .inheritable(Capabilities::new())
+        .ambient(Capabilities::new())
+        .build()
+        .context("build capabilities")
+}
+
+fn rlimits(opts: &RunOpts) -> Result<Vec<PosixRlimit>> {
+    opts.ulimits
+        .iter()
+        .map(|u| {
+            PosixRlimitBuilder::default()
+                .typ(u.kind)
+                .soft(u.soft)
+                .hard(u.hard)
+                .build()
+                .context("build rlimit")
+        })
+        .collect()
+}
+
+fn process(input: &SpecInput, caps: &[Capability]) -> Result<Process> {
+    let opts = input.opts;
+    let mut user = User::default();
+    user.set_uid(input.user.uid).set_gid(input.user.gid);
+    if !input.user.additional_gids.is_empty() {
+        user.set_additional_gids(Some(input.user.additional_gids.clone()));
+    }
+    let mut p = Process::default();
+    p.set_terminal(Some(opts.tty))
+        .set_user(user)
+        .set_args(Some(process_args(input.image, opts)?))
+        .set_env(Some(process_env(
+            input.image,
+            opts,
+            input.hostname,
+            &input.user.home,
+        )))
+        .set_cwd(PathBuf::from(process_cwd(input.image, opts)))
+        .set_capabilities(Some(capabilities(caps, input.user.uid)?))
+        .set_rlimits(Some(rlimits(opts)?))
+        .set_no_new_privileges(Some(opts.security.no_new_privileges));
+    Ok(p)
+}
+
+fn namespaces(opts: &RunOpts, rootless: bool) -> Vec<LinuxNamespace> {
+    let mut kinds = Vec::new();
+    // The user namespace first: the others are then owned by it.
+    if rootless {
+        kinds.push(LinuxNamespaceType::User);
+    }
+    kinds.push(LinuxNamespaceType::Pid);
+    if opts.network.private_netns() {
+        kinds.push(LinuxNamespaceType::Network);
+    }
+    kinds.extend([
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Cgroup,
+    ]);
+    kinds
+        .into_iter()
+        .map(|k| {
+            let mut ns = LinuxNamespace::default();
+            ns.set_typ(k);
+            ns
+        })
+        .collect()
+}
+
+/// Device nodes to create: the standard ones, then `--device`s (one given
+/// for a standard path replaces it).
+fn devices(input: &SpecInput) -> Vec<LinuxDevice> {
+    let mut out: Vec<LinuxDevice> = default_devices()
+        .into_iter()
+        .filter(|d| !input.devices.iter().any(|r| r.device.path() == d.path()))
+        .collect();
+    out.extend(input.devices.iter().map(|r| r.device.clone()));
+    out
+}
+
+fn resources(input: &SpecInput) -> LinuxResources {
+    let mut rules = default_device_rules(input.opts.privileged);
+    if !input.opts.privileged {
+        rules.extend(input.devices.iter().map(|r| {
+            device_rule(
+                true,
+                r.device.typ(),
+                Some(r.device.major()),
+                Some(r.device.minor()),
+                &r.permissions,
+            )
+        }));
+    }
+    let mut res = LinuxResources::default();
+    res.set_devices(Some(rules));
+    res
+}
+
+fn seccomp(
+    input: &SpecInput,
+    caps: &[Capability],
+) -> Result<Option<oci_spec::runtime::LinuxSeccomp>> {
+    // Docker drops the filter for --privileged whatever else was asked.
+    if input.opts.privileged {
+        return Ok(None);
+    }
+    match &input.opts.security.seccomp {
+        SeccompChoice::Unconfined => Ok(None),
+        SeccompChoice::Default => default_seccomp(caps, input.host).map(Some),
+        SeccompChoice::Profile(path) => {
+            let profile = input.seccomp_profile.ok_or_else(|| {
+                invalid(format!("seccomp profile {} was not loaded", path.display()))
+            })?;
+            profile
+                .resolve(caps, input.host)
+                .with_context(|| format!("seccomp profile {}", path.display()))
+                .map(Some)
+        }
+    }
+}
+
+/// The labels as annotations: the image's, overridden by `--label`.
+fn annotations(input: &SpecInput) -> HashMap<String, String> {
+    let mut labels: BTreeMap<String, String> = input.image.labels.clone().unwrap_or_default();
+    labels.extend(input.opts.labels.clone());
+    let mut out: HashMap<String, String> = labels.into_iter().collect();
+    if input.opts.init {
+        out.insert(ANNOTATION_INIT.into(), "true".into());
+    }
+    out
+}
+
+/// Build the container's OCI runtime spec.
+pub fn build_spec(input: &SpecInput) -> Result<Spec> {
+    build(input).with_context(|| format!("build the runtime spec of container {}", input.id))
+}
+
+fn build(input: &SpecInput) -> Result<Spec> {
+    let opts = input.opts;
+    let caps = resolve_capabilities(opts.privileged, &opts.cap_add, &opts.cap_drop);
+
+    let mut linux = oci_spec::runtime::Linux::default();
+    linux
+        .set_namespaces(Some(namespaces(opts, input.rootless)))
+        .set_uid_mappings(input.rootless.then(Vec::new))
+        .set_gid_mappings(input.rootless.then(Vec::new))
+        .set_devices((!input.rootless).then(|| devices(input)))
+        .set_resources((!input.rootless).then(|| resources(input)))
+        .set_seccomp(seccomp(input, &caps)?)
+        .set_sysctl((!opts.sysctls.is_empty()).then(|| opts.sysctls.clone().into_iter().collect()))
+        .set_rootfs_propagation(rootfs_propagation(input.mounts).map(str::to_string));
+    let unconfined_paths = opts.privileged || opts.security.unmask_system_paths;
+    let strings = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    linux
+        .set_masked_paths((!unconfined_paths).then(|| strings(&MASKED_PATHS)))
+        .set_readonly_paths((!unconfined_paths).then(|| strings(&READONLY_PATHS)));
+
+    let mut root = Root::default();
+    root.set_path(input.rootfs.to_path_buf())
+        .set_readonly(Some(opts.read_only));
+
+    let mut spec = Spec::default();
+    spec.set_root(Some(root))
+        .set_process(Some(process(input, &caps)?))
+        .set_hostname(Some(input.hostname.to_string()))
+        .set_mounts(Some(build_mounts(input)?))
+        .set_annotations(Some(annotations(input)))
+        .set_linux(Some(linux));
+    Ok(spec)
+}
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;
+
+#[cfg(test)]
+#[path = "spec_fixture.rs"]
+pub(crate) mod fixture;
