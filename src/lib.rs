@@ -10,6 +10,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod image;
+pub mod ns;
 pub mod registry;
 pub mod runtime;
 pub mod store;

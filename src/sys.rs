@@ -40,3 +40,7 @@ pub fn read_password(prompt: &str) -> std::io::Result<String> {
     res?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
+
+pub mod fork;
+pub mod proc;
+pub mod seccomp;

@@ -17,6 +17,7 @@ pub mod prune;
 pub mod pull;
 pub mod push;
 pub mod rmi;
+pub mod runtime;
 pub mod system;
 pub mod tag;
 pub mod version;
@@ -84,6 +85,9 @@ pub enum Command {
     Version(version::Args),
     /// Display system-wide information
     Info(info::Args),
+    /// Run OCI bundles with the built-in runtime
+    #[command(subcommand, hide = true)]
+    Runtime(runtime::RuntimeCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +143,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Volume(c) => volume::run(c, &cfg),
         Command::Version(a) => version::run(a, &cfg),
         Command::Info(a) => info::run(a, &cfg),
+        Command::Runtime(c) => runtime::run(c, &cfg),
     }
 }
 

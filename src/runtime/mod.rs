@@ -1,11 +1,134 @@
-//! The built-in OCI runtime: spec building, create/start/kill/delete, the
-//! child process, init, exec, the monitor.
+//! The built-in OCI runtime: it executes a bundle (`config.json` plus a
+//! root file system) in the foreground, with skiff itself as the
+//! container's parent. No runc, crun or shim: one clone into the
+//! namespaces, the container's init set up in the child (mounts, `/dev`,
+//! masked paths, `pivot_root`, user, capabilities, seccomp), then `execve`.
+//!
+//! The parent side is [`process`], the child side [`init`]; the two talk
+//! over [`sync`]. Everything that can be decided before the fork is
+//! decided in [`plan`], so the child only makes system calls.
 
+pub mod bundle;
+pub mod caps;
+pub mod cgroupfs;
 pub mod create;
 pub mod defaults;
+pub mod dev;
+pub mod exec;
+pub mod init;
+pub mod masks;
+pub mod mounts;
 pub mod opts;
+pub mod paths;
+pub mod plan;
+pub mod process;
+pub mod pty;
+pub mod rlimits;
+pub mod rootfs;
+pub mod seal;
+pub mod seccomp;
 pub mod seccomp_default;
 pub mod seccomp_profile;
+pub mod signals;
 pub mod spec;
 pub mod spec_mounts;
+pub mod sync;
+pub mod syscall_table;
 pub mod user;
+
+use anyhow::Result;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+/// The container's standard streams when skiff should not hand over its
+/// own: each descriptor becomes the container's 0, 1 or 2 (stdin `None`
+/// means `/dev/null`). With `process.terminal` they are the far ends of the
+/// relay instead, and the container gets a pty.
+#[derive(Debug)]
+pub struct Stdio {
+    pub stdin: Option<OwnedFd>,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+/// Where the container's standard streams go.
+#[derive(Debug, Default)]
+pub enum RunIo {
+    /// The container's 0, 1 and 2 are skiff's own: nothing is copied or
+    /// buffered, stdout and stderr stay apart.
+    #[default]
+    Inherit,
+    /// These descriptors instead.
+    Stdio(Stdio),
+}
+
+/// How the container's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this status.
+    Code(i32),
+    /// A signal killed it.
+    Signal(i32),
+}
+
+impl Exit {
+    /// The shell's convention, which Docker follows: the code, or 128+N.
+    pub fn status(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128 + s,
+        }
+    }
+}
+
+/// Create, start and wait for a container from a bundle, in the foreground:
+/// skiff stays the parent, forwards INT, TERM, HUP, QUIT, USR1, USR2,
+/// WINCH, ... to the container's init, and relays nothing itself when
+/// stdio is inherited.
+///
+/// It may first re-execute skiff from a sealed copy ([`seal::ensure`],
+/// CVE-2019-5736), so callers should call [`seal::ensure`] themselves
+/// before taking locks or doing anything that an `execve` would undo.
+pub fn run_bundle(bundle: &Path, id: &str, io: RunIo) -> Result<Exit> {
+    seal::ensure()?;
+    let b = bundle::Bundle::load(bundle)?;
+    process::run(&b, id, io)
+}
+
+/// The text of an errno as the rest of skiff words errors: lowercase,
+/// without the "(os error N)" suffix.
+pub(crate) fn errno_text(errno: i32) -> String {
+    let desc = nix::errno::Errno::from_raw(errno).desc();
+    let mut chars = desc.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => format!("errno {errno}"),
+    }
+}
+
+/// [`errno_text`] of an I/O error (its own text when it has no errno).
+pub(crate) fn io_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => errno_text(n),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_texts_are_lowercase() {
+        assert_eq!(errno_text(libc::ENOENT), "no such file or directory");
+        assert_eq!(errno_text(libc::EACCES), "permission denied");
+        let e = std::io::Error::from_raw_os_error(libc::EPERM);
+        assert_eq!(io_text(&e), "operation not permitted");
+    }
+
+    #[test]
+    fn exit_status_follows_the_shell() {
+        assert_eq!(Exit::Code(3).status(), 3);
+        assert_eq!(Exit::Signal(9).status(), 137);
+    }
+}

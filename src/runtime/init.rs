@@ -1,0 +1,267 @@
+//! The container's init: what the child does between the clone and the
+//! `execve`, in runc's order. It runs in a forked copy of skiff, so it only
+//! follows the [`Plan`] made before the fork; any failure goes back to the
+//! parent over the sync channel, and the child exits.
+//!
+//! The order, and why:
+//! 1. wait for the uid/gid maps (new user namespace), join namespaces by
+//!    path, user first;
+//! 2. mounts, in the new mount namespace: propagation of `/` first (so a
+//!    crash leaks nothing to the host), the overlay, the spec's mounts, the
+//!    fresh /dev, the pty, sysctls, read-only and masked paths — all
+//!    resolved inside the root, before `pivot_root`, while the host's
+//!    /proc and /dev/null are still at hand;
+//! 3. `pivot_root`, the read-only root, hostname;
+//! 4. rlimits, the bounding set, no_new_privs, the user (keep-caps on
+//!    across the uid change), cwd (checked to be inside the container,
+//!    CVE-2024-21626), the capability sets;
+//! 5. every descriptor above 2 close-on-exec, signals reset, seccomp last,
+//!    `execve`.
+
+use super::exec;
+use super::masks;
+use super::mounts;
+use super::paths::{mkdir_all_in_root, open_in_root};
+use super::plan::Plan;
+use super::sync::{Channel, Msg};
+use super::{caps, dev, pty, rlimits, rootfs, seccomp, Stdio};
+use crate::error::{kind_of, ErrorKind};
+use crate::sys::proc::{cloexec_from, exit_now, reset_signal_dispositions};
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+use nix::unistd::{Gid, Uid};
+use rustix::fs::OFlags;
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Run the init in the forked child; never returns.
+pub fn run(plan: &Plan, chan: &Channel, stdio: Option<&Stdio>) -> ! {
+    let e = match setup(plan, chan, stdio) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let kind = kind_of(&e);
+    let _ = chan.send(
+        &Msg::Error {
+            kind,
+            message: format!("{e:#}"),
+        },
+        None,
+    );
+    exit_now(match kind {
+        Some(ErrorKind::CannotInvoke) => 126,
+        Some(ErrorKind::CommandNotFound) => 127,
+        _ => 125,
+    })
+}
+
+fn errno(e: nix::errno::Errno) -> String {
+    super::errno_text(e as i32)
+}
+
+fn setup(plan: &Plan, chan: &Channel, stdio: Option<&Stdio>) -> Result<Infallible> {
+    // Nothing in the container may ptrace or read us while we are still
+    // skiff; execve makes the process dumpable again.
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    // Device nodes get exactly the modes the spec gives.
+    rustix::process::umask(rustix::fs::Mode::empty());
+
+    if plan.new_userns() {
+        match chan.recv().context("wait for the uid/gid maps")? {
+            Some((Msg::MapsWritten, _)) => {}
+            other => bail!("wait for the uid/gid maps: unexpected {other:?}"),
+        }
+        // Root of the new namespace from here on (mapped now).
+        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .map_err(|e| anyhow!("become root in the user namespace: {}", errno(e)))?;
+        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .map_err(|e| anyhow!("become root in the user namespace: {}", errno(e)))?;
+    }
+    for j in &plan.ns.join {
+        crate::ns::enter(j)?;
+    }
+    if let Some(io) = stdio.filter(|_| !plan.terminal) {
+        redirect_stdio(io)?;
+    }
+
+    let root = rootfs::prepare(&plan.rootfs, plan.overlay.as_ref(), plan.propagation)?;
+    let root = root.as_fd();
+    if let Some(m) = &plan.dev_mount {
+        mounts::perform(root, m)?;
+    }
+    for m in &plan.mounts {
+        mounts::perform(root, m)?;
+    }
+    dev::create_all(root, &plan.devices, plan.in_userns)?;
+    dev::links(root)?;
+    if plan.terminal {
+        let master = pty::open_in_container(root, plan.console_size)?;
+        chan.send(&Msg::Pty, Some(master.as_fd()))
+            .map_err(|e| anyhow!("send the pty to skiff: {}", super::io_text(&e)))?;
+    }
+    for (k, v) in &plan.sysctls {
+        write_sysctl(root, k, v)?;
+    }
+    for p in &plan.readonly {
+        masks::readonly(root, p)?;
+    }
+    if !plan.masked.is_empty() {
+        let null = masks::open_null()?;
+        for p in &plan.masked {
+            masks::mask(root, p, null.as_fd())?;
+        }
+    }
+    // Docker makes a missing working directory; so do we, as root and
+    // before the root may turn read-only.
+    if let Err(e) = mkdir_all_in_root(root, &plan.cwd, 0o755) {
+        if e.raw_os_error() != Some(libc::ENOTDIR) {
+            bail!("create working directory {}: {}", plan.cwd.display(), super::io_text(&e));
+        }
+    }
+
+    rootfs::pivot(&plan.rootfs)?;
+    if plan.root_readonly {
+        rootfs::remount_root_readonly()?;
+    }
+    if let Some(h) = &plan.hostname {
+        rustix::system::sethostname(h.as_bytes())
+            .map_err(|e| anyhow!("set hostname {h}: {}", super::io_text(&e.into())))?;
+    }
+    if let Some(d) = &plan.domainname {
+        rustix::system::setdomainname(d.as_bytes())
+            .map_err(|e| anyhow!("set domain name {d}: {}", super::io_text(&e.into())))?;
+    }
+
+    if let Some(adj) = plan.oom_score_adj {
+        set_oom_score_adj(adj)?;
+    }
+    for l in &plan.rlimits {
+        rlimits::apply(l)?;
+    }
+    if plan.seccomp_early {
+        seccomp::install(&plan.seccomp)?;
+    }
+    if let Some(c) = &plan.caps {
+        caps::drop_bounding(c)?;
+    }
+    if plan.no_new_privs {
+        rustix::thread::set_no_new_privs(true)
+            .map_err(|e| anyhow!("set no_new_privs: {}", super::io_text(&e.into())))?;
+    }
+    change_user(plan)?;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(plan.umask));
+    enter_cwd(&plan.cwd)?;
+    if let Some(c) = &plan.caps {
+        caps::apply(c)?;
+    }
+    let path = exec::resolve(&plan.arg0, plan.path_env.as_deref())?;
+    let cpath = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| anyhow!("exec {}: NUL byte in path", path.display()))?;
+
+    // The parent death signal is cleared by any credential change, so it
+    // is set after the user change.
+    if let Some(sig) = plan.parent_death_signal {
+        let sig = rustix::process::Signal::from_named_raw(sig as i32);
+        let _ = rustix::process::set_parent_process_death_signal(sig);
+    }
+    cloexec_from(3).map_err(|e| anyhow!("close inherited descriptors: {}", super::io_text(&e)))?;
+    reset_signal_dispositions();
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    if !plan.seccomp_early {
+        seccomp::install(&plan.seccomp)?;
+    }
+    let errno = match nix::unistd::execve(&cpath, &plan.args, &plan.env) {
+        Ok(never) => match never {},
+        Err(e) => e as i32,
+    };
+    let is_dir = std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+    Err(exec::exec_failure(&path, errno, is_dir))
+}
+
+fn redirect_stdio(io: &Stdio) -> Result<()> {
+    let null;
+    let stdin = match &io.stdin {
+        Some(fd) => fd.as_fd(),
+        None => {
+            null = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, rustix::fs::Mode::empty())
+                .map_err(|e| anyhow!("open /dev/null: {}", super::io_text(&e.into())))?;
+            null.as_fd()
+        }
+    };
+    rustix::stdio::dup2_stdin(stdin).map_err(|e| anyhow!("set up stdin: {}", super::io_text(&e.into())))?;
+    rustix::stdio::dup2_stdout(io.stdout.as_fd())
+        .map_err(|e| anyhow!("set up stdout: {}", super::io_text(&e.into())))?;
+    rustix::stdio::dup2_stderr(io.stderr.as_fd())
+        .map_err(|e| anyhow!("set up stderr: {}", super::io_text(&e.into())))?;
+    Ok(())
+}
+
+/// Write a sysctl through the container's /proc (its namespaces decide
+/// which kernel object the file is).
+fn write_sysctl(root: std::os::fd::BorrowedFd, key: &str, value: &str) -> Result<()> {
+    let rel = Path::new("/proc/sys").join(key.replace('.', "/"));
+    let fd: OwnedFd = open_in_root(root, &rel, OFlags::WRONLY | OFlags::TRUNC)
+        .map_err(|e| anyhow!("set sysctl {key}={value}: {}", super::io_text(&e)))?;
+    rustix::io::write(&fd, value.as_bytes())
+        .map_err(|e| anyhow!("set sysctl {key}={value}: {}", super::io_text(&e.into())))?;
+    Ok(())
+}
+
+/// Lowering the OOM score needs CAP_SYS_RESOURCE; like rlimits, keep the
+/// current value when the kernel refuses.
+fn set_oom_score_adj(adj: i32) -> Result<()> {
+    match std::fs::write("/proc/self/oom_score_adj", adj.to_string()) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => Ok(()),
+        Err(e) => Err(anyhow!("set oom_score_adj {adj}: {}", super::io_text(&e))),
+    }
+}
+
+/// Become the spec's user. Keep-caps holds the permitted set across the
+/// uid change; the sets are then cut to the plan's.
+fn change_user(plan: &Plan) -> Result<()> {
+    let who = format!("{}:{}", plan.uid, plan.gid);
+    let keep = plan.uid != 0 && plan.caps.is_some();
+    if keep {
+        rustix::thread::set_keep_capabilities(true)
+            .map_err(|e| anyhow!("set keep-caps: {}", super::io_text(&e.into())))?;
+    }
+    // setgroups is refused in a user namespace whose setgroups file says
+    // deny (unprivileged maps); there the groups cannot change anyway.
+    let groups: Vec<Gid> = plan.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    if let Err(e) = nix::unistd::setgroups(&groups) {
+        if !(plan.in_userns && e == nix::errno::Errno::EPERM) {
+            bail!("set groups of {who}: {}", errno(e));
+        }
+    }
+    let g = Gid::from_raw(plan.gid);
+    nix::unistd::setresgid(g, g, g).map_err(|e| anyhow!("set group {}: {}", plan.gid, errno(e)))?;
+    let u = Uid::from_raw(plan.uid);
+    nix::unistd::setresuid(u, u, u).map_err(|e| anyhow!("set user {}: {}", plan.uid, errno(e)))?;
+    if keep {
+        rustix::thread::set_keep_capabilities(false)
+            .map_err(|e| anyhow!("clear keep-caps: {}", super::io_text(&e.into())))?;
+    }
+    Ok(())
+}
+
+/// Enter the working directory, resolved inside the root without magic
+/// links, and check the kernel sees it inside the root: a cwd outside it
+/// would survive the exec (CVE-2024-21626).
+fn enter_cwd(cwd: &Path) -> Result<()> {
+    let c = cwd.display();
+    let root = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, rustix::fs::Mode::empty())
+        .map_err(|e| anyhow!("open /: {}", super::io_text(&e.into())))?;
+    let fd = open_in_root(root.as_fd(), cwd, OFlags::PATH | OFlags::DIRECTORY)
+        .map_err(|e| anyhow!("chdir to {c}: {}", super::io_text(&e)))?;
+    rustix::process::fchdir(&fd).map_err(|e| anyhow!("chdir to {c}: {}", super::io_text(&e.into())))?;
+    let now = rustix::process::getcwd(Vec::new())
+        .map_err(|e| anyhow!("check working directory {c}: {}", super::io_text(&e.into())))?;
+    if !now.as_bytes().starts_with(b"/") {
+        bail!("working directory {c} is outside the container");
+    }
+    Ok(())
+}

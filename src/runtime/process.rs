@@ -1,0 +1,296 @@
+//! The parent side of a foreground run: plan, fork into the namespaces,
+//! write the user namespace's maps, hear from the child until its `execve`,
+//! then forward signals (and relay the pty) until it exits.
+
+use super::init;
+use super::plan::{self, Plan};
+use super::pty::{copy_size, RawMode};
+use super::signals::Forwarder;
+use super::sync::{self, Channel, Msg};
+use super::{bundle::Bundle, Exit, RunIo, Stdio};
+use crate::error::kind_err;
+use crate::ns::{self, PidForChildren};
+use crate::sys::fork::{fork_into, Forked};
+use anyhow::{anyhow, bail, Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+/// Run the container of bundle `b` in the foreground and wait for it.
+pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
+    let plan = plan::build(b, id)?;
+    let stdio = match io {
+        RunIo::Inherit => None,
+        RunIo::Stdio(s) => Some(s),
+    };
+    single_threaded()?;
+    let signals = Forwarder::new()?;
+    let (chan, child_end) = sync::pair().context("create the sync socket")?;
+    // Buffered output would otherwise be written twice, once by each side.
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    let entered = plan.ns.pid.as_ref().map(PidForChildren::enter).transpose()?;
+    let forked = fork_into(plan.ns.create.bits(), None);
+    drop(entered);
+    let pid = match forked.map_err(|e| anyhow!("clone the container's process: {}", super::io_text(&e)))? {
+        Forked::Child => {
+            drop(chan);
+            init::run(&plan, &child_end, stdio.as_ref())
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(child_end);
+    let mut child = Child { pid, reaped: false };
+    let master = start(&plan, &chan, &mut child)?;
+    let stdio = if plan.terminal { stdio } else { None };
+    supervise(&mut child, &signals, master, stdio)
+}
+
+/// Forking is only safe with one thread: the child gets only the calling
+/// one, and a lock another held (the allocator's) would stay held there.
+fn single_threaded() -> Result<()> {
+    let n = std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .context("read /proc/self/task")?;
+    if n > 1 {
+        bail!("cannot start a container from a process with {n} threads");
+    }
+    Ok(())
+}
+
+/// Drive the child to its `execve`: maps first, then messages until the
+/// channel closes (the exec happened). Returns the pty master, if any.
+fn start(plan: &Plan, chan: &Channel, child: &mut Child) -> Result<Option<OwnedFd>> {
+    if plan.new_userns() {
+        ns::idmap::write(child.pid.as_raw(), &plan.uid_maps, &plan.gid_maps)?;
+        chan.send(&Msg::MapsWritten, None)
+            .map_err(|e| anyhow!("tell the container the maps are written: {}", super::io_text(&e)))?;
+    }
+    let mut master = None;
+    loop {
+        let msg = chan
+            .recv()
+            .map_err(|e| anyhow!("read from the container's init: {}", super::io_text(&e)))?;
+        match msg {
+            None => return Ok(master),
+            Some((Msg::Pty, fd)) => master = fd,
+            Some((Msg::Error { kind, message }, _)) => {
+                child.wait_exit();
+                return Err(match kind {
+                    Some(k) => kind_err(k, message),
+                    None => anyhow!(message),
+                });
+            }
+            Some((m, _)) => bail!("unexpected message from the container's init: {m:?}"),
+        }
+    }
+}
+
+/// The container's process; killed and reaped on drop unless it already
+/// was (every failure path leaves nothing running).
+struct Child {
+    pid: Pid,
+    reaped: bool,
+}
+
+impl Child {
+    fn try_wait(&mut self) -> Result<Option<Exit>> {
+        match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => {
+                self.reaped = true;
+                Ok(Some(Exit::Code(code)))
+            }
+            Ok(WaitStatus::Signaled(_, sig, _)) => {
+                self.reaped = true;
+                Ok(Some(Exit::Signal(sig as i32)))
+            }
+            Ok(_) => Ok(None),
+            Err(nix::errno::Errno::EINTR) => Ok(None),
+            Err(e) => {
+                self.reaped = true;
+                Err(anyhow!("wait for the container: {}", super::errno_text(e as i32)))
+            }
+        }
+    }
+
+    /// Wait for a child that is exiting on its own.
+    fn wait_exit(&mut self) {
+        let _ = waitpid(self.pid, None);
+        self.reaped = true;
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = kill(self.pid, Signal::SIGKILL);
+            let _ = waitpid(self.pid, None);
+        }
+    }
+}
+
+/// The relay's two ends on skiff's side.
+struct Relay {
+    master: OwnedFd,
+    input: Option<OwnedFd>,
+    output: OwnedFd,
+    /// The terminal the window size comes from.
+    tty: Option<OwnedFd>,
+}
+
+impl Relay {
+    fn new(master: OwnedFd, stdio: Option<Stdio>) -> Result<Relay> {
+        let dup = |fd: BorrowedFd| -> Result<OwnedFd> {
+            fd.try_clone_to_owned()
+                .map_err(|e| anyhow!("duplicate a standard stream: {}", super::io_text(&e)))
+        };
+        let (input, output) = match stdio {
+            Some(s) => (s.stdin, s.stdout),
+            None => (Some(dup(std::io::stdin().as_fd())?), dup(std::io::stdout().as_fd())?),
+        };
+        let tty = [input.as_ref(), Some(&output)]
+            .into_iter()
+            .flatten()
+            .find(|f| rustix::termios::isatty(f))
+            .map(|f| dup(f.as_fd()))
+            .transpose()?;
+        Ok(Relay {
+            master,
+            input,
+            output,
+            tty,
+        })
+    }
+}
+
+fn read_some(fd: BorrowedFd, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match rustix::io::read(fd, &mut *buf) {
+            Err(rustix::io::Errno::INTR) => continue,
+            // The pty master reads EIO once no slave is open.
+            Err(rustix::io::Errno::IO) => return Ok(0),
+            r => return r.map_err(Into::into),
+        }
+    }
+}
+
+fn write_all(fd: BorrowedFd, mut buf: &[u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match rustix::io::write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Forward signals and relay the pty until the container exits.
+fn supervise(
+    child: &mut Child,
+    signals: &Forwarder,
+    master: Option<OwnedFd>,
+    stdio: Option<Stdio>,
+) -> Result<Exit> {
+    let mut relay = master.map(|m| Relay::new(m, stdio)).transpose()?;
+    let _raw = match relay.as_ref().and_then(|r| r.input.as_ref()) {
+        Some(i) => RawMode::enable(i.as_fd())?,
+        None => None,
+    };
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut master_open = relay.is_some();
+    loop {
+        let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+        let (mut i_master, mut i_input) = (None, None);
+        if let Some(r) = &relay {
+            if master_open {
+                i_master = Some(fds.len());
+                fds.push(PollFd::new(r.master.as_fd(), PollFlags::POLLIN));
+            }
+            if let Some(i) = &r.input {
+                i_input = Some(fds.len());
+                fds.push(PollFd::new(i.as_fd(), PollFlags::POLLIN));
+            }
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => bail!("poll: {}", super::errno_text(e as i32)),
+        }
+        let ready = |i: Option<usize>| -> bool {
+            i.and_then(|i| fds[i].revents())
+                .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR))
+        };
+        let (sig_ready, master_ready, input_ready) = (ready(Some(0)), ready(i_master), ready(i_input));
+        drop(fds);
+        if master_ready {
+            let r = relay.as_ref().expect("relay");
+            let n = read_some(r.master.as_fd(), &mut buf)
+                .map_err(|e| anyhow!("read the container's terminal: {}", super::io_text(&e)))?;
+            if n == 0 {
+                master_open = false;
+            } else {
+                write_all(r.output.as_fd(), &buf[..n])
+                    .map_err(|e| anyhow!("write the container's output: {}", super::io_text(&e)))?;
+            }
+        }
+        if input_ready {
+            let r = relay.as_mut().expect("relay");
+            let n = read_some(r.input.as_ref().expect("input").as_fd(), &mut buf).unwrap_or(0);
+            if n == 0 {
+                r.input = None;
+            } else {
+                let _ = write_all(r.master.as_fd(), &buf[..n]);
+            }
+        }
+        if !sig_ready {
+            continue;
+        }
+        while let Some(s) = signals.next()? {
+            if s.signal == libc::SIGCHLD {
+                if let Some(exit) = child.try_wait()? {
+                    if let Some(r) = &relay {
+                        drain(r, &mut buf);
+                    }
+                    return Ok(exit);
+                }
+                continue;
+            }
+            if let Some(r) = &relay {
+                if s.signal == libc::SIGWINCH {
+                    if let Some(t) = &r.tty {
+                        copy_size(t.as_fd(), r.master.as_fd());
+                    }
+                    continue;
+                }
+            } else if s.from_kernel {
+                // The terminal already signalled the container: it is in
+                // skiff's foreground process group.
+                continue;
+            }
+            if let Ok(sig) = Signal::try_from(s.signal) {
+                let _ = kill(child.pid, sig);
+            }
+        }
+    }
+}
+
+/// After the exit: copy what the container wrote before it ended.
+fn drain(r: &Relay, buf: &mut [u8]) {
+    loop {
+        let mut fds = [PollFd::new(r.master.as_fd(), PollFlags::POLLIN)];
+        if !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0) {
+            return;
+        }
+        match read_some(r.master.as_fd(), buf) {
+            Ok(n) if n > 0 => {
+                if write_all(r.output.as_fd(), &buf[..n]).is_err() {
+                    return;
+                }
+            }
+            _ => return,
+        }
+    }
+}

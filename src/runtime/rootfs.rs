@@ -1,0 +1,104 @@
+//! The root file system: its propagation, the overlay (when the bundle
+//! asks the runtime to mount it), `pivot_root` and the read-only remount.
+
+use super::bundle::{overlay_options, Overlay};
+use super::mounts::{errno, kept_flags};
+use anyhow::{anyhow, bail, Result};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+/// The flags for `linux.rootfsPropagation`; runc's default is rslave, so
+/// nothing the container mounts reaches the host while host mounts still
+/// reach the container.
+pub fn propagation(spec: Option<&str>) -> Result<MsFlags> {
+    Ok(match spec.unwrap_or("rslave") {
+        "slave" | "rslave" | "" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        "private" | "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "shared" | "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "unbindable" | "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        other => bail!("rootfsPropagation {other:?} is not one of shared, slave, private, unbindable"),
+    })
+}
+
+/// In the new mount namespace: set the propagation of `/`, mount the
+/// overlay at `rootfs` (or bind `rootfs` onto itself, as `pivot_root`
+/// needs a mount point), and open the result.
+pub fn prepare(rootfs: &Path, overlay: Option<&Overlay>, prop: MsFlags) -> Result<OwnedFd> {
+    let r = rootfs.display();
+    // First, so that no mount below propagates back to the host: a crash
+    // then leaves nothing behind.
+    mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
+        .map_err(|e| anyhow!("set the propagation of /: {}", errno(e)))?;
+    match overlay {
+        Some(o) => {
+            let (dir, opts) = overlay_options(o)?;
+            if let Some(d) = &dir {
+                nix::unistd::chdir(d).map_err(|e| anyhow!("enter {}: {}", d.display(), errno(e)))?;
+            }
+            mount(Some("overlay"), rootfs, Some("overlay"), MsFlags::empty(), Some(opts.as_str()))
+                .map_err(|e| anyhow!("mount overlay on {r}: {}", errno(e)))?;
+        }
+        None => mount(
+            Some(rootfs),
+            rootfs,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| anyhow!("bind mount {r} on itself: {}", errno(e)))?,
+    }
+    let fd = rustix::fs::open(
+        rootfs,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| anyhow!("open {r}: {}", super::io_text(&e.into())))?;
+    Ok(fd)
+}
+
+/// Make `rootfs` the root with `pivot_root` (never `chroot`, which leaves
+/// the host's tree reachable) and detach the old root.
+pub fn pivot(rootfs: &Path) -> Result<()> {
+    let r = rootfs.display();
+    nix::unistd::chdir(rootfs).map_err(|e| anyhow!("enter {r}: {}", errno(e)))?;
+    // pivot_root(".", ".") stacks the old root on top of the new one, with
+    // no directory to create inside the image; it is then detached.
+    nix::unistd::pivot_root(".", ".").map_err(|e| anyhow!("pivot_root to {r}: {}", errno(e)))?;
+    // Slave first, so the detach cannot propagate to a shared host mount.
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| anyhow!("make the old root a slave: {}", errno(e)))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| anyhow!("detach the old root: {}", errno(e)))?;
+    nix::unistd::chdir("/").map_err(|e| anyhow!("enter /: {}", errno(e)))
+}
+
+/// `root.readonly`: remount the new root read-only (after `pivot_root`).
+pub fn remount_root_readonly() -> Result<()> {
+    let fd = rustix::fs::open(
+        "/",
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| anyhow!("open /: {}", super::io_text(&e.into())))?;
+    let f = MsFlags::MS_BIND
+        | MsFlags::MS_REMOUNT
+        | MsFlags::MS_RDONLY
+        | kept_flags(fd.as_fd(), MsFlags::empty());
+    mount(None::<&str>, "/", None::<&str>, f, None::<&str>)
+        .map_err(|e| anyhow!("remount / read-only: {}", errno(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn propagation_names() {
+        assert_eq!(propagation(None).unwrap(), MsFlags::MS_SLAVE | MsFlags::MS_REC);
+        assert_eq!(
+            propagation(Some("rprivate")).unwrap(),
+            MsFlags::MS_PRIVATE | MsFlags::MS_REC
+        );
+        assert!(propagation(Some("sideways")).is_err());
+    }
+}
