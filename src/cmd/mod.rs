@@ -17,6 +17,7 @@ pub mod prune;
 pub mod pull;
 pub mod push;
 pub mod rmi;
+pub mod run;
 pub mod runtime;
 pub mod system;
 pub mod tag;
@@ -50,6 +51,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create and run a new container from an image
+    Run(Box<run::Args>),
     /// Download an image from a registry
     Pull(pull::Args),
     /// Upload an image to a registry
@@ -127,6 +130,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         return Ok(0);
     };
     match command {
+        Command::Run(a) => run::run(*a, &cfg),
         Command::Pull(a) => pull::run(a, &cfg),
         Command::Push(a) => push::run(a, &cfg),
         Command::Images(a) => images::run(a, &cfg),
@@ -159,5 +163,14 @@ fn image(cmd: ImageCommand, cfg: &Config) -> Result<i32> {
         ImageCommand::Save(a) => archive::save_cmd(a, cfg),
         ImageCommand::Load(a) => archive::load_cmd(a, cfg),
         ImageCommand::Import(a) => archive::import_cmd(a, cfg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

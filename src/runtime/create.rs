@@ -157,64 +157,6 @@ pub fn write_etc_files(container_dir: &Path, opts: &EtcOptions) -> Result<EtcFil
     Ok(files)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolv_drops_loopback_like_docker() {
-        let host = "nameserver 127.0.0.53\nsearch corp.example\noptions edns0\n";
-        let out = resolv_conf(host, &EtcOptions::default());
-        assert_eq!(
-            out,
-            "search corp.example\nnameserver 8.8.8.8\nnameserver 8.8.4.4\noptions edns0\n"
-        );
-        let out = resolv_conf(
-            "nameserver 10.0.0.2\nnameserver 127.0.0.1\n",
-            &EtcOptions {
-                dns_search: vec!["a.b".into()],
-                ..Default::default()
-            },
-        );
-        assert_eq!(out, "search a.b\nnameserver 10.0.0.2\n");
-        let out = resolv_conf(
-            "nameserver 10.0.0.2\n",
-            &EtcOptions {
-                dns: vec!["1.1.1.1".into()],
-                ..Default::default()
-            },
-        );
-        assert_eq!(out, "nameserver 1.1.1.1\n");
-    }
-
-    #[test]
-    fn hosts_has_localhost_name_and_extras() {
-        let h = hosts(
-            &EtcOptions {
-                hostname: "abc123".into(),
-                extra_hosts: vec![("db".into(), "10.1.2.3".into())],
-                ..Default::default()
-            },
-            None,
-        );
-        assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
-        assert!(h.contains("127.0.1.1\tabc123\n"));
-        assert!(h.ends_with("10.1.2.3\tdb\n"));
-    }
-
-    #[test]
-    fn overlay_plan_is_top_first() {
-        let p = OverlayPlan::new(
-            &[PathBuf::from("/l/a"), PathBuf::from("/l/b")],
-            Path::new("/c"),
-        );
-        assert_eq!(p.lower, vec![PathBuf::from("/l/b"), PathBuf::from("/l/a")]);
-        assert_eq!(
-            p.to_annotation(),
-            r#"{"lower":["/l/b","/l/a"],"upper":"/c/upper","work":"/c/work"}"#
-        );
-    }
-}
 
 /// Read a file of the image (`etc/passwd`) through its layers, top layer
 /// first, the way the overlay will show it: the first layer holding the
@@ -327,4 +269,63 @@ fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
         std::os::unix::fs::lchown(&to, Some(m.uid()), Some(m.gid()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_drops_loopback_like_docker() {
+        let host = "nameserver 127.0.0.53\nsearch corp.example\noptions edns0\n";
+        let out = resolv_conf(host, &EtcOptions::default());
+        assert_eq!(
+            out,
+            "search corp.example\nnameserver 8.8.8.8\nnameserver 8.8.4.4\noptions edns0\n"
+        );
+        let out = resolv_conf(
+            "nameserver 10.0.0.2\nnameserver 127.0.0.1\n",
+            &EtcOptions {
+                dns_search: vec!["a.b".into()],
+                ..Default::default()
+            },
+        );
+        assert_eq!(out, "search a.b\nnameserver 10.0.0.2\n");
+        let out = resolv_conf(
+            "nameserver 10.0.0.2\n",
+            &EtcOptions {
+                dns: vec!["1.1.1.1".into()],
+                ..Default::default()
+            },
+        );
+        assert_eq!(out, "nameserver 1.1.1.1\n");
+    }
+
+    #[test]
+    fn hosts_has_localhost_name_and_extras() {
+        let h = hosts(
+            &EtcOptions {
+                hostname: "abc123".into(),
+                extra_hosts: vec![("db".into(), "10.1.2.3".into())],
+                ..Default::default()
+            },
+            None,
+        );
+        assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
+        assert!(h.contains("127.0.1.1\tabc123\n"));
+        assert!(h.ends_with("10.1.2.3\tdb\n"));
+    }
+
+    #[test]
+    fn overlay_plan_is_top_first() {
+        let p = OverlayPlan::new(
+            &[PathBuf::from("/l/a"), PathBuf::from("/l/b")],
+            Path::new("/c"),
+        );
+        assert_eq!(p.lower, vec![PathBuf::from("/l/b"), PathBuf::from("/l/a")]);
+        assert_eq!(
+            p.to_annotation(),
+            r#"{"lower":["/l/b","/l/a"],"upper":"/c/upper","work":"/c/work"}"#
+        );
+    }
 }

@@ -118,7 +118,11 @@ fn setup(plan: &Plan, chan: &Channel, stdio: Option<&Stdio>) -> Result<Infallibl
     // before the root may turn read-only.
     if let Err(e) = mkdir_all_in_root(root, &plan.cwd, 0o755) {
         if e.raw_os_error() != Some(libc::ENOTDIR) {
-            bail!("create working directory {}: {}", plan.cwd.display(), super::io_text(&e));
+            bail!(
+                "create working directory {}: {}",
+                plan.cwd.display(),
+                super::io_text(&e)
+            );
         }
     }
 
@@ -177,7 +181,9 @@ fn setup(plan: &Plan, chan: &Channel, stdio: Option<&Stdio>) -> Result<Infallibl
         Ok(never) => match never {},
         Err(e) => e as i32,
     };
-    let is_dir = std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+    let is_dir = std::fs::metadata(&path)
+        .map(|m| m.is_dir())
+        .unwrap_or(false);
     Err(exec::exec_failure(&path, errno, is_dir))
 }
 
@@ -186,12 +192,17 @@ fn redirect_stdio(io: &Stdio) -> Result<()> {
     let stdin = match &io.stdin {
         Some(fd) => fd.as_fd(),
         None => {
-            null = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, rustix::fs::Mode::empty())
-                .map_err(|e| anyhow!("open /dev/null: {}", super::io_text(&e.into())))?;
+            null = rustix::fs::open(
+                "/dev/null",
+                OFlags::RDWR | OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| anyhow!("open /dev/null: {}", super::io_text(&e.into())))?;
             null.as_fd()
         }
     };
-    rustix::stdio::dup2_stdin(stdin).map_err(|e| anyhow!("set up stdin: {}", super::io_text(&e.into())))?;
+    rustix::stdio::dup2_stdin(stdin)
+        .map_err(|e| anyhow!("set up stdin: {}", super::io_text(&e.into())))?;
     rustix::stdio::dup2_stdout(io.stdout.as_fd())
         .map_err(|e| anyhow!("set up stdout: {}", super::io_text(&e.into())))?;
     rustix::stdio::dup2_stderr(io.stderr.as_fd())
@@ -253,11 +264,16 @@ fn change_user(plan: &Plan) -> Result<()> {
 /// would survive the exec (CVE-2024-21626).
 fn enter_cwd(cwd: &Path) -> Result<()> {
     let c = cwd.display();
-    let root = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, rustix::fs::Mode::empty())
-        .map_err(|e| anyhow!("open /: {}", super::io_text(&e.into())))?;
+    let root = rustix::fs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| anyhow!("open /: {}", super::io_text(&e.into())))?;
     let fd = open_in_root(root.as_fd(), cwd, OFlags::PATH | OFlags::DIRECTORY)
         .map_err(|e| anyhow!("chdir to {c}: {}", super::io_text(&e)))?;
-    rustix::process::fchdir(&fd).map_err(|e| anyhow!("chdir to {c}: {}", super::io_text(&e.into())))?;
+    rustix::process::fchdir(&fd)
+        .map_err(|e| anyhow!("chdir to {c}: {}", super::io_text(&e.into())))?;
     let now = rustix::process::getcwd(Vec::new())
         .map_err(|e| anyhow!("check working directory {c}: {}", super::io_text(&e.into())))?;
     if !now.as_bytes().starts_with(b"/") {

@@ -46,7 +46,13 @@ pub fn open_in_root(root: BorrowedFd, path: &Path, flags: OFlags) -> io::Result<
     };
     let mut tries = 0;
     loop {
-        match openat2(root, rel, flags | OFlags::CLOEXEC, Mode::empty(), resolve_flags()) {
+        match openat2(
+            root,
+            rel,
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            resolve_flags(),
+        ) {
             // The kernel asks for a retry when a rename raced the lookup.
             Err(Errno::AGAIN) if tries < 16 => tries += 1,
             r => return r.map_err(io::Error::from),
@@ -139,7 +145,10 @@ mod tests {
         let st = rustix::fs::fstat(&fd).unwrap();
         let inside = std::fs::metadata(root.join("outside")).unwrap();
         assert_eq!(st.st_ino, std::os::unix::fs::MetadataExt::ino(&inside));
-        assert_eq!(std::fs::read_to_string(d.path().join("outside")).unwrap(), "host");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("outside")).unwrap(),
+            "host"
+        );
         // Directories with parents.
         let fd = ensure_target(rootfd.as_fd(), Path::new("a/b/c"), false).unwrap();
         assert!(is_dir(fd.as_fd()).unwrap());

@@ -32,10 +32,17 @@ pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
     // Buffered output would otherwise be written twice, once by each side.
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    let entered = plan.ns.pid.as_ref().map(PidForChildren::enter).transpose()?;
+    let entered = plan
+        .ns
+        .pid
+        .as_ref()
+        .map(PidForChildren::enter)
+        .transpose()?;
     let forked = fork_into(plan.ns.create.bits(), None);
     drop(entered);
-    let pid = match forked.map_err(|e| anyhow!("clone the container's process: {}", super::io_text(&e)))? {
+    let pid = match forked
+        .map_err(|e| anyhow!("clone the container's process: {}", super::io_text(&e)))?
+    {
         Forked::Child => {
             drop(chan);
             init::run(&plan, &child_end, stdio.as_ref())
@@ -66,8 +73,12 @@ fn single_threaded() -> Result<()> {
 fn start(plan: &Plan, chan: &Channel, child: &mut Child) -> Result<Option<OwnedFd>> {
     if plan.new_userns() {
         ns::idmap::write(child.pid.as_raw(), &plan.uid_maps, &plan.gid_maps)?;
-        chan.send(&Msg::MapsWritten, None)
-            .map_err(|e| anyhow!("tell the container the maps are written: {}", super::io_text(&e)))?;
+        chan.send(&Msg::MapsWritten, None).map_err(|e| {
+            anyhow!(
+                "tell the container the maps are written: {}",
+                super::io_text(&e)
+            )
+        })?;
     }
     let mut master = None;
     loop {
@@ -111,7 +122,10 @@ impl Child {
             Err(nix::errno::Errno::EINTR) => Ok(None),
             Err(e) => {
                 self.reaped = true;
-                Err(anyhow!("wait for the container: {}", super::errno_text(e as i32)))
+                Err(anyhow!(
+                    "wait for the container: {}",
+                    super::errno_text(e as i32)
+                ))
             }
         }
     }
@@ -149,7 +163,10 @@ impl Relay {
         };
         let (input, output) = match stdio {
             Some(s) => (s.stdin, s.stdout),
-            None => (Some(dup(std::io::stdin().as_fd())?), dup(std::io::stdout().as_fd())?),
+            None => (
+                Some(dup(std::io::stdin().as_fd())?),
+                dup(std::io::stdout().as_fd())?,
+            ),
         };
         let tty = [input.as_ref(), Some(&output)]
             .into_iter()
@@ -220,10 +237,12 @@ fn supervise(
             Err(e) => bail!("poll: {}", super::errno_text(e as i32)),
         }
         let ready = |i: Option<usize>| -> bool {
-            i.and_then(|i| fds[i].revents())
-                .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR))
+            i.and_then(|i| fds[i].revents()).is_some_and(|r| {
+                r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+            })
         };
-        let (sig_ready, master_ready, input_ready) = (ready(Some(0)), ready(i_master), ready(i_input));
+        let (sig_ready, master_ready, input_ready) =
+            (ready(Some(0)), ready(i_master), ready(i_input));
         drop(fds);
         if master_ready {
             let r = relay.as_ref().expect("relay");

@@ -37,8 +37,11 @@ fn seals() -> SealFlags {
 
 /// Is the running binary a sealed copy?
 pub fn is_sealed() -> bool {
-    let Ok(fd) = rustix::fs::open("/proc/self/exe", OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-    else {
+    let Ok(fd) = rustix::fs::open(
+        "/proc/self/exe",
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
         return false;
     };
     if let Ok(st) = rustix::fs::fstatfs(&fd) {
@@ -46,8 +49,11 @@ pub fn is_sealed() -> bool {
             return true;
         }
     }
-    let Ok(fd) = rustix::fs::open("/proc/self/exe", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-    else {
+    let Ok(fd) = rustix::fs::open(
+        "/proc/self/exe",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
         return false;
     };
     rustix::fs::fcntl_get_seals(&fd).is_ok_and(|s| s.contains(seals()))
@@ -126,9 +132,11 @@ fn overlay_copy() -> Result<OwnedFd> {
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         bail!("{}: no directory", exe.display());
     };
-    let other = second_layer(dir).ok_or_else(|| anyhow!("no second overlay layer for {}", dir.display()))?;
+    let other = second_layer(dir)
+        .ok_or_else(|| anyhow!("no second overlay layer for {}", dir.display()))?;
     let err = |what: &str, e: rustix::io::Errno| anyhow!("{what}: {}", super::io_text(&e.into()));
-    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| err("fsopen overlay", e))?;
+    let fs =
+        fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| err("fsopen overlay", e))?;
     let lower = format!("{}:{}", escape(dir), escape(other));
     fsconfig_set_string(&fs, "lowerdir", lower.as_str())
         .map_err(|e| err(&format!("overlay lowerdir={lower}"), e))?;
@@ -150,7 +158,12 @@ fn overlay_copy() -> Result<OwnedFd> {
         OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| err(&format!("open {} on the overlay", name.to_string_lossy()), e))
+    .map_err(|e| {
+        err(
+            &format!("open {} on the overlay", name.to_string_lossy()),
+            e,
+        )
+    })
 }
 
 fn memfd_copy() -> Result<OwnedFd> {
@@ -158,7 +171,8 @@ fn memfd_copy() -> Result<OwnedFd> {
     let err = |what: &str, e: std::io::Error| anyhow!("{what}: {}", super::io_text(&e));
     let fd = rustix::fs::memfd_create("skiff", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
         .map_err(|e| err("memfd_create", e.into()))?;
-    let mut src = std::fs::File::open("/proc/self/exe").map_err(|e| err("open /proc/self/exe", e))?;
+    let mut src =
+        std::fs::File::open("/proc/self/exe").map_err(|e| err("open /proc/self/exe", e))?;
     let mut dst = std::fs::File::from(fd);
     std::io::copy(&mut src, &mut dst).map_err(|e| err("copy skiff into a memfd", e))?;
     rustix::fs::fcntl_add_seals(&dst, seals()).map_err(|e| err("seal the memfd", e.into()))?;
@@ -166,7 +180,8 @@ fn memfd_copy() -> Result<OwnedFd> {
 }
 
 fn reexec(fd: OwnedFd) -> Result<()> {
-    let cstr = |s: OsString| CString::new(s.into_vec()).map_err(|_| anyhow!("NUL byte in an argument"));
+    let cstr =
+        |s: OsString| CString::new(s.into_vec()).map_err(|_| anyhow!("NUL byte in an argument"));
     let args = std::env::args_os().map(cstr).collect::<Result<Vec<_>>>()?;
     let mut env = Vec::new();
     for (k, v) in std::env::vars_os() {
@@ -186,5 +201,8 @@ fn reexec(fd: OwnedFd) -> Result<()> {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    bail!("re-execute skiff from its sealed copy: {}", super::errno_text(e as i32))
+    bail!(
+        "re-execute skiff from its sealed copy: {}",
+        super::errno_text(e as i32)
+    )
 }

@@ -120,7 +120,12 @@ impl Channel {
             control.push(SendAncillaryMessage::ScmRights(&fds));
         }
         loop {
-            match sendmsg(&self.0, &[IoSlice::new(&bytes)], &mut control, SendFlags::NOSIGNAL) {
+            match sendmsg(
+                &self.0,
+                &[IoSlice::new(&bytes)],
+                &mut control,
+                SendFlags::NOSIGNAL,
+            ) {
                 Ok(_) => return Ok(()),
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(e.into()),
@@ -199,7 +204,8 @@ mod tests {
     fn carries_messages_and_descriptors() {
         let (a, b) = pair().unwrap();
         let f = std::fs::File::open("/dev/null").unwrap();
-        b.send(&Msg::Pty, Some(std::os::fd::AsFd::as_fd(&f))).unwrap();
+        b.send(&Msg::Pty, Some(std::os::fd::AsFd::as_fd(&f)))
+            .unwrap();
         let (m, fd) = a.recv().unwrap().unwrap();
         assert_eq!(m, Msg::Pty);
         assert!(fd.is_some());

@@ -1,0 +1,571 @@
+//! `skiff run`: create a container from an image and run it in the
+//! foreground, with skiff as its parent (no daemon, no shim).
+
+use crate::config::Config;
+use crate::error::{kind_err, kind_of, ErrorKind};
+use crate::image::config::ImageConfig;
+use crate::image::lookup::find;
+use crate::image::progress::Progress;
+use crate::image::pull::{pull, PullOptions};
+use crate::image::remote::RegistryFlags;
+use crate::registry::Reference;
+use crate::runtime::create::{
+    copy_up, image_file, write_etc_files, EtcOptions, OverlayPlan, OVERLAY_ANNOTATION,
+};
+use crate::runtime::opts::mounts::image_volumes;
+use crate::runtime::opts::{FlagContext, MountKind, MountRequest, PullPolicy, RunFlags, RunOpts};
+use crate::runtime::spec::{build_spec, HostFiles, ResolvedDevice, ResolvedMount, SpecInput};
+use crate::store::{ContainerRecord, ContainerState, ImageRecord, Store};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+#[command(trailing_var_arg = true, disable_help_flag = true)]
+pub struct Args {
+    /// Print help (`-h` is --hostname, as in Docker)
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Automatically remove the container and its anonymous volumes when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+    /// Mount the container's root filesystem as read only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Set environment variables
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long)]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Add additional groups to join
+    #[arg(long)]
+    pub group_add: Vec<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, allow_hyphen_values = true)]
+    pub entrypoint: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Bind mount a volume
+    #[arg(short, long)]
+    pub volume: Vec<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs directory
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Add Linux capabilities
+    #[arg(long)]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long)]
+    pub cap_drop: Vec<String>,
+    /// Security Options
+    #[arg(long)]
+    pub security_opt: Vec<String>,
+    /// Ulimit options
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Sysctl options
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Add a host device to the container
+    #[arg(long)]
+    pub device: Vec<String>,
+    /// Size of /dev/shm
+    #[arg(long)]
+    pub shm_size: Option<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long)]
+    pub add_host: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long)]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long, alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// Connect a container to a network (none, host, bridge)
+    #[arg(long, alias = "net")]
+    pub network: Option<String>,
+    /// Set meta data on a container
+    #[arg(short, long)]
+    pub label: Vec<String>,
+    /// Read in a line delimited file of labels
+    #[arg(long)]
+    pub label_file: Vec<String>,
+    /// Signal to stop the container
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Pull image before running ("always", "missing", "never")
+    #[arg(long)]
+    pub pull: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Proxy received signals to the process (only true is supported)
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    pub sig_proxy: Option<bool>,
+    /// Run container in background and print container ID (not yet supported)
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Suppress the pull output
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+    /// The image to run
+    pub image: String,
+    /// The command and its arguments
+    #[arg(allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+impl Args {
+    fn flags(&self) -> RunFlags {
+        RunFlags {
+            image: self.image.clone(),
+            command: self.command.clone(),
+            name: self.name.clone(),
+            rm: self.rm,
+            interactive: self.interactive,
+            tty: self.tty,
+            init: self.init,
+            read_only: self.read_only,
+            privileged: self.privileged,
+            env: self.env.clone(),
+            env_file: self.env_file.clone(),
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            group_add: self.group_add.clone(),
+            entrypoint: self.entrypoint.clone(),
+            hostname: self.hostname.clone(),
+            volume: self.volume.clone(),
+            mount: self.mount.clone(),
+            tmpfs: self.tmpfs.clone(),
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            security_opt: self.security_opt.clone(),
+            ulimit: self.ulimit.clone(),
+            sysctl: self.sysctl.clone(),
+            device: self.device.clone(),
+            shm_size: self.shm_size.clone(),
+            add_host: self.add_host.clone(),
+            dns: self.dns.clone(),
+            dns_search: self.dns_search.clone(),
+            dns_option: self.dns_option.clone(),
+            network: self.network.clone(),
+            label: self.label.clone(),
+            label_file: self.label_file.clone(),
+            stop_signal: self.stop_signal.clone(),
+            pull: self.pull.clone(),
+            platform: self.platform.clone(),
+        }
+    }
+}
+
+/// A fresh 64-hex container ID.
+fn new_id() -> String {
+    crate::cmd::volume::random_name()
+}
+
+/// Docker-style `adjective_name` for containers run without `--name`.
+fn random_container_name(id: &str) -> String {
+    const ADJ: [&str; 16] = [
+        "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+        "nifty", "quirky", "sharp", "tender", "vivid", "witty",
+    ];
+    const NOUN: [&str; 16] = [
+        "babbage", "curie", "darwin", "euler", "fermat", "galois", "hopper", "kepler", "lovelace",
+        "noether", "pascal", "ritchie", "shannon", "turing", "volta", "wozniak",
+    ];
+    let b = hex::decode(&id[..4]).unwrap_or_else(|_| vec![0, 0]);
+    format!("{}_{}", ADJ[b[0] as usize % 16], NOUN[b[1] as usize % 16])
+}
+
+/// The image to run, pulled first when the policy says so.
+fn resolve_image(store: &Store, cfg: &Config, opts: &RunOpts, args: &Args) -> Result<ImageRecord> {
+    let local = store
+        .images()
+        .ok()
+        .and_then(|imgs| find(&imgs, cfg, &opts.image).ok().cloned());
+    let need_pull = match opts.pull {
+        PullPolicy::Always => true,
+        PullPolicy::Missing => local.is_none(),
+        PullPolicy::Never => false,
+    };
+    if !need_pull {
+        return local.ok_or_else(|| {
+            kind_err(
+                ErrorKind::NotFound,
+                format!("No such image: {}", opts.image),
+            )
+        });
+    }
+    let refs = crate::image::lookup::candidates(cfg, &opts.image);
+    let r = match refs.first() {
+        Some(r) => r.clone(),
+        None => Reference::parse(&opts.image).with_context(|| format!("run {}", opts.image))?,
+    };
+    if local.is_none() {
+        eprintln!("Unable to find image '{}' locally", r.familiar());
+    }
+    let progress = Progress::for_stderr(args.quiet);
+    let popts = PullOptions {
+        platform: opts.platform.clone(),
+        max_concurrent: 3,
+        registry: args.registry.clone(),
+    };
+    let pulled = pull(store, cfg, &r, &popts, &progress)?;
+    if !args.quiet {
+        // Docker prints these on stderr in `run`: stdout is the container's.
+        eprintln!("Digest: {}", pulled.digest);
+        if pulled.up_to_date {
+            eprintln!("Status: Image is up to date for {}", r.familiar());
+        } else {
+            eprintln!("Status: Downloaded newer image for {}", r.familiar());
+        }
+    }
+    let imgs = store.images()?;
+    imgs.into_iter().find(|i| i.id == pulled.id).ok_or_else(|| {
+        kind_err(
+            ErrorKind::NotFound,
+            format!("No such image: {}", opts.image),
+        )
+    })
+}
+
+/// The host side of every mount: bind sources checked (or created, for
+/// `-v`), named volumes found or created (and seeded from the image the
+/// first time), anonymous volumes made for this container.
+fn resolve_mounts(
+    store: &Store,
+    requests: &[MountRequest],
+    layers_top_first: &[PathBuf],
+    container_dir: &std::path::Path,
+    anonymous: &mut Vec<String>,
+    used: &mut Vec<String>,
+) -> Result<Vec<ResolvedMount>> {
+    let mut out = Vec::new();
+    for (i, m) in requests.iter().enumerate() {
+        let host_path = match m.kind {
+            MountKind::Tmpfs => None,
+            MountKind::Bind => {
+                let src = PathBuf::from(m.source.as_deref().unwrap_or_default());
+                if !src.exists() {
+                    if !m.create_source {
+                        return Err(m.missing_source_error());
+                    }
+                    crate::util::fs::mkdir_all(&src, 0o755).with_context(|| {
+                        format!("create bind source {} for {}", src.display(), m.target)
+                    })?;
+                }
+                Some(src)
+            }
+            MountKind::Volume => {
+                let (name, anon) = match &m.source {
+                    Some(n) => (n.clone(), false),
+                    None => (crate::cmd::volume::random_name(), true),
+                };
+                let (rec, created) =
+                    store.create_volume(&name, Default::default(), Default::default(), anon)?;
+                if anon {
+                    anonymous.push(rec.name.clone());
+                }
+                used.push(rec.name.clone());
+                let data = store.volume_data(&rec.name);
+                if created && !m.nocopy {
+                    copy_up(
+                        layers_top_first,
+                        &m.target,
+                        &data,
+                        &container_dir.join(format!("seed-{i}")),
+                    )?;
+                }
+                Some(data)
+            }
+        };
+        out.push(ResolvedMount {
+            request: m.clone(),
+            host_path,
+        });
+    }
+    Ok(out)
+}
+
+/// `--device`: the host node's type and numbers.
+fn resolve_devices(opts: &RunOpts) -> Result<Vec<ResolvedDevice>> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = Vec::new();
+    for d in &opts.devices {
+        let meta = std::fs::metadata(&d.host).with_context(|| {
+            format!(
+                "error gathering device information while adding custom device {:?}",
+                d.host
+            )
+        })?;
+        let ft = meta.file_type();
+        let typ = if ft.is_char_device() {
+            oci_spec::runtime::LinuxDeviceType::C
+        } else if ft.is_block_device() {
+            oci_spec::runtime::LinuxDeviceType::B
+        } else {
+            return Err(kind_err(
+                ErrorKind::InvalidArgument,
+                format!("{} is not a device node", d.host),
+            ));
+        };
+        let rdev = meta.rdev();
+        let dev = oci_spec::runtime::LinuxDeviceBuilder::default()
+            .path(PathBuf::from(&d.container))
+            .typ(typ)
+            .major(nix::sys::stat::major(rdev) as i64)
+            .minor(nix::sys::stat::minor(rdev) as i64)
+            .file_mode(meta.mode() & 0o777)
+            .uid(meta.uid())
+            .gid(meta.gid())
+            .build()
+            .context("device")?;
+        out.push(ResolvedDevice {
+            device: dev,
+            host_path: PathBuf::from(&d.host),
+            permissions: d.permissions.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Removes a half-made or `--rm` container (and its anonymous volumes)
+/// unless disarmed.
+struct Cleanup<'a> {
+    store: &'a Store,
+    id: String,
+    anonymous: Vec<String>,
+    armed: bool,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Err(e) = self.store.remove_container(&self.id) {
+            eprintln!("skiff: remove container {}: {e:#}", self.id);
+        }
+        for v in &self.anonymous {
+            let _ = self.store.remove_volume(v);
+        }
+    }
+}
+
+pub fn run(args: Args, cfg: &Config) -> Result<i32> {
+    // A sealed copy of skiff may re-execute us (CVE-2019-5736): before any
+    // lock is taken or file written.
+    crate::runtime::seal::ensure()?;
+    if args.detach {
+        crate::bail_kind!(
+            InvalidArgument,
+            "run -d: detached containers are not supported yet"
+        );
+    }
+    let cwd = std::env::current_dir().context("read the current directory")?;
+    let lookup = |k: &str| std::env::var(k).ok();
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).with_context(|| format!("open {}", p.display()))
+    };
+    let ctx = FlagContext {
+        lookup_env: &lookup,
+        read_file: &read,
+        cwd: &cwd,
+    };
+    let opts = RunOpts::from_flags(&args.flags(), &ctx)?;
+    opts.validate()?;
+    for n in opts.notes() {
+        eprintln!("skiff: warning: {n}");
+    }
+    let store = Store::open(&cfg.root)?;
+    let img = resolve_image(&store, cfg, &opts, &args)?;
+    let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
+    let run_cfg = config.config.clone().unwrap_or_default();
+
+    let id = new_id();
+    let name = match &opts.name {
+        Some(n) => n.clone(),
+        None => random_container_name(&id),
+    };
+    let args_vec = crate::runtime::spec::process_args(&run_cfg, &opts)?;
+    let record = ContainerRecord {
+        id: id.clone(),
+        name,
+        image: opts.image.clone(),
+        image_id: img.id.clone(),
+        layers: img.layers.clone(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        command: args_vec,
+        labels: opts.labels.clone(),
+        auto_remove: opts.rm,
+        anonymous_volumes: Vec::new(),
+        volumes: Vec::new(),
+        state: ContainerState {
+            status: "created".into(),
+            ..Default::default()
+        },
+    };
+    let dir = store.create_container(&record)?;
+    let mut cleanup = Cleanup {
+        store: &store,
+        id: id.clone(),
+        anonymous: Vec::new(),
+        armed: true,
+    };
+
+    let layers_top_first: Vec<PathBuf> = img
+        .layers
+        .iter()
+        .rev()
+        .map(|c| store.layer_dir(c))
+        .collect();
+    let mut requests = opts.mounts.clone();
+    let image_vols: Vec<&str> = run_cfg
+        .volumes
+        .as_ref()
+        .map(|v| v.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    requests.extend(image_volumes(image_vols, &opts.mounts));
+    let mut used = Vec::new();
+    let mounts = resolve_mounts(
+        &store,
+        &requests,
+        &layers_top_first,
+        &dir,
+        &mut cleanup.anonymous,
+        &mut used,
+    )?;
+    let devices = resolve_devices(&opts)?;
+
+    let host_name = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let hostname = crate::runtime::spec::container_hostname(&opts, &id, &host_name);
+    let etc = write_etc_files(
+        &dir,
+        &EtcOptions {
+            hostname: hostname.clone(),
+            host_network: opts.network == crate::runtime::opts::NetworkMode::Host,
+            dns: opts.dns.iter().map(|a| a.to_string()).collect(),
+            dns_search: opts.dns_search.clone(),
+            dns_options: opts.dns_options.clone(),
+            extra_hosts: opts
+                .extra_hosts
+                .iter()
+                .map(|h| (h.name.clone(), h.ip.to_string()))
+                .collect(),
+        },
+    )?;
+    let passwd = image_file(&layers_top_first, "etc/passwd");
+    let group = image_file(&layers_top_first, "etc/group");
+    let spec_user = crate::runtime::user::user_spec(opts.user.as_deref(), run_cfg.user.as_deref());
+    let mut user =
+        crate::runtime::user::resolve_user(spec_user, passwd.as_deref(), group.as_deref())?;
+    crate::runtime::user::add_groups(&mut user, &opts.group_add, group.as_deref())?;
+    let profile = match &opts.security.seccomp {
+        crate::runtime::opts::SeccompChoice::Profile(p) => {
+            let data = std::fs::read(p)
+                .with_context(|| format!("open seccomp profile {}", p.display()))?;
+            Some(
+                crate::runtime::seccomp_profile::Profile::parse(&data)
+                    .with_context(|| format!("seccomp profile {}", p.display()))?,
+            )
+        }
+        _ => None,
+    };
+    let host = crate::runtime::seccomp_profile::Host::detect()?;
+    let rootfs = dir.join("rootfs");
+    let files = HostFiles {
+        hosts: Some(etc.hosts),
+        hostname: Some(etc.hostname),
+        resolv_conf: Some(etc.resolv_conf),
+    };
+    let mut spec = build_spec(&SpecInput {
+        id: &id,
+        hostname: &hostname,
+        image: &run_cfg,
+        opts: &opts,
+        user: &user,
+        rootfs: &rootfs,
+        files: &files,
+        mounts: &mounts,
+        devices: &devices,
+        seccomp_profile: profile.as_ref(),
+        host: &host,
+        rootless: cfg.rootless,
+    })?;
+    let mut ann = spec.annotations().clone().unwrap_or_default();
+    ann.insert(
+        OVERLAY_ANNOTATION.to_string(),
+        OverlayPlan::new(
+            &img.layers
+                .iter()
+                .map(|c| store.layer_dir(c))
+                .collect::<Vec<_>>(),
+            &dir,
+        )
+        .to_annotation(),
+    );
+    spec.set_annotations(Some(ann));
+    crate::util::fs::atomic_write(&dir.join("config.json"), &serde_json::to_vec_pretty(&spec)?)?;
+    let anonymous = cleanup.anonymous.clone();
+    store.update_container(&id, |c| {
+        c.anonymous_volumes = anonymous;
+        c.volumes = used;
+        c.state.status = "running".into();
+        c.state.started_at =
+            Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        Ok(())
+    })?;
+
+    let res = crate::runtime::run_bundle(&dir, &id, crate::runtime::RunIo::Inherit);
+    let (code, err) = match res {
+        Ok(exit) => (Some(exit.status()), None),
+        Err(e) => (None, Some(e)),
+    };
+    if !opts.rm {
+        cleanup.armed = false;
+        let finished = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        store.update_container(&id, |c| {
+            c.state.status = if code.is_some() { "exited" } else { "created" }.into();
+            c.state.exit_code = code.or(err.as_ref().and_then(kind_of).map(|k| k.exit_code()));
+            c.state.finished_at = Some(finished);
+            Ok(())
+        })?;
+    }
+    match (code, err) {
+        (Some(c), _) => Ok(c),
+        (None, Some(e)) => Err(e),
+        (None, None) => Ok(0),
+    }
+}
