@@ -117,6 +117,11 @@ impl Ctx {
         Bg::spawn(&self.env, &prefixed("run", args))
     }
 
+    /// `skiff run ARGS` in the background, its stdin a pipe.
+    pub fn spawn_run_stdin(&self, args: &[&str]) -> Bg {
+        Bg::spawn_with_stdin(&self.env, &prefixed("run", args))
+    }
+
     /// The names in `ROOT/containers/` (one per container the store
     /// keeps).
     pub fn container_dirs(&self) -> Vec<String> {
@@ -158,8 +163,10 @@ impl Ctx {
         assert!(mounts.is_empty(), "mounts left:\n{}", mounts.join("\n"));
         if let Some(m) = mark {
             let procs = procs_with_env(m);
-            assert!(procs.is_empty(), "processes left: {procs:?}");
+            assert!(procs.is_empty(), "container processes left: {procs:?}");
         }
+        let ours = procs_with_env(&format!("SKIFF_ROOT={}", self.env.root.display()));
+        assert!(ours.is_empty(), "skiff processes left: {ours:?}");
         for id in ids {
             let cg = cgroup_dirs_named(id);
             assert!(cg.is_empty(), "cgroups left for {id}: {cg:?}");
@@ -182,6 +189,7 @@ fn prefixed<'a>(first: &'a str, args: &[&'a str]) -> Vec<&'a str> {
 pub struct Bg {
     cmd: String,
     child: Option<Child>,
+    stdin: Option<std::process::ChildStdin>,
     stdout: Arc<Mutex<Vec<u8>>>,
     stderr: Arc<Mutex<Vec<u8>>>,
     readers: Vec<JoinHandle<()>>,
@@ -200,8 +208,25 @@ fn collect(mut r: impl Read + Send + 'static, buf: Arc<Mutex<Vec<u8>>>) -> JoinH
 }
 
 impl Bg {
+    /// Run with stdin at /dev/null.
     pub fn spawn(env: &Skiff, args: &[&str]) -> Bg {
-        let mut child = env.spawn(args);
+        Bg::start(env, args, false)
+    }
+
+    /// Run with stdin a pipe the test writes with [`Bg::write_stdin`].
+    pub fn spawn_with_stdin(env: &Skiff, args: &[&str]) -> Bg {
+        Bg::start(env, args, true)
+    }
+
+    fn start(env: &Skiff, args: &[&str], piped: bool) -> Bg {
+        let mut child = env
+            .command(args)
+            .stdin(if piped { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", skiff_bin()));
+        let stdin = child.stdin.take();
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let readers = vec![
@@ -211,6 +236,7 @@ impl Bg {
         Bg {
             cmd: format!("skiff {}", args.join(" ")),
             child: Some(child),
+            stdin,
             stdout,
             stderr,
             readers,
@@ -259,6 +285,18 @@ impl Bg {
         }
     }
 
+    pub fn write_stdin(&mut self, data: &[u8]) {
+        use std::io::Write;
+        let w = self.stdin.as_mut().expect("spawned with a stdin pipe");
+        w.write_all(data).expect("write to skiff's stdin");
+        w.flush().expect("flush skiff's stdin");
+    }
+
+    /// Close skiff's stdin (end of input).
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
     /// Send `sig` to the skiff process itself.
     pub fn signal(&self, sig: Signal) {
         kill(Pid::from_raw(self.pid() as i32), sig)
@@ -267,6 +305,7 @@ impl Bg {
 
     /// Wait for the exit (killing it past the harness's deadline).
     pub fn finish(mut self) -> Out {
+        self.stdin.take();
         let mut child = self.child.take().unwrap();
         let start = Instant::now();
         let status = loop {

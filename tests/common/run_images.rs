@@ -9,7 +9,7 @@
 //!   image environment variables.
 //! - `run/entry`: `Entrypoint ["/bin/echo", "entry:"]`, `Cmd
 //!   ["default-cmd"]` and a `WorkingDir` the image does not contain.
-//! - `run/user`: `User app`, `Cmd ["id"]`.
+//! - `run/user`: `User app`, `Cmd ["id"]`, and no `PATH` in its `Env`.
 //! - `run/volume`: `VOLUME /data`, with `/data/seed.txt` in the image.
 //! - `run/evil-mount`: `/etc/evil -> /../../../tmp/<unique>` and a relative
 //!   twin, symlinks aimed out of the rootfs at mount targets
@@ -140,7 +140,10 @@ fn build() -> RunImages {
     );
 
     let user = Image::build(
-        &spec("run-user", json!({ "User": "app", "Cmd": ["id"] })),
+        &spec(
+            "run-user",
+            json!({ "User": "app", "Cmd": ["id"], "Env": ["ONLY_USER_IMAGE=1"] }),
+        ),
         vec![bb.clone(), app_layer()],
     );
 
