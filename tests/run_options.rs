@@ -17,7 +17,7 @@ fn hostname_defaults_to_the_short_id() {
         &bb,
         "sh",
         "-c",
-        "hostname; cat /etc/hostname; echo $HOSTNAME",
+        "hostname; echo $(cat /etc/hostname); echo $HOSTNAME",
     ]);
     let l = out.lines();
     assert_eq!(l.len(), 3, "{out}");
@@ -39,7 +39,7 @@ fn hostname_defaults_to_the_short_id() {
         &bb,
         "sh",
         "-c",
-        "hostname; cat /etc/hostname; echo $HOSTNAME",
+        "hostname; echo $(cat /etc/hostname); echo $HOSTNAME",
     ]);
     assert_eq!(
         out.lines(),

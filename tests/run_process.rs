@@ -282,7 +282,7 @@ fn entrypoint_and_command() {
     let out = c.run(&["--rm", "--entrypoint", "", &img]);
     out.assert_code(125);
     out.assert_error_line();
-    out.assert_stderr_any(&["no command specified"]);
+    out.assert_stderr_any(&["no command"]);
 }
 
 #[test]

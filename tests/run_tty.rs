@@ -159,7 +159,7 @@ fn tty_without_a_terminal_outside() {
     // -t with stdout a pipe: the container still gets a pty, and its
     // output (with the pty's CRLF line ends) comes through.
     let c = Ctx::new("run_tty_piped");
-    let out = c.run_ok(&["--rm", "-t", &c.bb(), "tty"]);
+    let out = c.run_ok(&["--rm", "-t", &c.bb(), "sh", "-c", "tty"]);
     assert_eq!(out.stdout, "/dev/pts/0\r\n", "{out}");
     let out = c.run(&["--rm", "-t", &c.bb(), "sh", "-c", "echo err >&2; exit 3"]);
     out.assert_code(3);
