@@ -1,7 +1,7 @@
 //! `skiff run` flags observed from inside the container or in the store:
 //! `--hostname`, `--name`, `--label`, `--rm`, `--read-only`, `--ulimit`,
 //! `--sysctl`, `--add-host`, `--dns`, `--network none|host`, `--pull`,
-//! `--platform`.
+//! `--platform`, `--stop-signal`.
 
 mod common;
 
@@ -385,4 +385,18 @@ fn platform_is_checked() {
     ]);
     out.assert_code(125);
     out.assert_error_line();
+}
+
+#[test]
+fn stop_signal_is_checked() {
+    // What it changes shows with `stop` (detached runs); here: a valid
+    // one is accepted, a bad one refused before anything starts.
+    let c = Ctx::new("run_stop_signal");
+    c.run_ok(&["--rm", "--stop-signal", "SIGUSR1", &c.bb(), "true"]);
+    c.run_ok(&["--rm", "--stop-signal", "TERM", &c.bb(), "true"]);
+    c.run_ok(&["--rm", "--stop-signal", "9", &c.bb(), "true"]);
+    let out = c.run(&["--rm", "--stop-signal", "NOPE", &c.bb(), "true"]);
+    out.assert_code(125);
+    out.assert_error_line();
+    assert!(c.container_dirs().is_empty());
 }
