@@ -121,6 +121,9 @@ pub struct ImageSpec {
     /// `empty_layer: true`. Empty: one entry per layer.
     pub history: Vec<Option<String>>,
     pub docker: bool,
+    /// More keys of the config's `config` object (`Entrypoint`, `User`,
+    /// `WorkingDir`, `Volumes`, ...), overriding the defaults above.
+    pub extra_config: serde_json::Map<String, Value>,
 }
 
 impl ImageSpec {
@@ -133,6 +136,7 @@ impl ImageSpec {
             labels: vec![("org.skiff.test".into(), label.into())],
             history: Vec::new(),
             docker: false,
+            extra_config: serde_json::Map::new(),
         }
     }
 }
@@ -181,6 +185,9 @@ impl Image {
         });
         if let Some(v) = &spec.variant {
             config["variant"] = json!(v);
+        }
+        for (k, v) in &spec.extra_config {
+            config["config"][k] = v.clone();
         }
         let config = Blob::json(&config);
         let (mt, config_mt) = if spec.docker {

@@ -1,0 +1,170 @@
+//! `skiff run -t` through a real pty: the container gets a terminal of
+//! its own (`/dev/pts/0`) of the outer one's size, resizes follow, output
+//! streams, keys reach it in raw mode, its exit code passes through, and
+//! the outer terminal's mode is restored afterwards.
+
+mod common;
+
+use common::pty::PtyRun;
+use common::run::Ctx;
+use nix::sys::termios::LocalFlags;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn pty(c: &Ctx, args: &[&str]) -> PtyRun {
+    let mut a = vec!["run"];
+    a.extend_from_slice(args);
+    PtyRun::spawn(&c.env, &a, 33, 101)
+}
+
+#[test]
+fn the_container_has_its_own_terminal_of_the_outer_size() {
+    let c = Ctx::new("run_tty_basic");
+    let bb = c.bb();
+    let out = pty(
+        &c,
+        &[
+            "--rm",
+            "-t",
+            &bb,
+            "sh",
+            "-c",
+            "tty; stty size; test -t 0 && echo stdin-is-a-tty",
+        ],
+    )
+    .finish();
+    assert_eq!(out.code, 0, "{out}");
+    let text = out.text();
+    assert!(text.contains("/dev/pts/0\n"), "{out}");
+    assert!(text.contains("33 101\n"), "the outer window size:\n{out}");
+    assert!(text.contains("stdin-is-a-tty"), "{out}");
+    assert_eq!(out.mode_after, out.mode_before, "terminal mode restored");
+}
+
+#[test]
+fn the_exit_code_passes_through() {
+    let c = Ctx::new("run_tty_exit");
+    let out = pty(&c, &["--rm", "-t", &c.bb(), "sh", "-c", "exit 7"]).finish();
+    assert_eq!(out.code, 7, "{out}");
+    let out = pty(&c, &["--rm", "-it", &c.bb(), "/nonexistent"]).finish();
+    assert_eq!(out.code, 127, "{out}");
+    assert_eq!(
+        out.mode_after, out.mode_before,
+        "restored after a failure too"
+    );
+}
+
+#[test]
+fn output_is_not_buffered() {
+    let c = Ctx::new("run_tty_stream");
+    let out = pty(
+        &c,
+        &[
+            "--rm",
+            "-t",
+            &c.bb(),
+            "sh",
+            "-c",
+            "echo first; sleep 2; echo second",
+        ],
+    )
+    .finish();
+    assert_eq!(out.code, 0, "{out}");
+    let first = out.time_of("first").expect("first shown");
+    let second = out.time_of("second").expect("second shown");
+    assert!(
+        second.duration_since(first) >= Duration::from_millis(1500),
+        "first shown as written, not at the end:\n{out}"
+    );
+}
+
+#[test]
+fn interactive_input_in_raw_mode() {
+    let c = Ctx::new("run_tty_interactive");
+    let mut p = pty(
+        &c,
+        &[
+            "--rm",
+            "-it",
+            &c.bb(),
+            "sh",
+            "-c",
+            "echo ready; read line; echo got:$line",
+        ],
+    );
+    p.wait_for("ready", WAIT);
+    // skiff puts the outer terminal in raw mode: no echo, no line editing
+    // of its own (the container's terminal does that).
+    let m = p.mode();
+    assert!(
+        !m.local_flags.contains(LocalFlags::ICANON) && !m.local_flags.contains(LocalFlags::ECHO),
+        "raw mode while attached: {:?}",
+        m.local_flags
+    );
+    p.write(b"hello\r");
+    p.wait_for("got:hello", WAIT);
+    let out = p.finish();
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.mode_after, out.mode_before, "terminal mode restored");
+}
+
+#[test]
+fn ctrl_c_reaches_the_container() {
+    let c = Ctx::new("run_tty_ctrl_c");
+    let mut p = pty(
+        &c,
+        &[
+            "--rm",
+            "-it",
+            &c.bb(),
+            "sh",
+            "-c",
+            "trap 'echo caught-int; exit 5' INT; echo ready; while :; do sleep 0.1; done",
+        ],
+    );
+    p.wait_for("ready", WAIT);
+    p.write(b"\x03");
+    let out = p.finish();
+    assert_eq!(out.code, 5, "{out}");
+    assert!(out.text().contains("caught-int"), "{out}");
+}
+
+#[test]
+fn window_size_changes_follow() {
+    let c = Ctx::new("run_tty_winch");
+    let mut p = pty(
+        &c,
+        &[
+            "--rm",
+            "-t",
+            &c.bb(),
+            "sh",
+            "-c",
+            "trap 'stty size; exit 0' WINCH; echo ready; while :; do sleep 0.1; done",
+        ],
+    );
+    p.wait_for("ready", WAIT);
+    // Resizing the outer terminal signals skiff (its foreground process
+    // group); skiff resizes the container's.
+    let slave = p.slave_path();
+    common::run_tool("stty", &["-F", &slave, "rows", "40", "cols", "120"]);
+    p.wait_for("40 120", WAIT);
+    let out = p.finish();
+    assert_eq!(out.code, 0, "{out}");
+}
+
+#[test]
+fn tty_without_a_terminal_outside() {
+    // -t with stdout a pipe: the container still gets a pty, and its
+    // output (with the pty's CRLF line ends) comes through.
+    let c = Ctx::new("run_tty_piped");
+    let out = c.run_ok(&["--rm", "-t", &c.bb(), "sh", "-c", "tty"]);
+    assert_eq!(out.stdout, "/dev/pts/0\r\n", "{out}");
+    let out = c.run(&["--rm", "-t", &c.bb(), "sh", "-c", "echo err >&2; exit 3"]);
+    out.assert_code(3);
+    assert!(
+        out.stdout.contains("err"),
+        "a tty merges stderr into stdout:\n{out}"
+    );
+}
