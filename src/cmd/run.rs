@@ -17,6 +17,7 @@ use crate::runtime::opts::{FlagContext, MountKind, MountRequest, PullPolicy, Run
 use crate::runtime::spec::{build_spec, HostFiles, ResolvedDevice, ResolvedMount, SpecInput};
 use crate::store::{ContainerRecord, ContainerState, ImageRecord, Store};
 use anyhow::{Context, Result};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -213,18 +214,35 @@ fn resolve_image(store: &Store, cfg: &Config, opts: &RunOpts, args: &Args) -> Re
         .images()
         .ok()
         .and_then(|imgs| find(&imgs, cfg, &opts.image).ok().cloned());
+    // An image of another platform than `--platform` asks for does not count.
+    let mismatch = |img: &ImageRecord| {
+        opts.platform
+            .as_ref()
+            .filter(|p| p.os != img.os || p.architecture != img.architecture)
+            .map(|p| (p.to_string(), format!("{}/{}", img.os, img.architecture)))
+    };
     let need_pull = match opts.pull {
         PullPolicy::Always => true,
-        PullPolicy::Missing => local.is_none(),
+        PullPolicy::Missing => local.as_ref().is_none_or(|i| mismatch(i).is_some()),
         PullPolicy::Never => false,
     };
     if !need_pull {
-        return local.ok_or_else(|| {
+        let img = local.ok_or_else(|| {
             kind_err(
                 ErrorKind::NotFound,
                 format!("No such image: {}", opts.image),
             )
-        });
+        })?;
+        if let Some((want, have)) = mismatch(&img) {
+            return Err(kind_err(
+                ErrorKind::NotFound,
+                format!(
+                    "image with reference {} was found but does not match the specified platform: wanted {want}, actual: {have}",
+                    opts.image
+                ),
+            ));
+        }
+        return Ok(img);
     }
     let refs = crate::image::lookup::candidates(cfg, &opts.image);
     let r = match refs.first() {
@@ -357,6 +375,43 @@ fn resolve_devices(opts: &RunOpts) -> Result<Vec<ResolvedDevice>> {
         });
     }
     Ok(out)
+}
+
+/// Keep only the capabilities skiff itself may grant: `ALL` and
+/// `--privileged` mean every capability this process holds in its bounding
+/// set (as Docker's mean the daemon's), not ones the kernel would refuse.
+fn clamp_capabilities(spec: &mut oci_spec::runtime::Spec) -> Result<()> {
+    let have: std::collections::HashSet<String> = caps::read(None, caps::CapSet::Bounding)
+        .context("read the bounding capability set")?
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let keep = |set: &Option<oci_spec::runtime::Capabilities>| {
+        set.as_ref().map(|s| {
+            s.iter()
+                .filter(|c| {
+                    serde_json::to_value(c)
+                        .ok()
+                        .and_then(|v| v.as_str().map(|n| have.contains(n)))
+                        .unwrap_or(false)
+                })
+                .copied()
+                .collect::<oci_spec::runtime::Capabilities>()
+        })
+    };
+    let Some(process) = spec.process_mut().as_mut() else {
+        return Ok(());
+    };
+    if let Some(c) = process.capabilities().clone() {
+        let mut c2 = c.clone();
+        c2.set_bounding(keep(c.bounding()));
+        c2.set_effective(keep(c.effective()));
+        c2.set_permitted(keep(c.permitted()));
+        c2.set_inheritable(keep(c.inheritable()));
+        c2.set_ambient(keep(c.ambient()));
+        process.set_capabilities(Some(c2));
+    }
+    Ok(())
 }
 
 /// Removes a half-made or `--rm` container (and its anonymous volumes)
@@ -524,6 +579,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         host: &host,
         rootless: cfg.rootless,
     })?;
+    clamp_capabilities(&mut spec)?;
     let mut ann = spec.annotations().clone().unwrap_or_default();
     ann.insert(
         OVERLAY_ANNOTATION.to_string(),
@@ -548,7 +604,23 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         Ok(())
     })?;
 
-    let res = crate::runtime::run_bundle(&dir, &id, crate::runtime::RunIo::Inherit);
+    // Without -i the container's stdin is /dev/null, as Docker's is.
+    let io = if opts.interactive || opts.tty {
+        crate::runtime::RunIo::Inherit
+    } else {
+        crate::runtime::RunIo::Stdio(crate::runtime::Stdio {
+            stdin: None,
+            stdout: std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .context("dup stdout")?,
+            stderr: std::io::stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .context("dup stderr")?,
+        })
+    };
+    let res = crate::runtime::run_bundle(&dir, &id, io);
     let (code, err) = match res {
         Ok(exit) => (Some(exit.status()), None),
         Err(e) => (None, Some(e)),

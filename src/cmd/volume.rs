@@ -127,13 +127,18 @@ pub fn run(cmd: VolumeCommand, cfg: &Config) -> Result<i32> {
             if a.name.is_some() && a.name_flag.is_some() && a.name != a.name_flag {
                 crate::bail_kind!(InvalidArgument, "conflicting options: either specify --name or provide positional arg, not both");
             }
+            // A volume made without a name is anonymous, as Docker marks it:
+            // `volume prune` without -a removes it.
+            let anonymous = a.name.is_none() && a.name_flag.is_none();
             let name = a.name.or(a.name_flag).unwrap_or_else(random_name);
-            let (rec, _) = store.create_volume(&name, kv(&a.label), kv(&a.opt), false)?;
+            let (rec, _) = store.create_volume(&name, kv(&a.label), kv(&a.opt), anonymous)?;
             println!("{}", rec.name);
         }
         VolumeCommand::Ls(a) => {
             let mut rows = Vec::new();
+            let containers = store.containers()?;
             for v in store.volumes()? {
+                let in_use = containers.iter().any(|c| c.volumes.contains(&v.name));
                 let keep = a.filter.iter().all(|f| match f.split_once('=') {
                     Some(("name", n)) => v.name.contains(n),
                     Some(("driver", d)) => v.driver == d,
@@ -141,8 +146,7 @@ pub fn run(cmd: VolumeCommand, cfg: &Config) -> Result<i32> {
                         Some((k, val)) => v.labels.get(k).is_some_and(|x| x == val),
                         None => v.labels.contains_key(l),
                     },
-                    // No containers use volumes yet, so every volume dangles.
-                    Some(("dangling", d)) => matches!(d, "true" | "1"),
+                    Some(("dangling", d)) => matches!(d, "true" | "1") != in_use,
                     _ => false,
                 });
                 if keep {
@@ -205,7 +209,15 @@ pub fn run(cmd: VolumeCommand, cfg: &Config) -> Result<i32> {
         }
         VolumeCommand::Rm(a) => {
             let mut errors = Vec::new();
+            let containers = store.containers()?;
             for n in &a.names {
+                if let Some(c) = containers.iter().find(|c| c.volumes.contains(n)) {
+                    errors.push(crate::error::kind_err(
+                        crate::ErrorKind::InvalidState,
+                        format!("remove {n}: volume is in use - [{}]", c.id),
+                    ));
+                    continue;
+                }
                 match store.remove_volume(n) {
                     Ok(_) => println!("{n}"),
                     // -f: a missing volume is not an error, as in Docker.
@@ -239,7 +251,11 @@ pub fn run(cmd: VolumeCommand, cfg: &Config) -> Result<i32> {
                 .collect::<Vec<_>>());
             let mut freed = 0;
             let mut removed = Vec::new();
+            let containers = store.containers()?;
             for v in store.volumes()? {
+                if containers.iter().any(|c| c.volumes.contains(&v.name)) {
+                    continue;
+                }
                 let match_labels = labels
                     .iter()
                     .all(|(k, val)| v.labels.get(k).is_some_and(|x| val.is_empty() || x == val));

@@ -157,7 +157,6 @@ pub fn write_etc_files(container_dir: &Path, opts: &EtcOptions) -> Result<EtcFil
     Ok(files)
 }
 
-
 /// Read a file of the image (`etc/passwd`) through its layers, top layer
 /// first, the way the overlay will show it: the first layer holding the
 /// path wins; a whiteout there (a 0:0 character device) hides it.
