@@ -101,6 +101,7 @@ fn interactive_input_in_raw_mode() {
         ],
     );
     p.wait_for("ready", WAIT);
+    settle();
     // skiff puts the outer terminal in raw mode: no echo, no line editing
     // of its own (the container's terminal does that).
     let m = p.mode();
