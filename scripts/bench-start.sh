@@ -223,8 +223,9 @@ stat_of() { # stat_of median|p90 < values
     tr ' ' '\n' | sed '/^$/d' | sort -g | awk -v what="$1" '{a[NR] = $1}
         END {
             if (NR == 0) { print "nan"; exit }
-            if (what == "median") print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-            else { i = int(NR * 0.9 + 0.999999); if (i < 1) i = 1; print a[i] }
+            if (what == "median") v = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+            else { i = int(NR * 0.9 + 0.999999); if (i < 1) i = 1; v = a[i] }
+            printf "%.1f\n", v
         }'
 }
 

@@ -84,7 +84,7 @@ fn a_container_ended_by_a_signal_leaves_nothing() {
         &c.bb(),
         "sh",
         "-c",
-        "trap 'exit 9' TERM; hostname; echo ready; while :; do sleep 0.1; done",
+        "trap 'exit 9' TERM; hostname; echo ready; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; exit 99",
     ]);
     bg.wait_for("ready", Duration::from_secs(60));
     let id = bg.stdout_now().lines().next().unwrap_or("").to_string();

@@ -9,9 +9,13 @@ use nix::sys::signal::Signal;
 use std::time::Duration;
 
 /// `sh -c` that traps `name`, prints `got-<name>` and exits `code` when it
-/// arrives; prints `ready` once the trap is set.
+/// arrives; prints `ready` once the trap is set, and gives up with exit
+/// 99 after 30 s so a lost signal fails the test instead of hanging it.
 fn trapper(name: &str, code: i32) -> String {
-    format!("trap 'echo got-{name}; exit {code}' {name}; echo ready; while :; do sleep 0.1; done")
+    format!(
+        "trap 'echo got-{name}; exit {code}' {name}; echo ready; \
+         i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; exit 99"
+    )
 }
 
 fn forwarded(c: &Ctx, flags: &[&str], sig: Signal, name: &str, code: i32) {
@@ -22,6 +26,9 @@ fn forwarded(c: &Ctx, flags: &[&str], sig: Signal, name: &str, code: i32) {
     a.extend([bb.as_str(), "sh", "-c", &script]);
     let mut bg = c.spawn_run(&a);
     bg.wait_for("ready", Duration::from_secs(60));
+    // The container's output can overtake skiff's own setup on a loaded
+    // machine; a user's signal does not come within a tenth of a second.
+    std::thread::sleep(Duration::from_millis(100));
     bg.signal(sig);
     let out = bg.finish();
     out.assert_code(code);

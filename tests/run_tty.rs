@@ -12,6 +12,13 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// The container's first output can overtake skiff's own setup (its
+/// SIGWINCH handler, the raw mode) on a loaded machine; a person at the
+/// terminal is never that quick.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(100));
+}
+
 fn pty(c: &Ctx, args: &[&str]) -> PtyRun {
     let mut a = vec!["run"];
     a.extend_from_slice(args);
@@ -94,6 +101,7 @@ fn interactive_input_in_raw_mode() {
         ],
     );
     p.wait_for("ready", WAIT);
+    settle();
     // skiff puts the outer terminal in raw mode: no echo, no line editing
     // of its own (the container's terminal does that).
     let m = p.mode();
@@ -120,10 +128,11 @@ fn ctrl_c_reaches_the_container() {
             &c.bb(),
             "sh",
             "-c",
-            "trap 'echo caught-int; exit 5' INT; echo ready; while :; do sleep 0.1; done",
+            "trap 'echo caught-int; exit 5' INT; echo ready; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; exit 99",
         ],
     );
     p.wait_for("ready", WAIT);
+    settle();
     p.write(b"\x03");
     let out = p.finish();
     assert_eq!(out.code, 5, "{out}");
@@ -141,10 +150,11 @@ fn window_size_changes_follow() {
             &c.bb(),
             "sh",
             "-c",
-            "trap 'stty size; exit 0' WINCH; echo ready; while :; do sleep 0.1; done",
+            "trap 'stty size; exit 0' WINCH; echo ready; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; exit 99",
         ],
     );
     p.wait_for("ready", WAIT);
+    settle();
     // Resizing the outer terminal signals skiff (its foreground process
     // group); skiff resizes the container's.
     let slave = p.slave_path();
