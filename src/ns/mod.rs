@@ -138,7 +138,10 @@ mod tests {
         .unwrap();
         assert_eq!(create, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
         assert_eq!(join[0].0, CloneFlags::CLONE_NEWUSER);
-        assert_eq!(join[1], (CloneFlags::CLONE_NEWNET, PathBuf::from("/run/netns/x")));
+        assert_eq!(
+            join[1],
+            (CloneFlags::CLONE_NEWNET, PathBuf::from("/run/netns/x"))
+        );
     }
 
     #[test]

@@ -223,6 +223,11 @@ mod tests {
         assert_eq!((f.major, f.minor, f.mode), (10, 229, 0o600));
         let n = v.iter().find(|d| d.path == Path::new("/dev/null")).unwrap();
         assert_eq!(n.uid, Some(5));
-        assert_eq!(v.iter().filter(|d| d.path == Path::new("/dev/null")).count(), 1);
+        assert_eq!(
+            v.iter()
+                .filter(|d| d.path == Path::new("/dev/null"))
+                .count(),
+            1
+        );
     }
 }

@@ -64,7 +64,9 @@ pub fn exec_failure(path: &Path, errno: i32, is_dir: bool) -> Error {
         libc::ENOENT | libc::ENOTDIR | libc::ELOOP => {
             kind_err(ErrorKind::CommandNotFound, format!("exec {p}: {text}"))
         }
-        libc::EACCES if is_dir => kind_err(ErrorKind::CannotInvoke, format!("exec {p}: is a directory")),
+        libc::EACCES if is_dir => {
+            kind_err(ErrorKind::CannotInvoke, format!("exec {p}: is a directory"))
+        }
         libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY | libc::EPERM => {
             kind_err(ErrorKind::CannotInvoke, format!("exec {p}: {text}"))
         }
@@ -86,7 +88,10 @@ mod tests {
         );
         assert_eq!(lookup("cat", "/usr/bin:/bin", have), None);
         let here = |p: &Path| p == Path::new("./tool");
-        assert_eq!(lookup("tool", "/bin::", here), Some(PathBuf::from("./tool")));
+        assert_eq!(
+            lookup("tool", "/bin::", here),
+            Some(PathBuf::from("./tool"))
+        );
     }
 
     #[test]
@@ -98,7 +103,10 @@ mod tests {
 
     #[test]
     fn slash_names_are_taken_as_they_are() {
-        assert_eq!(resolve("/bin/foo", None).unwrap(), PathBuf::from("/bin/foo"));
+        assert_eq!(
+            resolve("/bin/foo", None).unwrap(),
+            PathBuf::from("/bin/foo")
+        );
         assert_eq!(resolve("./foo", None).unwrap(), PathBuf::from("./foo"));
         let e = resolve("surely-not-a-command-here", Some("/nonexistent")).unwrap_err();
         assert_eq!(kind_of(&e), Some(ErrorKind::CommandNotFound));

@@ -22,7 +22,8 @@ pub fn open_null() -> Result<OwnedFd> {
         rustix::fs::Mode::empty(),
     )
     .map_err(|e| anyhow!("open /dev/null: {}", super::io_text(&e.into())))?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| anyhow!("stat /dev/null: {}", super::io_text(&e.into())))?;
+    let st = rustix::fs::fstat(&fd)
+        .map_err(|e| anyhow!("stat /dev/null: {}", super::io_text(&e.into())))?;
     let major = rustix::fs::major(st.st_rdev);
     let minor = rustix::fs::minor(st.st_rdev);
     if st.st_mode & libc::S_IFMT != libc::S_IFCHR || (major, minor) != (1, 3) {
@@ -84,11 +85,18 @@ pub fn readonly(root: BorrowedFd, path: &Path) -> Result<()> {
     )
     .map_err(|e| anyhow!("make {p} read-only: {}", errno(e)))?;
     // The old descriptor names the mount below the new bind.
-    let top = path_in_root(root, path).map_err(|e| anyhow!("make {p} read-only: {}", super::io_text(&e)))?;
+    let top = path_in_root(root, path)
+        .map_err(|e| anyhow!("make {p} read-only: {}", super::io_text(&e)))?;
     let f = MsFlags::MS_BIND
         | MsFlags::MS_REMOUNT
         | MsFlags::MS_RDONLY
         | kept_flags(top.as_fd(), MsFlags::empty());
-    mount(None::<&str>, fd_path(top.as_fd()).as_str(), None::<&str>, f, None::<&str>)
-        .map_err(|e| anyhow!("make {p} read-only: {}", errno(e)))
+    mount(
+        None::<&str>,
+        fd_path(top.as_fd()).as_str(),
+        None::<&str>,
+        f,
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("make {p} read-only: {}", errno(e)))
 }

@@ -110,11 +110,20 @@ pub fn parse_options(opts: &[String]) -> Result<Options> {
                 continue;
             }
             "private" => (push(&mut o, MsFlags::MS_PRIVATE), MsFlags::empty()),
-            "rprivate" => (push(&mut o, MsFlags::MS_PRIVATE | MsFlags::MS_REC), MsFlags::empty()),
+            "rprivate" => (
+                push(&mut o, MsFlags::MS_PRIVATE | MsFlags::MS_REC),
+                MsFlags::empty(),
+            ),
             "shared" => (push(&mut o, MsFlags::MS_SHARED), MsFlags::empty()),
-            "rshared" => (push(&mut o, MsFlags::MS_SHARED | MsFlags::MS_REC), MsFlags::empty()),
+            "rshared" => (
+                push(&mut o, MsFlags::MS_SHARED | MsFlags::MS_REC),
+                MsFlags::empty(),
+            ),
             "slave" => (push(&mut o, MsFlags::MS_SLAVE), MsFlags::empty()),
-            "rslave" => (push(&mut o, MsFlags::MS_SLAVE | MsFlags::MS_REC), MsFlags::empty()),
+            "rslave" => (
+                push(&mut o, MsFlags::MS_SLAVE | MsFlags::MS_REC),
+                MsFlags::empty(),
+            ),
             "unbindable" => (push(&mut o, MsFlags::MS_UNBINDABLE), MsFlags::empty()),
             "runbindable" => (
                 push(&mut o, MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
@@ -205,8 +214,14 @@ pub fn perform(root: BorrowedFd, m: &MountSpec) -> Result<()> {
             if recursive {
                 f |= MsFlags::MS_REC;
             }
-            mount(Some(src), fd_path(target.as_fd()).as_str(), None::<&str>, f, None::<&str>)
-                .map_err(|e| anyhow!("bind mount {} on {d}: {}", src.display(), errno(e)))?;
+            mount(
+                Some(src),
+                fd_path(target.as_fd()).as_str(),
+                None::<&str>,
+                f,
+                None::<&str>,
+            )
+            .map_err(|e| anyhow!("bind mount {} on {d}: {}", src.display(), errno(e)))?;
             if !m.flags.is_empty() {
                 remount_bind(root, &m.dest, m.flags)?;
             }
@@ -240,8 +255,14 @@ pub fn perform(root: BorrowedFd, m: &MountSpec) -> Result<()> {
 pub fn set_propagation(root: BorrowedFd, dest: &Path, p: MsFlags) -> Result<()> {
     let fd = path_in_root(root, dest)
         .map_err(|e| anyhow!("mount target {}: {}", dest.display(), super::io_text(&e)))?;
-    mount(None::<&str>, fd_path(fd.as_fd()).as_str(), None::<&str>, p, None::<&str>)
-        .map_err(|e| anyhow!("set propagation of {}: {}", dest.display(), errno(e)))
+    mount(
+        None::<&str>,
+        fd_path(fd.as_fd()).as_str(),
+        None::<&str>,
+        p,
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("set propagation of {}: {}", dest.display(), errno(e)))
 }
 
 /// The restrictive flags a mount already has, which a bind remount must
@@ -283,8 +304,14 @@ pub fn remount_bind(root: BorrowedFd, dest: &Path, flags: MsFlags) -> Result<()>
     let fd = path_in_root(root, dest)
         .map_err(|e| anyhow!("mount target {}: {}", dest.display(), super::io_text(&e)))?;
     let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | kept_flags(fd.as_fd(), flags);
-    mount(None::<&str>, fd_path(fd.as_fd()).as_str(), None::<&str>, f, None::<&str>)
-        .map_err(|e| anyhow!("remount {}: {}", dest.display(), errno(e)))
+    mount(
+        None::<&str>,
+        fd_path(fd.as_fd()).as_str(),
+        None::<&str>,
+        f,
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("remount {}: {}", dest.display(), errno(e)))
 }
 
 #[cfg(test)]
@@ -298,7 +325,14 @@ mod tests {
 
     #[test]
     fn flags_data_and_propagation() {
-        let o = opts(&["nosuid", "noexec", "nodev", "mode=755", "size=65536k", "rslave"]);
+        let o = opts(&[
+            "nosuid",
+            "noexec",
+            "nodev",
+            "mode=755",
+            "size=65536k",
+            "rslave",
+        ]);
         assert_eq!(
             o.flags,
             MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV

@@ -109,13 +109,18 @@ pub fn build(b: &Bundle, id: &str) -> Result<Plan> {
     let hostname = spec.hostname().clone().filter(|h| !h.is_empty());
     let domainname = spec.domainname().clone().filter(|h| !h.is_empty());
     if (hostname.is_some() || domainname.is_some()) && !has_uts {
-        return Err(invalid("a hostname needs a UTS namespace of its own".into()));
+        return Err(invalid(
+            "a hostname needs a UTS namespace of its own".into(),
+        ));
     }
 
     let mut mounts_out = Vec::new();
     let mut has_dev = false;
     for m in spec.mounts().iter().flatten() {
-        let ms = mounts::parse(m, &b.dir)?;
+        let mut ms = mounts::parse(m, &b.dir)?;
+        if ms.kind == mounts::Kind::Cgroup {
+            ms.source = super::cgroupfs::host_cgroup2_source();
+        }
         if clean(&ms.dest) == Path::new("dev") {
             has_dev = true;
         }
@@ -146,9 +151,12 @@ pub fn build(b: &Bundle, id: &str) -> Result<Plan> {
             cwd.display()
         )));
     }
-    let console_size = process
-        .console_size()
-        .map(|b| (b.height().min(u16::MAX as u64) as u16, b.width().min(u16::MAX as u64) as u16));
+    let console_size = process.console_size().map(|b| {
+        (
+            b.height().min(u16::MAX as u64) as u16,
+            b.width().min(u16::MAX as u64) as u16,
+        )
+    });
 
     Ok(Plan {
         id: id.to_string(),
@@ -161,10 +169,24 @@ pub fn build(b: &Bundle, id: &str) -> Result<Plan> {
         dev_mount: (!has_dev).then(dev::default_mount),
         mounts: mounts_out,
         devices: dev::from_spec(linux.devices().as_deref().unwrap_or(&[]))?,
-        masked: linux.masked_paths().iter().flatten().map(PathBuf::from).collect(),
-        readonly: linux.readonly_paths().iter().flatten().map(PathBuf::from).collect(),
+        masked: linux
+            .masked_paths()
+            .iter()
+            .flatten()
+            .map(PathBuf::from)
+            .collect(),
+        readonly: linux
+            .readonly_paths()
+            .iter()
+            .flatten()
+            .map(PathBuf::from)
+            .collect(),
         sysctls,
-        root_readonly: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        root_readonly: spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
         hostname,
         domainname,
         rlimits: rlimits::from_spec(process.rlimits().as_deref().unwrap_or(&[]))?,

@@ -13,11 +13,13 @@ use crate::ns::{self, PidForChildren};
 use crate::sys::fork::{fork_into, Forked};
 use anyhow::{anyhow, bail, Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 
 /// Run the container of bundle `b` in the foreground and wait for it.
 pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
@@ -26,19 +28,37 @@ pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
         RunIo::Inherit => None,
         RunIo::Stdio(s) => Some(s),
     };
+    // CVE-2019-5736: the command is exec'd through the trampoline when the
+    // init is alone in a new pid namespace; otherwise skiff itself must be
+    // running from a sealed copy (seal::prepare).
+    let trampoline = if plan.ns.create.contains(CloneFlags::CLONE_NEWPID) {
+        super::trampoline::get().ok()
+    } else {
+        None
+    };
+    if trampoline.is_none() && !super::seal::protected() {
+        bail!("refusing to start a container while skiff runs from a writable binary (call runtime::seal::prepare first)");
+    }
     single_threaded()?;
     let signals = Forwarder::new()?;
     let (chan, child_end) = sync::pair().context("create the sync socket")?;
     // Buffered output would otherwise be written twice, once by each side.
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
-    let entered = plan.ns.pid.as_ref().map(PidForChildren::enter).transpose()?;
+    let entered = plan
+        .ns
+        .pid
+        .as_ref()
+        .map(PidForChildren::enter)
+        .transpose()?;
     let forked = fork_into(plan.ns.create.bits(), None);
     drop(entered);
-    let pid = match forked.map_err(|e| anyhow!("clone the container's process: {}", super::io_text(&e)))? {
+    let pid = match forked
+        .map_err(|e| anyhow!("clone the container's process: {}", super::io_text(&e)))?
+    {
         Forked::Child => {
             drop(chan);
-            init::run(&plan, &child_end, stdio.as_ref())
+            init::run(&plan, &child_end, stdio.as_ref(), trampoline)
         }
         Forked::Parent(pid) => pid,
     };
@@ -66,10 +86,15 @@ fn single_threaded() -> Result<()> {
 fn start(plan: &Plan, chan: &Channel, child: &mut Child) -> Result<Option<OwnedFd>> {
     if plan.new_userns() {
         ns::idmap::write(child.pid.as_raw(), &plan.uid_maps, &plan.gid_maps)?;
-        chan.send(&Msg::MapsWritten, None)
-            .map_err(|e| anyhow!("tell the container the maps are written: {}", super::io_text(&e)))?;
+        chan.send(&Msg::MapsWritten, None).map_err(|e| {
+            anyhow!(
+                "tell the container the maps are written: {}",
+                super::io_text(&e)
+            )
+        })?;
     }
     let mut master = None;
+    let mut command = plan.arg0.clone();
     loop {
         let msg = chan
             .recv()
@@ -77,6 +102,11 @@ fn start(plan: &Plan, chan: &Channel, child: &mut Child) -> Result<Option<OwnedF
         match msg {
             None => return Ok(master),
             Some((Msg::Pty, fd)) => master = fd,
+            Some((Msg::Exec { path }, _)) => command = path,
+            Some((Msg::ExecFailed { errno }, _)) => {
+                child.wait_exit();
+                return Err(super::exec::exec_failure(Path::new(&command), errno, false));
+            }
             Some((Msg::Error { kind, message }, _)) => {
                 child.wait_exit();
                 return Err(match kind {
@@ -111,7 +141,10 @@ impl Child {
             Err(nix::errno::Errno::EINTR) => Ok(None),
             Err(e) => {
                 self.reaped = true;
-                Err(anyhow!("wait for the container: {}", super::errno_text(e as i32)))
+                Err(anyhow!(
+                    "wait for the container: {}",
+                    super::errno_text(e as i32)
+                ))
             }
         }
     }
@@ -149,7 +182,10 @@ impl Relay {
         };
         let (input, output) = match stdio {
             Some(s) => (s.stdin, s.stdout),
-            None => (Some(dup(std::io::stdin().as_fd())?), dup(std::io::stdout().as_fd())?),
+            None => (
+                Some(dup(std::io::stdin().as_fd())?),
+                dup(std::io::stdout().as_fd())?,
+            ),
         };
         let tty = [input.as_ref(), Some(&output)]
             .into_iter()
@@ -220,10 +256,12 @@ fn supervise(
             Err(e) => bail!("poll: {}", super::errno_text(e as i32)),
         }
         let ready = |i: Option<usize>| -> bool {
-            i.and_then(|i| fds[i].revents())
-                .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR))
+            i.and_then(|i| fds[i].revents()).is_some_and(|r| {
+                r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+            })
         };
-        let (sig_ready, master_ready, input_ready) = (ready(Some(0)), ready(i_master), ready(i_input));
+        let (sig_ready, master_ready, input_ready) =
+            (ready(Some(0)), ready(i_master), ready(i_input));
         drop(fds);
         if master_ready {
             let r = relay.as_ref().expect("relay");

@@ -22,7 +22,11 @@ fn io_err(what: &str, e: rustix::io::Errno) -> anyhow::Error {
 /// make it the controlling terminal and 0, 1, 2. Returns the master, for
 /// skiff.
 pub fn open_in_container(root: BorrowedFd, size: Option<(u16, u16)>) -> Result<OwnedFd> {
-    let master = match open_in_root(root, Path::new("/dev/pts/ptmx"), OFlags::RDWR | OFlags::NOCTTY) {
+    let master = match open_in_root(
+        root,
+        Path::new("/dev/pts/ptmx"),
+        OFlags::RDWR | OFlags::NOCTTY,
+    ) {
         Ok(fd) => fd,
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
             rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
@@ -61,7 +65,8 @@ pub fn open_in_container(root: BorrowedFd, size: Option<(u16, u16)>) -> Result<O
     )
     .map_err(|e| anyhow!("bind the pty on /dev/console: {}", errno(e)))?;
     rustix::process::setsid().map_err(|e| io_err("setsid", e))?;
-    rustix::process::ioctl_tiocsctty(&slave).map_err(|e| io_err("make the pty the controlling terminal", e))?;
+    rustix::process::ioctl_tiocsctty(&slave)
+        .map_err(|e| io_err("make the pty the controlling terminal", e))?;
     rustix::stdio::dup2_stdin(&slave).map_err(|e| io_err("set up stdin", e))?;
     rustix::stdio::dup2_stdout(&slave).map_err(|e| io_err("set up stdout", e))?;
     rustix::stdio::dup2_stderr(&slave).map_err(|e| io_err("set up stderr", e))?;

@@ -17,7 +17,9 @@ pub fn propagation(spec: Option<&str>) -> Result<MsFlags> {
         "private" | "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
         "shared" | "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
         "unbindable" | "runbindable" => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        other => bail!("rootfsPropagation {other:?} is not one of shared, slave, private, unbindable"),
+        other => {
+            bail!("rootfsPropagation {other:?} is not one of shared, slave, private, unbindable")
+        }
     })
 }
 
@@ -34,10 +36,17 @@ pub fn prepare(rootfs: &Path, overlay: Option<&Overlay>, prop: MsFlags) -> Resul
         Some(o) => {
             let (dir, opts) = overlay_options(o)?;
             if let Some(d) = &dir {
-                nix::unistd::chdir(d).map_err(|e| anyhow!("enter {}: {}", d.display(), errno(e)))?;
+                nix::unistd::chdir(d)
+                    .map_err(|e| anyhow!("enter {}: {}", d.display(), errno(e)))?;
             }
-            mount(Some("overlay"), rootfs, Some("overlay"), MsFlags::empty(), Some(opts.as_str()))
-                .map_err(|e| anyhow!("mount overlay on {r}: {}", errno(e)))?;
+            mount(
+                Some("overlay"),
+                rootfs,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(opts.as_str()),
+            )
+            .map_err(|e| anyhow!("mount overlay on {r}: {}", errno(e)))?;
         }
         None => mount(
             Some(rootfs),
@@ -66,8 +75,14 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     // no directory to create inside the image; it is then detached.
     nix::unistd::pivot_root(".", ".").map_err(|e| anyhow!("pivot_root to {r}: {}", errno(e)))?;
     // Slave first, so the detach cannot propagate to a shared host mount.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| anyhow!("make the old root a slave: {}", errno(e)))?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("make the old root a slave: {}", errno(e)))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| anyhow!("detach the old root: {}", errno(e)))?;
     nix::unistd::chdir("/").map_err(|e| anyhow!("enter /: {}", errno(e)))
 }
@@ -94,7 +109,10 @@ mod tests {
 
     #[test]
     fn propagation_names() {
-        assert_eq!(propagation(None).unwrap(), MsFlags::MS_SLAVE | MsFlags::MS_REC);
+        assert_eq!(
+            propagation(None).unwrap(),
+            MsFlags::MS_SLAVE | MsFlags::MS_REC
+        );
         assert_eq!(
             propagation(Some("rprivate")).unwrap(),
             MsFlags::MS_PRIVATE | MsFlags::MS_REC

@@ -1,6 +1,12 @@
 //! CVE-2019-5736: a container must never be able to overwrite the skiff
 //! binary through `/proc/self/exe`.
 //!
+//! The usual defence is the exec trampoline (see `trampoline`); this
+//! module is the other one, for when the trampoline cannot be used (a
+//! container sharing a pid namespace, where its processes could reach the
+//! init before its exec; an architecture without a trampoline; memfds that
+//! may not be executed).
+//!
 //! The container's init is a fork of skiff, so until its `execve` its
 //! `/proc/self/exe` is skiff's binary; an image whose command is
 //! `/proc/self/exe`, or a script with `#!/proc/self/exe`, makes that very
@@ -19,6 +25,7 @@
 //! by root) needs no copy at all.
 
 use anyhow::{anyhow, bail, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use rustix::fs::{Mode, OFlags, SealFlags};
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsFd, OwnedFd};
@@ -37,17 +44,24 @@ fn seals() -> SealFlags {
 
 /// Is the running binary a sealed copy?
 pub fn is_sealed() -> bool {
-    let Ok(fd) = rustix::fs::open("/proc/self/exe", OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-    else {
+    let Ok(fd) = rustix::fs::open(
+        "/proc/self/exe",
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
         return false;
     };
     if let Ok(st) = rustix::fs::fstatfs(&fd) {
+        #[allow(clippy::unnecessary_cast)] // the field is narrower on 32-bit targets
         if st.f_type as i64 == OVERLAYFS_SUPER_MAGIC && (st.f_flags as u64) & ST_RDONLY != 0 {
             return true;
         }
     }
-    let Ok(fd) = rustix::fs::open("/proc/self/exe", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-    else {
+    let Ok(fd) = rustix::fs::open(
+        "/proc/self/exe",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
         return false;
     };
     rustix::fs::fcntl_get_seals(&fd).is_ok_and(|s| s.contains(seals()))
@@ -59,6 +73,37 @@ pub fn is_sealed() -> bool {
 fn writable_by_containers() -> bool {
     rustix::process::geteuid().is_root()
         || nix::unistd::access("/proc/self/exe", nix::unistd::AccessFlags::W_OK).is_ok()
+}
+
+/// Does `spec` give the container a new pid namespace of its own?
+fn new_pid_namespace(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
+        })
+}
+
+/// Is the running binary out of the containers' reach (sealed, or not
+/// writable by them)?
+pub fn protected() -> bool {
+    is_sealed() || !writable_by_containers()
+}
+
+/// Make sure a container of `spec` cannot reach skiff's binary. With a new
+/// pid namespace the exec trampoline suffices (see `trampoline`); else
+/// this re-executes skiff from a sealed copy ([`ensure`]). Call it before
+/// taking locks: an `execve` undoes everything done before it.
+pub fn prepare(spec: &Spec) -> Result<()> {
+    if new_pid_namespace(spec) && super::trampoline::get().is_ok() {
+        if std::env::var_os(MARKER).is_some() {
+            std::env::remove_var(MARKER);
+        }
+        return Ok(());
+    }
+    ensure()
 }
 
 /// Make sure skiff runs from a sealed copy, re-executing itself from one
@@ -126,9 +171,11 @@ fn overlay_copy() -> Result<OwnedFd> {
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         bail!("{}: no directory", exe.display());
     };
-    let other = second_layer(dir).ok_or_else(|| anyhow!("no second overlay layer for {}", dir.display()))?;
+    let other = second_layer(dir)
+        .ok_or_else(|| anyhow!("no second overlay layer for {}", dir.display()))?;
     let err = |what: &str, e: rustix::io::Errno| anyhow!("{what}: {}", super::io_text(&e.into()));
-    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| err("fsopen overlay", e))?;
+    let fs =
+        fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| err("fsopen overlay", e))?;
     let lower = format!("{}:{}", escape(dir), escape(other));
     fsconfig_set_string(&fs, "lowerdir", lower.as_str())
         .map_err(|e| err(&format!("overlay lowerdir={lower}"), e))?;
@@ -150,7 +197,12 @@ fn overlay_copy() -> Result<OwnedFd> {
         OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| err(&format!("open {} on the overlay", name.to_string_lossy()), e))
+    .map_err(|e| {
+        err(
+            &format!("open {} on the overlay", name.to_string_lossy()),
+            e,
+        )
+    })
 }
 
 fn memfd_copy() -> Result<OwnedFd> {
@@ -158,7 +210,8 @@ fn memfd_copy() -> Result<OwnedFd> {
     let err = |what: &str, e: std::io::Error| anyhow!("{what}: {}", super::io_text(&e));
     let fd = rustix::fs::memfd_create("skiff", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
         .map_err(|e| err("memfd_create", e.into()))?;
-    let mut src = std::fs::File::open("/proc/self/exe").map_err(|e| err("open /proc/self/exe", e))?;
+    let mut src =
+        std::fs::File::open("/proc/self/exe").map_err(|e| err("open /proc/self/exe", e))?;
     let mut dst = std::fs::File::from(fd);
     std::io::copy(&mut src, &mut dst).map_err(|e| err("copy skiff into a memfd", e))?;
     rustix::fs::fcntl_add_seals(&dst, seals()).map_err(|e| err("seal the memfd", e.into()))?;
@@ -166,7 +219,8 @@ fn memfd_copy() -> Result<OwnedFd> {
 }
 
 fn reexec(fd: OwnedFd) -> Result<()> {
-    let cstr = |s: OsString| CString::new(s.into_vec()).map_err(|_| anyhow!("NUL byte in an argument"));
+    let cstr =
+        |s: OsString| CString::new(s.into_vec()).map_err(|_| anyhow!("NUL byte in an argument"));
     let args = std::env::args_os().map(cstr).collect::<Result<Vec<_>>>()?;
     let mut env = Vec::new();
     for (k, v) in std::env::vars_os() {
@@ -186,5 +240,8 @@ fn reexec(fd: OwnedFd) -> Result<()> {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    bail!("re-execute skiff from its sealed copy: {}", super::errno_text(e as i32))
+    bail!(
+        "re-execute skiff from its sealed copy: {}",
+        super::errno_text(e as i32)
+    )
 }

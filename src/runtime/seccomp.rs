@@ -110,7 +110,9 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filters> {
         let m = if conds.is_empty() {
             Match::Always
         } else {
-            Match::When(vec![SeccompRule::new(conds).map_err(|e| anyhow!("seccomp: {e}"))?])
+            Match::When(vec![
+                SeccompRule::new(conds).map_err(|e| anyhow!("seccomp: {e}"))?
+            ])
         };
         let idx = match groups.iter().position(|(a, _)| *a == act) {
             Some(i) => i,
@@ -221,10 +223,10 @@ mod tests {
             let i = &prog[pc];
             pc += 1;
             match i.code {
-                0x20 => acc = word(i.k),                 // ld w abs
-                0x54 => acc &= i.k,                      // alu and k
-                0x06 => return i.k,                      // ret k
-                0x05 => pc += i.k as usize,              // ja
+                0x20 => acc = word(i.k),    // ld w abs
+                0x54 => acc &= i.k,         // alu and k
+                0x06 => return i.k,         // ret k
+                0x05 => pc += i.k as usize, // ja
                 0x15 | 0x25 | 0x35 | 0x45 => {
                     let t = match i.code {
                         0x15 => acc == i.k,
@@ -297,7 +299,10 @@ mod tests {
         let s = LinuxSeccompBuilder::default()
             .default_action(LinuxSeccompAction::ScmpActErrno)
             .syscalls(vec![
-                rule(&["read", "write", "getpid", "no_such_call"], LinuxSeccompAction::ScmpActAllow),
+                rule(
+                    &["read", "write", "getpid", "no_such_call"],
+                    LinuxSeccompAction::ScmpActAllow,
+                ),
                 clone_ok,
                 personality,
                 clone3,
@@ -314,7 +319,10 @@ mod tests {
         assert_eq!(verdict(&f, "clone", sigchld), ALLOW);
         let newuser = [(libc::CLONE_NEWUSER | libc::SIGCHLD) as u64, 0, 0, 0, 0, 0];
         assert_eq!(verdict(&f, "clone", newuser), ERRNO | libc::EPERM as u32);
-        assert_eq!(verdict(&f, "personality", [0xffff_ffff, 0, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(
+            verdict(&f, "personality", [0xffff_ffff, 0, 0, 0, 0, 0]),
+            ALLOW
+        );
         assert_eq!(
             verdict(&f, "personality", [8, 0, 0, 0, 0, 0]),
             ERRNO | libc::EPERM as u32
@@ -331,7 +339,10 @@ mod tests {
             .unwrap();
         let s = LinuxSeccompBuilder::default()
             .default_action(LinuxSeccompAction::ScmpActAllow)
-            .syscalls(vec![deny, rule(&["getpid"], LinuxSeccompAction::ScmpActAllow)])
+            .syscalls(vec![
+                deny,
+                rule(&["getpid"], LinuxSeccompAction::ScmpActAllow),
+            ])
             .build()
             .unwrap();
         let f = compile(&s).unwrap();

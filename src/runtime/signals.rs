@@ -75,7 +75,10 @@ impl Forwarder {
             })),
             Ok(None) => Ok(None),
             Err(nix::errno::Errno::EINTR) => Ok(None),
-            Err(e) => Err(anyhow!("read the signalfd: {}", super::errno_text(e as i32))),
+            Err(e) => Err(anyhow!(
+                "read the signalfd: {}",
+                super::errno_text(e as i32)
+            )),
         }
     }
 }

@@ -60,7 +60,9 @@ pub fn fork_into(flags: libc::c_int, cgroup: Option<BorrowedFd>) -> io::Result<F
             std::mem::size_of::<CloneArgs>(),
         )
     };
-    let r = if r < 0 && cgroup.is_none() && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS)
+    let r = if r < 0
+        && cgroup.is_none()
+        && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS)
     {
         // Kernels before 5.3, or a seccomp profile that hides clone3
         // (Docker's returns ENOSYS for it): the classic call does the same.
