@@ -55,13 +55,7 @@ fn open_in_root_mode(
     };
     let mut tries = 0;
     loop {
-        match openat2(
-            root,
-            rel,
-            flags | OFlags::CLOEXEC,
-            Mode::empty(),
-            resolve_flags(),
-        ) {
+        match openat2(root, rel, flags | OFlags::CLOEXEC, mode, resolve_flags()) {
             // The kernel asks for a retry when a rename raced the lookup.
             Err(Errno::AGAIN) if tries < 16 => tries += 1,
             r => return r.map_err(io::Error::from),
