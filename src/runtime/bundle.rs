@@ -220,7 +220,7 @@ mod tests {
     #[test]
     fn long_options_become_relative() {
         let base = "/var/lib/skiff";
-        let lower: Vec<PathBuf> = (0..60)
+        let lower: Vec<PathBuf> = (0..45)
             .map(|i| PathBuf::from(format!("{base}/layers/{:064x}/diff", i)))
             .collect();
         let o = Overlay {

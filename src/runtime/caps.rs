@@ -95,6 +95,7 @@ mod tests {
         let lc = LinuxCapabilitiesBuilder::default()
             .bounding(set.clone())
             .effective(set)
+            .ambient(Capabilities::new())
             .build()
             .unwrap();
         let p = plan(Some(&lc)).unwrap().unwrap();

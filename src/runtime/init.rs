@@ -16,7 +16,8 @@
 //!    across the uid change), cwd (checked to be inside the container,
 //!    CVE-2024-21626), the capability sets;
 //! 5. every descriptor above 2 close-on-exec, signals reset, seccomp last,
-//!    `execve`.
+//!    `execve` — through the exec trampoline when there is one (see
+//!    `trampoline`, CVE-2019-5736).
 
 use super::exec;
 use super::masks;
@@ -24,6 +25,7 @@ use super::mounts;
 use super::paths::{mkdir_all_in_root, open_in_root};
 use super::plan::Plan;
 use super::sync::{Channel, Msg};
+use super::trampoline::SYNC_FD;
 use super::{caps, dev, pty, rlimits, rootfs, seccomp, Stdio};
 use crate::error::{kind_of, ErrorKind};
 use crate::sys::proc::{cloexec_from, exit_now, reset_signal_dispositions};
@@ -33,13 +35,18 @@ use nix::unistd::{Gid, Uid};
 use rustix::fs::OFlags;
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// Run the init in the forked child; never returns.
-pub fn run(plan: &Plan, chan: &Channel, stdio: Option<&Stdio>) -> ! {
-    let e = match setup(plan, chan, stdio) {
+pub fn run(
+    plan: &Plan,
+    chan: &Channel,
+    stdio: Option<&Stdio>,
+    trampoline: Option<BorrowedFd>,
+) -> ! {
+    let e = match setup(plan, chan, stdio, trampoline) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -62,7 +69,12 @@ fn errno(e: nix::errno::Errno) -> String {
     super::errno_text(e as i32)
 }
 
-fn setup(plan: &Plan, chan: &Channel, stdio: Option<&Stdio>) -> Result<Infallible> {
+fn setup(
+    plan: &Plan,
+    chan: &Channel,
+    stdio: Option<&Stdio>,
+    trampoline: Option<BorrowedFd>,
+) -> Result<Infallible> {
     // Nothing in the container may ptrace or read us while we are still
     // skiff; execve makes the process dumpable again.
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
@@ -162,6 +174,9 @@ fn setup(plan: &Plan, chan: &Channel, stdio: Option<&Stdio>) -> Result<Infallibl
         caps::apply(c)?;
     }
     let path = exec::resolve(&plan.arg0, plan.path_env.as_deref())?;
+    if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+        return Err(exec::exec_failure(&path, libc::EACCES, true));
+    }
     let cpath = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| anyhow!("exec {}: NUL byte in path", path.display()))?;
 
@@ -171,20 +186,61 @@ fn setup(plan: &Plan, chan: &Channel, stdio: Option<&Stdio>) -> Result<Infallibl
         let sig = rustix::process::Signal::from_named_raw(sig as i32);
         let _ = rustix::process::set_parent_process_death_signal(sig);
     }
+    if trampoline.is_some() {
+        chan.send(
+            &Msg::Exec {
+                path: path.display().to_string(),
+            },
+            None,
+        )
+        .map_err(|e| anyhow!("tell skiff the command: {}", super::io_text(&e)))?;
+    }
     cloexec_from(3).map_err(|e| anyhow!("close inherited descriptors: {}", super::io_text(&e)))?;
     reset_signal_dispositions();
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let errno = match trampoline {
+        Some(t) => exec_via_trampoline(plan, chan, t, &cpath)?,
+        None => {
+            if !plan.seccomp_early {
+                seccomp::install(&plan.seccomp)?;
+            }
+            match nix::unistd::execve(&cpath, &plan.args, &plan.env) {
+                Ok(never) => match never {},
+                Err(e) => e as i32,
+            }
+        }
+    };
+    Err(exec::exec_failure(&path, errno, false))
+}
+
+/// The last step through the exec trampoline: the sync socket at its
+/// agreed number, open across the trampoline's own exec; seccomp; go.
+/// Returns the errno of a failed `execveat`.
+fn exec_via_trampoline(plan: &Plan, chan: &Channel, t: BorrowedFd, cpath: &CString) -> Result<i32> {
+    let moved;
+    let t = if t.as_raw_fd() == SYNC_FD {
+        moved = rustix::io::fcntl_dupfd_cloexec(t, SYNC_FD + 1)
+            .map_err(|e| anyhow!("move the exec trampoline: {}", super::io_text(&e.into())))?;
+        moved.as_fd()
+    } else {
+        t
+    };
+    let passed = if chan.as_fd().as_raw_fd() == SYNC_FD {
+        rustix::io::fcntl_setfd(chan.as_fd(), rustix::io::FdFlags::empty()).map_err(Into::into)
+    } else {
+        crate::sys::proc::dup_to(chan.as_fd(), SYNC_FD)
+    };
+    passed.map_err(|e| anyhow!("pass the sync socket on: {}", super::io_text(&e)))?;
     if !plan.seccomp_early {
         seccomp::install(&plan.seccomp)?;
     }
-    let errno = match nix::unistd::execve(&cpath, &plan.args, &plan.env) {
+    let mut argv = Vec::with_capacity(plan.args.len() + 1);
+    argv.push(cpath.clone());
+    argv.extend(plan.args.iter().cloned());
+    match nix::unistd::execveat(t, c"", &argv, &plan.env, nix::fcntl::AtFlags::AT_EMPTY_PATH) {
         Ok(never) => match never {},
-        Err(e) => e as i32,
-    };
-    let is_dir = std::fs::metadata(&path)
-        .map(|m| m.is_dir())
-        .unwrap_or(false);
-    Err(exec::exec_failure(&path, errno, is_dir))
+        Err(e) => Ok(e as i32),
+    }
 }
 
 fn redirect_stdio(io: &Stdio) -> Result<()> {

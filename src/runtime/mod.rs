@@ -34,6 +34,7 @@ pub mod spec;
 pub mod spec_mounts;
 pub mod sync;
 pub mod syscall_table;
+pub mod trampoline;
 pub mod user;
 
 use anyhow::Result;
@@ -86,12 +87,13 @@ impl Exit {
 /// WINCH, ... to the container's init, and relays nothing itself when
 /// stdio is inherited.
 ///
-/// It may first re-execute skiff from a sealed copy ([`seal::ensure`],
-/// CVE-2019-5736), so callers should call [`seal::ensure`] themselves
-/// before taking locks or doing anything that an `execve` would undo.
+/// When the exec trampoline cannot protect skiff's binary (CVE-2019-5736),
+/// it first re-executes skiff from a sealed copy ([`seal::prepare`]), so
+/// callers that take locks or keep state should call [`seal::prepare`]
+/// themselves first.
 pub fn run_bundle(bundle: &Path, id: &str, io: RunIo) -> Result<Exit> {
-    seal::ensure()?;
     let b = bundle::Bundle::load(bundle)?;
+    seal::prepare(&b.spec)?;
     process::run(&b, id, io)
 }
 

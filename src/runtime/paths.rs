@@ -6,7 +6,6 @@
 
 use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
-use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
@@ -38,6 +37,16 @@ fn resolve_flags() -> ResolveFlags {
 
 /// Open `path` inside `root` (symlinks followed, but only within it).
 pub fn open_in_root(root: BorrowedFd, path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+    open_in_root_mode(root, path, flags, Mode::empty())
+}
+
+/// [`open_in_root`] with the mode for a file it creates.
+fn open_in_root_mode(
+    root: BorrowedFd,
+    path: &Path,
+    flags: OFlags,
+    mode: Mode,
+) -> io::Result<OwnedFd> {
     let rel = clean(path);
     let rel: &Path = if rel.as_os_str().is_empty() {
         Path::new(".")
@@ -46,13 +55,7 @@ pub fn open_in_root(root: BorrowedFd, path: &Path, flags: OFlags) -> io::Result<
     };
     let mut tries = 0;
     loop {
-        match openat2(
-            root,
-            rel,
-            flags | OFlags::CLOEXEC,
-            Mode::empty(),
-            resolve_flags(),
-        ) {
+        match openat2(root, rel, flags | OFlags::CLOEXEC, mode, resolve_flags()) {
             // The kernel asks for a retry when a rename raced the lookup.
             Err(Errno::AGAIN) if tries < 16 => tries += 1,
             r => return r.map_err(io::Error::from),
@@ -99,17 +102,15 @@ pub fn ensure_target(root: BorrowedFd, path: &Path, file: bool) -> io::Result<Ow
         return mkdir_all_in_root(root, path, 0o755);
     }
     let rel = clean(path);
-    let name = rel.file_name().unwrap_or(OsStr::new("."));
-    let parent = mkdir_all_in_root(root, rel.parent().unwrap_or(Path::new("")), 0o755)?;
-    match rustix::fs::openat(
-        &parent,
-        name,
-        OFlags::CREATE | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+    mkdir_all_in_root(root, rel.parent().unwrap_or(Path::new("")), 0o755)?;
+    // A dangling symlink as the last component: the file is made at its
+    // target, which the kernel also keeps inside the root.
+    open_in_root_mode(
+        root,
+        &rel,
+        OFlags::CREATE | OFlags::WRONLY,
         Mode::from_raw_mode(0o644),
-    ) {
-        Ok(_) | Err(Errno::EXIST) => {}
-        Err(e) => return Err(e.into()),
-    }
+    )?;
     path_in_root(root, path)
 }
 

@@ -117,7 +117,10 @@ pub fn build(b: &Bundle, id: &str) -> Result<Plan> {
     let mut mounts_out = Vec::new();
     let mut has_dev = false;
     for m in spec.mounts().iter().flatten() {
-        let ms = mounts::parse(m, &b.dir)?;
+        let mut ms = mounts::parse(m, &b.dir)?;
+        if ms.kind == mounts::Kind::Cgroup {
+            ms.source = super::cgroupfs::host_cgroup2_source();
+        }
         if clean(&ms.dest) == Path::new("dev") {
             has_dev = true;
         }

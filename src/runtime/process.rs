@@ -13,11 +13,13 @@ use crate::ns::{self, PidForChildren};
 use crate::sys::fork::{fork_into, Forked};
 use anyhow::{anyhow, bail, Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 
 /// Run the container of bundle `b` in the foreground and wait for it.
 pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
@@ -26,6 +28,17 @@ pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
         RunIo::Inherit => None,
         RunIo::Stdio(s) => Some(s),
     };
+    // CVE-2019-5736: the command is exec'd through the trampoline when the
+    // init is alone in a new pid namespace; otherwise skiff itself must be
+    // running from a sealed copy (seal::prepare).
+    let trampoline = if plan.ns.create.contains(CloneFlags::CLONE_NEWPID) {
+        super::trampoline::get().ok()
+    } else {
+        None
+    };
+    if trampoline.is_none() && !super::seal::protected() {
+        bail!("refusing to start a container while skiff runs from a writable binary (call runtime::seal::prepare first)");
+    }
     single_threaded()?;
     let signals = Forwarder::new()?;
     let (chan, child_end) = sync::pair().context("create the sync socket")?;
@@ -45,7 +58,7 @@ pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
     {
         Forked::Child => {
             drop(chan);
-            init::run(&plan, &child_end, stdio.as_ref())
+            init::run(&plan, &child_end, stdio.as_ref(), trampoline)
         }
         Forked::Parent(pid) => pid,
     };
@@ -81,6 +94,7 @@ fn start(plan: &Plan, chan: &Channel, child: &mut Child) -> Result<Option<OwnedF
         })?;
     }
     let mut master = None;
+    let mut command = plan.arg0.clone();
     loop {
         let msg = chan
             .recv()
@@ -88,6 +102,11 @@ fn start(plan: &Plan, chan: &Channel, child: &mut Child) -> Result<Option<OwnedF
         match msg {
             None => return Ok(master),
             Some((Msg::Pty, fd)) => master = fd,
+            Some((Msg::Exec { path }, _)) => command = path,
+            Some((Msg::ExecFailed { errno }, _)) => {
+                child.wait_exit();
+                return Err(super::exec::exec_failure(Path::new(&command), errno, false));
+            }
             Some((Msg::Error { kind, message }, _)) => {
                 child.wait_exit();
                 return Err(match kind {

@@ -1,6 +1,12 @@
 //! CVE-2019-5736: a container must never be able to overwrite the skiff
 //! binary through `/proc/self/exe`.
 //!
+//! The usual defence is the exec trampoline (see `trampoline`); this
+//! module is the other one, for when the trampoline cannot be used (a
+//! container sharing a pid namespace, where its processes could reach the
+//! init before its exec; an architecture without a trampoline; memfds that
+//! may not be executed).
+//!
 //! The container's init is a fork of skiff, so until its `execve` its
 //! `/proc/self/exe` is skiff's binary; an image whose command is
 //! `/proc/self/exe`, or a script with `#!/proc/self/exe`, makes that very
@@ -19,6 +25,7 @@
 //! by root) needs no copy at all.
 
 use anyhow::{anyhow, bail, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use rustix::fs::{Mode, OFlags, SealFlags};
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsFd, OwnedFd};
@@ -45,6 +52,7 @@ pub fn is_sealed() -> bool {
         return false;
     };
     if let Ok(st) = rustix::fs::fstatfs(&fd) {
+        #[allow(clippy::unnecessary_cast)] // the field is narrower on 32-bit targets
         if st.f_type as i64 == OVERLAYFS_SUPER_MAGIC && (st.f_flags as u64) & ST_RDONLY != 0 {
             return true;
         }
@@ -65,6 +73,37 @@ pub fn is_sealed() -> bool {
 fn writable_by_containers() -> bool {
     rustix::process::geteuid().is_root()
         || nix::unistd::access("/proc/self/exe", nix::unistd::AccessFlags::W_OK).is_ok()
+}
+
+/// Does `spec` give the container a new pid namespace of its own?
+fn new_pid_namespace(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
+        })
+}
+
+/// Is the running binary out of the containers' reach (sealed, or not
+/// writable by them)?
+pub fn protected() -> bool {
+    is_sealed() || !writable_by_containers()
+}
+
+/// Make sure a container of `spec` cannot reach skiff's binary. With a new
+/// pid namespace the exec trampoline suffices (see `trampoline`); else
+/// this re-executes skiff from a sealed copy ([`ensure`]). Call it before
+/// taking locks: an `execve` undoes everything done before it.
+pub fn prepare(spec: &Spec) -> Result<()> {
+    if new_pid_namespace(spec) && super::trampoline::get().is_ok() {
+        if std::env::var_os(MARKER).is_some() {
+            std::env::remove_var(MARKER);
+        }
+        return Ok(());
+    }
+    ensure()
 }
 
 /// Make sure skiff runs from a sealed copy, re-executing itself from one

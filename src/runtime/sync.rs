@@ -27,6 +27,11 @@ pub enum Msg {
     MapsWritten,
     /// Child to parent: the pty master travels with this message.
     Pty,
+    /// Child to parent: the command about to be executed (through the
+    /// exec trampoline), named in a later [`Msg::ExecFailed`].
+    Exec { path: String },
+    /// The exec trampoline to parent: `execve` of the command failed.
+    ExecFailed { errno: i32 },
     /// Child to parent: setting up the container failed.
     Error {
         kind: Option<ErrorKind>,
@@ -37,6 +42,9 @@ pub enum Msg {
 const TAG_MAPS: u8 = 1;
 const TAG_PTY: u8 = 2;
 const TAG_ERROR: u8 = 3;
+/// Written by the trampoline's machine code as `[tag, errno]`.
+const TAG_EXEC_ERRNO: u8 = super::trampoline::TAG_EXEC_ERRNO;
+const TAG_EXEC: u8 = 5;
 
 fn kind_byte(kind: Option<ErrorKind>) -> u8 {
     match kind {
@@ -63,6 +71,12 @@ pub fn encode(msg: &Msg) -> Vec<u8> {
     match msg {
         Msg::MapsWritten => vec![TAG_MAPS],
         Msg::Pty => vec![TAG_PTY],
+        Msg::Exec { path } => {
+            let mut v = vec![TAG_EXEC];
+            v.extend_from_slice(path.as_bytes());
+            v
+        }
+        Msg::ExecFailed { errno } => vec![TAG_EXEC_ERRNO, *errno as u8],
         Msg::Error { kind, message } => {
             let mut cut = message.len().min(MAX_TEXT);
             while !message.is_char_boundary(cut) {
@@ -81,6 +95,12 @@ pub fn decode(bytes: &[u8]) -> io::Result<Msg> {
     match bytes.first() {
         Some(&TAG_MAPS) => Ok(Msg::MapsWritten),
         Some(&TAG_PTY) => Ok(Msg::Pty),
+        Some(&TAG_EXEC) => Ok(Msg::Exec {
+            path: String::from_utf8_lossy(&bytes[1..]).into_owned(),
+        }),
+        Some(&TAG_EXEC_ERRNO) if bytes.len() == 2 => Ok(Msg::ExecFailed {
+            errno: bytes[1] as i32,
+        }),
         Some(&TAG_ERROR) if bytes.len() >= 2 => Ok(Msg::Error {
             kind: byte_kind(bytes[1]),
             message: String::from_utf8_lossy(&bytes[2..]).into_owned(),
@@ -108,6 +128,10 @@ pub fn pair() -> io::Result<(Channel, Channel)> {
 impl Channel {
     pub fn raw_fd(&self) -> RawFd {
         self.0.as_raw_fd()
+    }
+
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.0)
     }
 
     /// Send `msg`, with `fd` attached when given.
@@ -171,6 +195,10 @@ mod tests {
         for m in [
             Msg::MapsWritten,
             Msg::Pty,
+            Msg::Exec {
+                path: "/bin/sh".into(),
+            },
+            Msg::ExecFailed { errno: 2 },
             Msg::Error {
                 kind: Some(ErrorKind::CommandNotFound),
                 message: "exec /bin/foo: no such file or directory".into(),

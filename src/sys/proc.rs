@@ -62,3 +62,18 @@ pub fn cloexec_from(first: i32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Put a duplicate of `fd` at descriptor number `target`, without
+/// close-on-exec (whatever was open there is closed). For the last step
+/// before an `execve`: the caller must own nothing else at `target`.
+pub fn dup_to(fd: std::os::fd::BorrowedFd, target: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: dup2 takes plain descriptor numbers; the caller guarantees no
+    // OwnedFd of ours is at `target`, so nothing is closed behind an owner.
+    let r = unsafe { libc::dup2(fd.as_raw_fd(), target) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
