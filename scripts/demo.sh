@@ -65,3 +65,5 @@ echo "== skiff save | tar -t"
 "$skiff" save "$ref" | tar -t | head -5
 echo "== skiff system check (store consistency)"
 "$skiff" system check && echo "store consistent"
+echo "== skiff run --rm (the built-in runtime: its own namespaces, Docker's defaults)"
+"$skiff" run --rm "$ref" sh -c 'echo "hello from $(hostname), pid $$"; grep CapEff /proc/self/status'
