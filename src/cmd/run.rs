@@ -593,7 +593,10 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         .to_annotation(),
     );
     spec.set_annotations(Some(ann));
-    crate::util::fs::atomic_write(&dir.join("config.json"), &serde_json::to_vec_pretty(&spec)?)?;
+    crate::util::fs::atomic_write_volatile(
+        &dir.join("config.json"),
+        &serde_json::to_vec_pretty(&spec)?,
+    )?;
     let anonymous = cleanup.anonymous.clone();
     store.update_container(&id, |c| {
         c.anonymous_volumes = anonymous;

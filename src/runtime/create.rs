@@ -2,7 +2,7 @@
 //! overlay plan for its root file system and the `/etc/hosts`,
 //! `/etc/hostname` and `/etc/resolv.conf` files bound into it.
 
-use crate::util::fs::atomic_write;
+use crate::util::fs::atomic_write_volatile as atomic_write;
 use anyhow::Result;
 use serde::Serialize;
 use std::path::{Path, PathBuf};

@@ -55,6 +55,24 @@ pub fn atomic_write_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     Ok(())
 }
 
+/// Replace `path` with `data` atomically but without fsync: for files that
+/// are regenerated whenever they are needed (a container's hosts file,
+/// its config.json), where a power cut may lose them but a killed process
+/// never leaves them half-written. Skipping the flushes keeps `run` fast.
+pub fn atomic_write_volatile(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = tmp_sibling(path);
+    let res = fs::write(&tmp, data)
+        .with_context(|| format!("write {}", tmp.display()))
+        .and_then(|_| {
+            fs::rename(&tmp, path)
+                .with_context(|| format!("rename {} to {}", tmp.display(), path.display()))
+        });
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
+}
+
 /// fsync a directory so renames into it survive a crash.
 pub fn fsync_dir(dir: &Path) -> Result<()> {
     let d = if dir.as_os_str().is_empty() {
