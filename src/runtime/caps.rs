@@ -30,15 +30,28 @@ fn convert(set: &Option<Capabilities>) -> Result<CapsHashSet> {
 }
 
 /// The plan for a spec's capabilities; `None` leaves them as they are.
-pub fn plan(c: Option<&LinuxCapabilities>) -> Result<Option<CapPlan>> {
+/// Capabilities outside `available` (skiff's own bounding set) are left
+/// out: no process can gain them, and asking would fail the container (a
+/// "privileged" container on a host that withholds CAP_SYS_RESOURCE, as
+/// this CI machine does, gets everything else).
+pub fn plan(c: Option<&LinuxCapabilities>, available: &CapsHashSet) -> Result<Option<CapPlan>> {
     let Some(c) = c else { return Ok(None) };
+    let set = |s: &Option<Capabilities>, what: &str| -> Result<CapsHashSet> {
+        let v = convert(s).with_context(|| format!("{what} capabilities"))?;
+        Ok(v.intersection(available).copied().collect())
+    };
     Ok(Some(CapPlan {
-        bounding: convert(c.bounding()).context("bounding capabilities")?,
-        effective: convert(c.effective()).context("effective capabilities")?,
-        inheritable: convert(c.inheritable()).context("inheritable capabilities")?,
-        permitted: convert(c.permitted()).context("permitted capabilities")?,
-        ambient: convert(c.ambient()).context("ambient capabilities")?,
+        bounding: set(c.bounding(), "bounding")?,
+        effective: set(c.effective(), "effective")?,
+        inheritable: set(c.inheritable(), "inheritable")?,
+        permitted: set(c.permitted(), "permitted")?,
+        ambient: set(c.ambient(), "ambient")?,
     }))
+}
+
+/// The capabilities this process could give a child: its bounding set.
+pub fn available() -> CapsHashSet {
+    caps::read(None, CapSet::Bounding).unwrap_or_else(|_| caps::all())
 }
 
 /// The kernel's bit mask of a set (`CapEff:` in /proc/PID/status).
@@ -98,11 +111,15 @@ mod tests {
             .ambient(Capabilities::new())
             .build()
             .unwrap();
-        let p = plan(Some(&lc)).unwrap().unwrap();
+        let p = plan(Some(&lc), &caps::all()).unwrap().unwrap();
         assert!(p.bounding.contains(&Capability::CAP_NET_BIND_SERVICE));
         assert_eq!(mask(&p.effective), (1 << 0) | (1 << 10) | (1 << 5));
         assert!(p.ambient.is_empty());
-        assert!(plan(None).unwrap().is_none());
+        assert!(plan(None, &caps::all()).unwrap().is_none());
+        // What the host withholds is left out.
+        let some: CapsHashSet = [Capability::CAP_CHOWN].into_iter().collect();
+        let p = plan(Some(&lc), &some).unwrap().unwrap();
+        assert_eq!(mask(&p.effective), 1);
     }
 
     #[test]
@@ -128,7 +145,7 @@ mod tests {
             .effective(set)
             .build()
             .unwrap();
-        let p = plan(Some(&lc)).unwrap().unwrap();
+        let p = plan(Some(&lc), &caps::all()).unwrap().unwrap();
         assert_eq!(mask(&p.effective), 0xa80425fb);
     }
 }

@@ -128,7 +128,7 @@ pub fn build(b: &Bundle, id: &str) -> Result<Plan> {
     }
 
     let user = process.user();
-    let caps = caps::plan(process.capabilities().as_ref())?;
+    let caps = caps::plan(process.capabilities().as_ref(), &caps::available())?;
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     let seccomp = match linux.seccomp() {
         Some(s) => seccomp::compile(s)?,
