@@ -8,6 +8,7 @@ use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 /// The magic-link path of a descriptor, for mount(2) and friends.
@@ -71,6 +72,13 @@ pub fn path_in_root(root: BorrowedFd, path: &Path) -> io::Result<OwnedFd> {
 /// Create every missing directory of `path` inside `root` and return an
 /// O_PATH descriptor of the last one.
 pub fn mkdir_all_in_root(root: BorrowedFd, path: &Path, mode: u32) -> io::Result<OwnedFd> {
+    mkdir_all_depth(root, path, mode, 0)
+}
+
+/// Symlinks followed while creating one path, as the kernel's own limit.
+const MAX_LINKS: u32 = 40;
+
+fn mkdir_all_depth(root: BorrowedFd, path: &Path, mode: u32, links: u32) -> io::Result<OwnedFd> {
     let rel = clean(path);
     let mut cur = open_in_root(root, Path::new("."), OFlags::PATH | OFlags::DIRECTORY)?;
     let mut sofar = PathBuf::new();
@@ -80,7 +88,26 @@ pub fn mkdir_all_in_root(root: BorrowedFd, path: &Path, mode: u32) -> io::Result
             Ok(fd) => fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 match rustix::fs::mkdirat(&cur, c, Mode::from_raw_mode(mode)) {
-                    Ok(()) | Err(Errno::EXIST) => {}
+                    Ok(()) => {}
+                    // A dangling symlink: make what it points at, resolved
+                    // inside the root as the kernel will resolve it
+                    // (CVE-2021-30465: never outside).
+                    Err(Errno::EXIST) => {
+                        if let Ok(target) = rustix::fs::readlinkat(&cur, c, Vec::new()) {
+                            if links >= MAX_LINKS {
+                                return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                            }
+                            let target = PathBuf::from(std::ffi::OsStr::from_bytes(
+                                target.as_bytes(),
+                            ));
+                            let next = if target.is_absolute() {
+                                target
+                            } else {
+                                sofar.parent().unwrap_or(Path::new("")).join(target)
+                            };
+                            mkdir_all_depth(root, &next, mode, links + 1)?;
+                        }
+                    }
                     Err(e) => return Err(e.into()),
                 }
                 open_in_root(root, &sofar, OFlags::PATH | OFlags::DIRECTORY)?
