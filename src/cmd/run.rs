@@ -458,6 +458,14 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         cwd: &cwd,
     };
     let opts = RunOpts::from_flags(&args.flags(), &ctx)?;
+    if opts.init {
+        // Refused rather than ignored: a command that expects an init as
+        // pid 1 (zombie reaping) must not silently run without one.
+        crate::bail_kind!(
+            InvalidArgument,
+            "--init: the built-in init is not available yet"
+        );
+    }
     opts.validate()?;
     for n in opts.notes() {
         eprintln!("skiff: warning: {n}");

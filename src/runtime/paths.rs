@@ -97,9 +97,8 @@ fn mkdir_all_depth(root: BorrowedFd, path: &Path, mode: u32, links: u32) -> io::
                             if links >= MAX_LINKS {
                                 return Err(io::Error::from_raw_os_error(libc::ELOOP));
                             }
-                            let target = PathBuf::from(std::ffi::OsStr::from_bytes(
-                                target.as_bytes(),
-                            ));
+                            let target =
+                                PathBuf::from(std::ffi::OsStr::from_bytes(target.as_bytes()));
                             let next = if target.is_absolute() {
                                 target
                             } else {
