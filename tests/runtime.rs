@@ -278,7 +278,7 @@ fn seccomp_blocks_calls_with_eperm() {
             "sh",
             "-c",
             "unshare -U true; echo unshare=$?; mount -t tmpfs none /tmp; echo mount=$?; \
-             echo still-running; grep Seccomp: /proc/self/status",
+             echo still-running; grep -E 'Seccomp:|NoNewPrivs:' /proc/self/status",
         ],
     );
     b.spec["linux"]["seccomp"] = seccomp_section(&["mount", "unshare", "keyctl"]);
