@@ -8,7 +8,6 @@ mod common;
 use common::{Out, Skiff};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -279,7 +278,7 @@ fn seccomp_blocks_calls_with_eperm() {
             "sh",
             "-c",
             "unshare -U true; echo unshare=$?; mount -t tmpfs none /tmp; echo mount=$?; \
-             echo still-running; grep Seccomp: /proc/self/status",
+             echo still-running; grep -E 'Seccomp:|NoNewPrivs:' /proc/self/status",
         ],
     );
     b.spec["linux"]["seccomp"] = seccomp_section(&["mount", "unshare", "keyctl"]);
@@ -601,8 +600,6 @@ fn terminal_gets_a_pty_with_the_window_size() {
     assert!(lines.contains(&"/dev/pts/0"), "{text:?}");
     assert!(lines.contains(&"33 101"), "{text:?}");
     assert!(lines.contains(&"done"), "{text:?}");
-    let _ = master.flush();
-    let _ = master.as_raw_fd();
 }
 
 #[test]
@@ -723,4 +720,111 @@ fn shared_pid_namespace_runs_skiff_from_a_sealed_copy() {
     out.assert_stdout_has("write=1");
     out.assert_stderr_any(&["Read-only file system"]);
     assert_eq!(exe_digest(), before);
+}
+
+/// A user for rootless runs, with subordinate ids for newuidmap:
+/// (uid, gid, first subordinate id).
+fn rootless_user() -> (u32, u32, u32) {
+    const NAME: &str = "skiff-rt";
+    const SUB: u32 = 400_000;
+    let id = |flag: &str| -> Option<u32> {
+        let out = std::process::Command::new("id")
+            .args([flag, NAME])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    if id("-u").is_none() {
+        let st = std::process::Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                NAME,
+            ])
+            .status()
+            .expect("useradd");
+        // Another test process may have made it meanwhile.
+        assert!(st.success() || id("-u").is_some(), "useradd {NAME}");
+    }
+    for file in ["/etc/subuid", "/etc/subgid"] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if !text.lines().any(|l| l.starts_with(&format!("{NAME}:"))) {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(file)
+                .unwrap();
+            writeln!(f, "{NAME}:{SUB}:65536").unwrap();
+        }
+    }
+    (id("-u").unwrap(), id("-g").unwrap(), SUB)
+}
+
+#[test]
+fn rootless_run_writes_maps_with_newuidmap() {
+    if which("newuidmap").is_none() {
+        eprintln!("skipped: newuidmap is not installed (package uidmap)");
+        return;
+    }
+    let (uid, gid, sub) = rootless_user();
+    let mut b = Bundle::new(
+        "rt_rootless",
+        &[
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; grep CapEff /proc/self/status",
+        ],
+    );
+    b.spec["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    let maps = json!([
+        {"containerID": 0, "hostID": uid, "size": 1},
+        {"containerID": 1, "hostID": sub, "size": 65536},
+    ]);
+    b.spec["linux"]["uidMappings"] = maps.clone();
+    b.spec["linux"]["gidMappings"] = json!([
+        {"containerID": 0, "hostID": gid, "size": 1},
+        {"containerID": 1, "hostID": sub, "size": 65536},
+    ]);
+    b.spec["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["type"] != "cgroup");
+    b.write();
+    // The user must reach the bundle: its tempdir is private to root.
+    std::fs::set_permissions(b.dir(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let args = b.args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = {
+        use std::os::unix::process::CommandExt;
+        b.env
+            .command(&args)
+            .uid(uid)
+            .gid(gid)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let out = common::skiff::wait_out(child, "runtime run (rootless)");
+    out.assert_ok();
+    let lines = out.lines();
+    assert_eq!(lines[0], "0", "root inside:\n{out}");
+    let first: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(first, ["0", &uid.to_string(), "1"], "{out}");
+    assert_eq!(status_field(&out.stdout, "CapEff:"), DOCKER_CAP_MASK);
+    assert_no_host_mounts(&b.dir());
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|f| f.is_file())
+    })
 }

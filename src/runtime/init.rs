@@ -186,15 +186,13 @@ fn setup(
         let sig = rustix::process::Signal::from_named_raw(sig as i32);
         let _ = rustix::process::set_parent_process_death_signal(sig);
     }
-    if trampoline.is_some() {
-        chan.send(
-            &Msg::Exec {
-                path: path.display().to_string(),
-            },
-            None,
-        )
-        .map_err(|e| anyhow!("tell skiff the command: {}", super::io_text(&e)))?;
-    }
+    chan.send(
+        &Msg::Ready {
+            command: path.display().to_string(),
+        },
+        None,
+    )
+    .map_err(|e| anyhow!("tell skiff the container is ready: {}", super::io_text(&e)))?;
     cloexec_from(3).map_err(|e| anyhow!("close inherited descriptors: {}", super::io_text(&e)))?;
     reset_signal_dispositions();
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);

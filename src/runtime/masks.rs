@@ -52,7 +52,7 @@ pub fn mask(root: BorrowedFd, path: &Path, null: BorrowedFd) -> Result<()> {
             target.as_str(),
             Some("tmpfs"),
             MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            Some("size=0,mode=755"),
+            Some("mode=755"),
         )
     } else {
         mount(

@@ -103,6 +103,11 @@ pub fn build(b: &Bundle, id: &str) -> Result<Plan> {
         || ns.join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWUSER);
     let has_uts = ns.create.contains(CloneFlags::CLONE_NEWUTS)
         || ns.join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWUTS);
+    if in_userns && !ns.create.contains(CloneFlags::CLONE_NEWUSER) && !ns.create.is_empty() {
+        // The namespaces the clone makes would belong to the host's user
+        // namespace, beyond the reach of the joined one.
+        bail!("joining a user namespace by path while creating other namespaces is not supported");
+    }
     if !ns.create.contains(CloneFlags::CLONE_NEWNS) {
         bail!("the runtime needs a new mount namespace (add {{\"type\": \"mount\"}})");
     }

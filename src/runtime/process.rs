@@ -102,7 +102,7 @@ fn start(plan: &Plan, chan: &Channel, child: &mut Child) -> Result<Option<OwnedF
         match msg {
             None => return Ok(master),
             Some((Msg::Pty, fd)) => master = fd,
-            Some((Msg::Exec { path }, _)) => command = path,
+            Some((Msg::Ready { command: c }, _)) => command = c,
             Some((Msg::ExecFailed { errno }, _)) => {
                 child.wait_exit();
                 return Err(super::exec::exec_failure(Path::new(&command), errno, false));

@@ -2,10 +2,14 @@
 //! socket pair carrying small typed messages both ways, and a descriptor
 //! when one must cross (the pty master).
 //!
-//! The child's end is close-on-exec, so the parent reads end-of-file
-//! exactly when the child's `execve` succeeded (or the child died); an
-//! error before that arrives as [`Msg::Error`] with its cause, and the user
-//! sees `exec /bin/foo: no such file or directory`, not a silent exit 1.
+//! The conversation: the parent writes a new user namespace's maps and says
+//! [`Msg::MapsWritten`]; the child may pass the pty master ([`Msg::Pty`]),
+//! says [`Msg::Ready`] with the command it is about to execute, and then
+//! executes it. The child's end is close-on-exec, so the parent reads
+//! end-of-file exactly when that `execve` succeeded (or the child died).
+//! An error before that arrives as [`Msg::Error`] (or, from the exec
+//! trampoline, [`Msg::ExecFailed`]) with its cause, and the user sees
+//! `exec /bin/foo: no such file or directory`, not a silent exit 1.
 
 use crate::error::ErrorKind;
 use rustix::net::{
@@ -27,9 +31,9 @@ pub enum Msg {
     MapsWritten,
     /// Child to parent: the pty master travels with this message.
     Pty,
-    /// Child to parent: the command about to be executed (through the
-    /// exec trampoline), named in a later [`Msg::ExecFailed`].
-    Exec { path: String },
+    /// Child to parent: the container is set up; its command (named in a
+    /// later [`Msg::ExecFailed`]) is about to be executed.
+    Ready { command: String },
     /// The exec trampoline to parent: `execve` of the command failed.
     ExecFailed { errno: i32 },
     /// Child to parent: setting up the container failed.
@@ -44,7 +48,7 @@ const TAG_PTY: u8 = 2;
 const TAG_ERROR: u8 = 3;
 /// Written by the trampoline's machine code as `[tag, errno]`.
 const TAG_EXEC_ERRNO: u8 = super::trampoline::TAG_EXEC_ERRNO;
-const TAG_EXEC: u8 = 5;
+const TAG_READY: u8 = 5;
 
 fn kind_byte(kind: Option<ErrorKind>) -> u8 {
     match kind {
@@ -71,9 +75,9 @@ pub fn encode(msg: &Msg) -> Vec<u8> {
     match msg {
         Msg::MapsWritten => vec![TAG_MAPS],
         Msg::Pty => vec![TAG_PTY],
-        Msg::Exec { path } => {
-            let mut v = vec![TAG_EXEC];
-            v.extend_from_slice(path.as_bytes());
+        Msg::Ready { command } => {
+            let mut v = vec![TAG_READY];
+            v.extend_from_slice(command.as_bytes());
             v
         }
         Msg::ExecFailed { errno } => vec![TAG_EXEC_ERRNO, *errno as u8],
@@ -95,8 +99,8 @@ pub fn decode(bytes: &[u8]) -> io::Result<Msg> {
     match bytes.first() {
         Some(&TAG_MAPS) => Ok(Msg::MapsWritten),
         Some(&TAG_PTY) => Ok(Msg::Pty),
-        Some(&TAG_EXEC) => Ok(Msg::Exec {
-            path: String::from_utf8_lossy(&bytes[1..]).into_owned(),
+        Some(&TAG_READY) => Ok(Msg::Ready {
+            command: String::from_utf8_lossy(&bytes[1..]).into_owned(),
         }),
         Some(&TAG_EXEC_ERRNO) if bytes.len() == 2 => Ok(Msg::ExecFailed {
             errno: bytes[1] as i32,
@@ -195,8 +199,8 @@ mod tests {
         for m in [
             Msg::MapsWritten,
             Msg::Pty,
-            Msg::Exec {
-                path: "/bin/sh".into(),
+            Msg::Ready {
+                command: "/bin/sh".into(),
             },
             Msg::ExecFailed { errno: 2 },
             Msg::Error {
