@@ -440,7 +440,13 @@ impl Drop for Cleanup<'_> {
 pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     // A sealed copy of skiff may re-execute us (CVE-2019-5736): before any
     // lock is taken or file written.
-    crate::runtime::seal::ensure()?;
+    // `run` always gives the container its own pid namespace, so the
+    // sealed trampoline suffices when this machine can run it; only
+    // without one does skiff re-execute from a sealed copy, and that must
+    // happen before anything is written.
+    if crate::runtime::trampoline::get().is_err() {
+        crate::runtime::seal::ensure()?;
+    }
     if args.detach {
         crate::bail_kind!(
             InvalidArgument,
