@@ -208,9 +208,10 @@ fn pid_1_is_the_command_and_alone() {
         "pid 1 is the command:\n{out}"
     );
     let procs: Vec<&str> = lines[1..].iter().map(|l| l.trim()).collect();
-    // The command and the two it started for the pipe (busybox names an
-    // applet it re-executes "exe"): no runtime helper.
-    assert_eq!(procs.len(), 3, "{out}");
+    // The command and what it started for the pipe (busybox names an
+    // applet it re-executes "exe"; `tail` may not have started yet when
+    // `ps` reads /proc): no runtime helper.
+    assert!((2..=3).contains(&procs.len()), "{out}");
     assert_eq!(procs[0], "1 sh", "{out}");
     assert!(procs.iter().all(|p| !p.contains("skiff")), "{out}");
 }
