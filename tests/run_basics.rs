@@ -254,3 +254,22 @@ fn output_is_not_buffered() {
         "the first line came as it was written, not at the exit"
     );
 }
+
+#[test]
+fn rmi_of_an_image_a_container_uses_is_refused_unless_forced() {
+    let c = Ctx::new("run_rmi_in_use");
+    let bb = c.bb();
+    // A container that stays (no --rm) keeps using the image.
+    c.run_ok(&["--name", "keeper", &bb, "true"]);
+    let out = c.env.fails(&["rmi", &bb]);
+    out.assert_error_line();
+    out.assert_stderr_has("conflict: unable to remove repository reference");
+    out.assert_stderr_has("is using its referenced image");
+    assert!(!c.env.image_ids().is_empty(), "the image stays");
+    // -f untags it; the image stays for the container, dangling.
+    let out = c.env.ok(&["rmi", "-f", &bb]);
+    out.assert_stdout_has("Untagged:");
+    out.assert_stdout_lacks("Deleted:");
+    assert_eq!(c.env.image_ids().len(), 1, "kept, without its name");
+    c.env.assert_store_clean();
+}

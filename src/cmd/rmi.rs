@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::error::{kind_err, ErrorKind};
 use crate::image::lookup::familiar_name;
 use crate::image::lookup::{find, local_candidates};
-use crate::store::{ImageRecord, Store};
+use crate::store::{ContainerRecord, ImageRecord, Store};
 use anyhow::Result;
 
 #[derive(Debug, clap::Args)]
@@ -27,6 +27,7 @@ pub fn remove_one(
     cfg: &Config,
     arg: &str,
     force: bool,
+    users: &[ContainerRecord],
 ) -> Result<Vec<String>> {
     let img = find(images, cfg, arg)?.clone();
     let mut lines = Vec::new();
@@ -41,10 +42,10 @@ pub fn remove_one(
         .iter()
         .position(|i| i.id == img.id)
         .expect("found above");
-    if let Some(name) = by_name {
+    if let Some(name) = &by_name {
         if img.names.len() > 1 && !force {
-            images[idx].names.retain(|n| *n != name);
-            lines.push(format!("Untagged: {}", familiar_name(&name)));
+            images[idx].names.retain(|n| n != name);
+            lines.push(format!("Untagged: {}", familiar_name(name)));
             return Ok(lines);
         }
     } else if img.names.len() > 1 && !force {
@@ -63,6 +64,28 @@ pub fn remove_one(
             ));
         }
     }
+    // A container still uses the image: Docker refuses, and with -f only
+    // untags it (the image stays, dangling, for the container's sake).
+    if let Some(c) = users.iter().find(|c| c.image_id == img.id) {
+        if !force {
+            let what = by_name
+                .as_deref()
+                .map(familiar_name)
+                .unwrap_or_else(|| img.id.short().to_string());
+            return Err(kind_err(
+                ErrorKind::InvalidState,
+                format!(
+                    "conflict: unable to remove repository reference \"{what}\" (must force) - container {} is using its referenced image {}",
+                    &c.id[..12],
+                    img.id.short()
+                ),
+            ));
+        }
+        for n in std::mem::take(&mut images[idx].names) {
+            lines.push(format!("Untagged: {}", familiar_name(&n)));
+        }
+        return Ok(lines);
+    }
     let removed = images.remove(idx);
     for n in &removed.names {
         lines.push(format!("Untagged: {}", familiar_name(n)));
@@ -78,7 +101,8 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let store = Store::open(&cfg.root)?;
     let mut errors = Vec::new();
     for arg in &args.images {
-        match store.update_images(|images| remove_one(images, cfg, arg, args.force)) {
+        let users = store.containers()?;
+        match store.update_images(|images| remove_one(images, cfg, arg, args.force, &users)) {
             Ok(lines) => {
                 for l in lines {
                     println!("{l}");
