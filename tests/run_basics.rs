@@ -273,3 +273,16 @@ fn rmi_of_an_image_a_container_uses_is_refused_unless_forced() {
     assert_eq!(c.env.image_ids().len(), 1, "kept, without its name");
     c.env.assert_store_clean();
 }
+
+#[test]
+fn image_prune_all_keeps_an_image_a_container_uses() {
+    let c = Ctx::new("run_prune_in_use");
+    let bb = c.bb();
+    c.run_ok(&["--name", "keeper", &bb, "true"]);
+    c.env.ok(&["image", "prune", "-a", "-f"]);
+    assert!(
+        !c.env.image_ids().is_empty(),
+        "the image a container uses survives prune -a"
+    );
+    c.env.assert_store_clean();
+}

@@ -52,9 +52,16 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         }
     }
     let store = Store::open(&cfg.root)?;
+    // Images a container uses are never "unused", tagged or not.
+    let used: Vec<_> = store
+        .containers()?
+        .into_iter()
+        .map(|c| c.image_id)
+        .collect();
     let removed = store.update_images(|images| {
         let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(images).into_iter().partition(|i| {
-            (args.all || i.names.is_empty())
+            !used.contains(&i.id)
+                && (args.all || i.names.is_empty())
                 && labels.iter().all(|(k, v)| match (i.labels.get(k), v) {
                     (Some(_), None) => true,
                     (Some(a), Some(b)) => a == b,
