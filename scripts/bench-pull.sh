@@ -23,6 +23,9 @@
 # Needs root (mount), docker-registry, podman, skopeo, pigz, curl, jq,
 # e2fsprogs and /usr/bin/time.
 set -euo pipefail
+
+# shellcheck source=scripts/lib-bench.sh
+. "$(dirname "$0")/lib-bench.sh"
 # `tar ... | add_layer` must run add_layer in this shell so the arrays it
 # fills survive the pipeline.
 shopt -s lastpipe
@@ -121,37 +124,11 @@ config=$(jq -cn --argjson diffs "[$(IFS=,; echo "${diff_ids[*]}")]" '{
     architecture: "amd64", os: "linux", created: "2024-01-01T00:00:00Z",
     config: {Cmd: ["sh"], Env: ["PATH=/usr/bin:/bin"]},
     rootfs: {type: "layers", diff_ids: $diffs}}')
-cfg_d=$(printf '%s' "$config" | sha256sum | cut -d' ' -f1)
-printf '%s' "$config" >"$layout/blobs/sha256/$cfg_d"
-manifest=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[%s]}' \
-    "$cfg_d" "${#config}" "$(IFS=,; echo "${layer_descs[*]}")")
-man_d=$(printf '%s' "$manifest" | sha256sum | cut -d' ' -f1)
-printf '%s' "$manifest" >"$layout/blobs/sha256/$man_d"
-printf '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"bench"}}]}' \
-    "$man_d" "${#manifest}" >"$layout/index.json"
+write_oci_layout "$layout" "$config" "$(IFS=,; echo "${layer_descs[*]}")"
 
 # --- the registry ------------------------------------------------------------
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-host="127.0.0.1:$port"
-cat >"$work/registry.yml" <<YML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: $host
-YML
-/usr/bin/docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 100); do curl -sf "http://$host/v2/" >/dev/null && break; sleep 0.1; done
-skopeo copy -q --dest-tls-verify=false "oci:$layout:bench" "docker://$host/bench:latest"
-ref="$host/bench:latest"
+serve_layout "$work" "$layout" bench
 layers=$(jq -r '.layers[].digest' "$layout/blobs/sha256/$man_d")
 [ "$(echo "$layers" | wc -w)" -ge 3 ] || { echo "bench-pull: the image has too few layers" >&2; exit 1; }
 

@@ -34,6 +34,9 @@
 # curl, python3, e2fsprogs and /usr/bin/time.
 set -euo pipefail
 
+# shellcheck source=scripts/lib-bench.sh
+. "$(dirname "$0")/lib-bench.sh"
+
 rounds=50
 keep=0
 while [ $# -gt 0 ]; do
@@ -112,35 +115,9 @@ config=$(jq -cn --arg diff "sha256:$diff" '{
     architecture: "amd64", os: "linux", created: "2024-01-01T00:00:00Z",
     config: {Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
     rootfs: {type: "layers", diff_ids: [$diff]}}')
-cfg_d=$(printf '%s' "$config" | sha256sum | cut -d' ' -f1)
-printf '%s' "$config" >"$layout/blobs/sha256/$cfg_d"
-manifest=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
-    "$cfg_d" "${#config}" "$lay_d" "$lay_size")
-man_d=$(printf '%s' "$manifest" | sha256sum | cut -d' ' -f1)
-printf '%s' "$manifest" >"$layout/blobs/sha256/$man_d"
-printf '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"bench"}}]}' \
-    "$man_d" "${#manifest}" >"$layout/index.json"
+write_oci_layout "$layout" "$config" "$(printf '{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}' "$lay_d" "$lay_size")"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-host="127.0.0.1:$port"
-cat >"$work/registry.yml" <<YML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: $host
-YML
-/usr/bin/docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 100); do curl -sf "http://$host/v2/" >/dev/null && break; sleep 0.1; done
-skopeo copy -q --dest-tls-verify=false "oci:$layout:bench" "docker://$host/bench-busybox:latest"
-ref="$host/bench-busybox:latest"
+serve_layout "$work" "$layout" bench-busybox
 
 # --- the tools ---------------------------------------------------------------
 
