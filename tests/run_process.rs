@@ -286,7 +286,6 @@ fn entrypoint_and_command() {
 }
 
 #[test]
-#[ignore = "--init is refused until the built-in init exists (issue 3)"]
 fn init_runs_the_command_as_its_child_and_reaps_zombies() {
     let c = Ctx::new("run_init");
     let bb = c.bb();

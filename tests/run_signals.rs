@@ -47,7 +47,6 @@ fn term_int_hup_usr1_reach_the_container() {
 }
 
 #[test]
-#[ignore = "--init is refused until the built-in init exists (issue 3)"]
 fn signals_pass_through_init_too() {
     let c = Ctx::new("run_signals_init");
     forwarded(&c, &["--init"], Signal::SIGTERM, "TERM", 51);

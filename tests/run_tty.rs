@@ -117,26 +117,32 @@ fn interactive_input_in_raw_mode() {
     assert_eq!(out.mode_after, out.mode_before, "terminal mode restored");
 }
 
-#[test]
-fn ctrl_c_reaches_the_container() {
-    let c = Ctx::new("run_tty_ctrl_c");
-    let mut p = pty(
-        &c,
-        &[
-            "--rm",
-            "-it",
-            &c.bb(),
-            "sh",
-            "-c",
-            "trap 'echo caught-int; exit 5' INT; echo ready; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; exit 99",
-        ],
-    );
+fn ctrl_c_reaches(c: &Ctx, extra: &[&str]) {
+    let bb = c.bb();
+    let mut args = vec!["--rm", "-it"];
+    args.extend_from_slice(extra);
+    args.extend([
+        bb.as_str(),
+        "sh",
+        "-c",
+        "trap 'echo caught-int; exit 5' INT; echo ready; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; exit 99",
+    ]);
+    let mut p = pty(c, &args);
     p.wait_for("ready", WAIT);
     settle();
     p.write(b"\x03");
     let out = p.finish();
-    assert_eq!(out.code, 5, "{out}");
-    assert!(out.text().contains("caught-int"), "{out}");
+    assert_eq!(out.code, 5, "{extra:?}: {out}");
+    assert!(out.text().contains("caught-int"), "{extra:?}: {out}");
+}
+
+#[test]
+fn ctrl_c_reaches_the_container() {
+    let c = Ctx::new("run_tty_ctrl_c");
+    ctrl_c_reaches(&c, &[]);
+    // Under --init the command is the terminal's foreground group, so the
+    // key reaches it rather than the init.
+    ctrl_c_reaches(&c, &["--init"]);
 }
 
 #[test]

@@ -438,15 +438,6 @@ impl Drop for Cleanup<'_> {
 }
 
 pub fn run(args: Args, cfg: &Config) -> Result<i32> {
-    // A sealed copy of skiff may re-execute us (CVE-2019-5736): before any
-    // lock is taken or file written.
-    // `run` always gives the container its own pid namespace, so the
-    // sealed trampoline suffices when this machine can run it; only
-    // without one does skiff re-execute from a sealed copy, and that must
-    // happen before anything is written.
-    if crate::runtime::trampoline::get().is_err() {
-        crate::runtime::seal::ensure()?;
-    }
     if args.detach {
         crate::bail_kind!(
             InvalidArgument,
@@ -464,13 +455,13 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         cwd: &cwd,
     };
     let opts = RunOpts::from_flags(&args.flags(), &ctx)?;
-    if opts.init {
-        // Refused rather than ignored: a command that expects an init as
-        // pid 1 (zombie reaping) must not silently run without one.
-        crate::bail_kind!(
-            InvalidArgument,
-            "--init: the built-in init is not available yet"
-        );
+    // CVE-2019-5736: `run` always gives the container its own pid
+    // namespace, so the sealed exec trampoline suffices where this machine
+    // can run it. Without one, or with the built-in init (which stays
+    // skiff for the container's life), skiff re-executes itself from a
+    // sealed copy first: before any lock is taken or file written.
+    if opts.init || crate::runtime::trampoline::get().is_err() {
+        crate::runtime::seal::ensure()?;
     }
     opts.validate()?;
     for n in opts.notes() {

@@ -17,7 +17,9 @@
 //!    CVE-2024-21626), the capability sets;
 //! 5. every descriptor above 2 close-on-exec, signals reset, seccomp last,
 //!    `execve` — through the exec trampoline when there is one (see
-//!    `trampoline`, CVE-2019-5736).
+//!    `trampoline`, CVE-2019-5736). With `--init`, the process forks
+//!    first: the child goes on to the `execve`, the parent stays as the
+//!    container's init (see `pid1`).
 
 use super::exec;
 use super::masks;
@@ -26,28 +28,28 @@ use super::paths::{mkdir_all_in_root, open_in_root};
 use super::plan::Plan;
 use super::sync::{Channel, Msg};
 use super::trampoline::SYNC_FD;
-use super::{caps, dev, pty, rlimits, rootfs, seccomp, Stdio};
+use super::{caps, dev, pid1, pty, rlimits, rootfs, seccomp, Stdio};
 use crate::error::{kind_of, ErrorKind};
+use crate::sys::fork::{fork_into, Forked};
 use crate::sys::proc::{cloexec_from, exit_now, reset_signal_dispositions};
 use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
-use nix::unistd::{Gid, Uid};
+use nix::unistd::{Gid, Pid, Uid};
 use rustix::fs::OFlags;
-use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// Run the init in the forked child; never returns.
-pub fn run(
-    plan: &Plan,
-    chan: &Channel,
-    stdio: Option<&Stdio>,
-    trampoline: Option<BorrowedFd>,
-) -> ! {
-    let e = match setup(plan, chan, stdio, trampoline) {
-        Ok(never) => match never {},
+pub fn run(plan: &Plan, chan: Channel, stdio: Option<&Stdio>, trampoline: Option<BorrowedFd>) -> ! {
+    let e = match setup(plan, &chan, stdio, trampoline) {
+        // The built-in init, its command started: the channel is the
+        // command's until its execve.
+        Ok(child) => {
+            drop(chan);
+            pid1::serve(child, &plan.args)
+        }
         Err(e) => e,
     };
     let kind = kind_of(&e);
@@ -69,12 +71,14 @@ fn errno(e: nix::errno::Errno) -> String {
     super::errno_text(e as i32)
 }
 
+/// Everything up to the `execve`, which only returns on failure; with the
+/// built-in init, returns in the init (pid 1) with its child's pid.
 fn setup(
     plan: &Plan,
     chan: &Channel,
     stdio: Option<&Stdio>,
     trampoline: Option<BorrowedFd>,
-) -> Result<Infallible> {
+) -> Result<Pid> {
     // Nothing in the container may ptrace or read us while we are still
     // skiff; execve makes the process dumpable again.
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
@@ -195,11 +199,27 @@ fn setup(
     .map_err(|e| anyhow!("tell skiff the container is ready: {}", super::io_text(&e)))?;
     cloexec_from(3).map_err(|e| anyhow!("close inherited descriptors: {}", super::io_text(&e)))?;
     reset_signal_dispositions();
+    let mut seccomp_done = plan.seccomp_early;
+    if plan.init {
+        // The init is confined as its command is; the filter is inherited.
+        if !seccomp_done {
+            seccomp::install(&plan.seccomp)?;
+            seccomp_done = true;
+        }
+        pid1::block_signals().map_err(|e| anyhow!("block signals in the init: {}", errno(e)))?;
+        match fork_into(0, None)
+            .map_err(|e| anyhow!("start the command from the init: {}", super::io_text(&e)))?
+        {
+            Forked::Parent(child) => return Ok(child),
+            Forked::Child => pid1::detach_child(plan.terminal)
+                .map_err(|e| anyhow!("give the command its process group: {}", errno(e)))?,
+        }
+    }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let errno = match trampoline {
-        Some(t) => exec_via_trampoline(plan, chan, t, &cpath)?,
+        Some(t) => exec_via_trampoline(plan, chan, t, &cpath, seccomp_done)?,
         None => {
-            if !plan.seccomp_early {
+            if !seccomp_done {
                 seccomp::install(&plan.seccomp)?;
             }
             match nix::unistd::execve(&cpath, &plan.args, &plan.env) {
@@ -214,7 +234,13 @@ fn setup(
 /// The last step through the exec trampoline: the sync socket at its
 /// agreed number, open across the trampoline's own exec; seccomp; go.
 /// Returns the errno of a failed `execveat`.
-fn exec_via_trampoline(plan: &Plan, chan: &Channel, t: BorrowedFd, cpath: &CString) -> Result<i32> {
+fn exec_via_trampoline(
+    plan: &Plan,
+    chan: &Channel,
+    t: BorrowedFd,
+    cpath: &CString,
+    seccomp_done: bool,
+) -> Result<i32> {
     let moved;
     let t = if t.as_raw_fd() == SYNC_FD {
         moved = rustix::io::fcntl_dupfd_cloexec(t, SYNC_FD + 1)
@@ -229,7 +255,7 @@ fn exec_via_trampoline(plan: &Plan, chan: &Channel, t: BorrowedFd, cpath: &CStri
         crate::sys::proc::dup_to(chan.as_fd(), SYNC_FD)
     };
     passed.map_err(|e| anyhow!("pass the sync socket on: {}", super::io_text(&e)))?;
-    if !plan.seccomp_early {
+    if !seccomp_done {
         seccomp::install(&plan.seccomp)?;
     }
     let mut argv = Vec::with_capacity(plan.args.len() + 1);

@@ -20,6 +20,7 @@ pub mod masks;
 pub mod mounts;
 pub mod opts;
 pub mod paths;
+pub mod pid1;
 pub mod plan;
 pub mod process;
 pub mod pty;

@@ -65,6 +65,8 @@ pub struct Plan {
     /// (rows, columns) asked by the spec.
     pub console_size: Option<(u16, u16)>,
     pub parent_death_signal: Option<Signal>,
+    /// Run the built-in init as pid 1, the command as its child (`--init`).
+    pub init: bool,
 }
 
 impl Plan {
@@ -212,6 +214,15 @@ pub fn build(b: &Bundle, id: &str) -> Result<Plan> {
         terminal: process.terminal().unwrap_or(false),
         console_size,
         parent_death_signal: Some(Signal::SIGKILL),
+        init: wants_init(spec),
         ns,
     })
+}
+
+/// Does the spec ask for the built-in init (`--init`)?
+pub fn wants_init(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.annotations()
+        .as_ref()
+        .and_then(|a| a.get(super::spec::ANNOTATION_INIT))
+        .is_some_and(|v| v == "true")
 }

@@ -36,7 +36,9 @@ pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
     } else {
         None
     };
-    if trampoline.is_none() && !super::seal::protected() {
+    // The built-in init stays skiff for the container's whole life, so it
+    // must always come from a sealed copy.
+    if (trampoline.is_none() || plan.init) && !super::seal::protected() {
         bail!("refusing to start a container while skiff runs from a writable binary (call runtime::seal::prepare first)");
     }
     single_threaded()?;
@@ -58,7 +60,7 @@ pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
     {
         Forked::Child => {
             drop(chan);
-            init::run(&plan, &child_end, stdio.as_ref(), trampoline)
+            init::run(&plan, child_end, stdio.as_ref(), trampoline)
         }
         Forked::Parent(pid) => pid,
     };

@@ -93,11 +93,13 @@ pub fn protected() -> bool {
 }
 
 /// Make sure a container of `spec` cannot reach skiff's binary. With a new
-/// pid namespace the exec trampoline suffices (see `trampoline`); else
+/// pid namespace the exec trampoline suffices (see `trampoline`), unless
+/// the built-in init (which stays skiff) is asked for; else
 /// this re-executes skiff from a sealed copy ([`ensure`]). Call it before
 /// taking locks: an `execve` undoes everything done before it.
 pub fn prepare(spec: &Spec) -> Result<()> {
-    if new_pid_namespace(spec) && super::trampoline::get().is_ok() {
+    if new_pid_namespace(spec) && super::trampoline::get().is_ok() && !super::plan::wants_init(spec)
+    {
         if std::env::var_os(MARKER).is_some() {
             std::env::remove_var(MARKER);
         }
