@@ -6,7 +6,7 @@
 use super::Store;
 use crate::digest::Digest;
 use crate::error::{kind_err, ErrorKind};
-use crate::util::fs::{atomic_write, mkdir_all};
+use crate::util::fs::{atomic_write, atomic_write_volatile, mkdir_all};
 use crate::util::lock::{lock_exclusive, LockGuard};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -86,6 +86,9 @@ impl Store {
     fn read_container(&self, id: &str) -> Result<Option<ContainerRecord>> {
         let p = self.container_dir(id).join("container.json");
         match fs::read(&p) {
+            // What a power cut can leave of a record written without
+            // flushing (see `write_record`): a half-made container.
+            Ok(b) if b.is_empty() => Ok(None),
             Ok(b) => Ok(Some(
                 serde_json::from_slice(&b).with_context(|| format!("parse {}", p.display()))?,
             )),
@@ -157,11 +160,22 @@ impl Store {
         for sub in ["upper", "work", "rootfs"] {
             mkdir_all(&dir.join(sub), 0o755)?;
         }
-        atomic_write(
-            &dir.join("container.json"),
-            &serde_json::to_vec_pretty(rec)?,
-        )?;
+        self.write_record(rec)?;
         Ok(dir)
+    }
+
+    /// Replace the record on disk. A `--rm` container's record lives only
+    /// as long as its process, so it is written without flushing (a power
+    /// cut leaves at worst an empty record, taken as a half-made
+    /// container); every other record survives a crash.
+    fn write_record(&self, rec: &ContainerRecord) -> Result<()> {
+        let path = self.container_dir(&rec.id).join("container.json");
+        let data = serde_json::to_vec_pretty(rec)?;
+        if rec.auto_remove {
+            atomic_write_volatile(&path, &data)
+        } else {
+            atomic_write(&path, &data)
+        }
     }
 
     /// Change a container's record under the lock (reloaded first).
@@ -175,10 +189,7 @@ impl Store {
             .read_container(id)?
             .ok_or_else(|| kind_err(ErrorKind::NotFound, format!("No such container: {id}")))?;
         let out = f(&mut rec)?;
-        atomic_write(
-            &self.container_dir(id).join("container.json"),
-            &serde_json::to_vec_pretty(&rec)?,
-        )?;
+        self.write_record(&rec)?;
         Ok(out)
     }
 
@@ -241,5 +252,22 @@ mod tests {
         assert!(!s.container_dir("aaaa1111").exists());
         assert!(valid_container_name("my-app_1.2"));
         assert!(!valid_container_name("-x"));
+    }
+
+    #[test]
+    fn an_empty_record_is_a_half_made_container() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let mut r = rec("cccc3333", "tmp");
+        r.auto_remove = true;
+        s.create_container(&r).unwrap();
+        assert_eq!(s.containers().unwrap().len(), 1);
+        // What a power cut may leave of an unflushed record.
+        fs::write(s.container_dir("cccc3333").join("container.json"), b"").unwrap();
+        assert!(s.containers().unwrap().is_empty());
+        // The name is free again, and removal still cleans up.
+        s.create_container(&rec("dddd4444", "tmp")).unwrap();
+        s.remove_container("cccc3333").unwrap();
+        assert!(!s.container_dir("cccc3333").exists());
     }
 }
