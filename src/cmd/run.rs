@@ -598,10 +598,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         .to_annotation(),
     );
     spec.set_annotations(Some(ann));
-    crate::util::fs::atomic_write_volatile(
-        &dir.join("config.json"),
-        &serde_json::to_vec_pretty(&spec)?,
-    )?;
+    crate::util::fs::atomic_write_volatile(&dir.join("config.json"), &serde_json::to_vec(&spec)?)?;
     let anonymous = cleanup.anonymous.clone();
     store.update_container(&id, |c| {
         c.anonymous_volumes = anonymous;
@@ -628,7 +625,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
                 .context("dup stderr")?,
         })
     };
-    let res = crate::runtime::run_bundle(&dir, &id, io);
+    let res = crate::runtime::run_spec(&dir, spec, &id, io);
     let (code, err) = match res {
         Ok(exit) => (Some(exit.status()), None),
         Err(e) => (None, Some(e)),

@@ -7,9 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// The annotation the runtime reads to mount the rootfs overlay inside the
-/// container's own mount namespace (so no crash can leak it on the host).
-pub const OVERLAY_ANNOTATION: &str = "org.skiff.rootfs.overlay";
+pub use super::bundle::OVERLAY_ANNOTATION;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct OverlayPlan {

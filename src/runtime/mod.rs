@@ -98,6 +98,14 @@ pub fn run_bundle(bundle: &Path, id: &str, io: RunIo) -> Result<Exit> {
     process::run(&b, id, io)
 }
 
+/// [`run_bundle`] for a spec already in memory (the one just written to
+/// `dir/config.json`), sparing the read back.
+pub fn run_spec(dir: &Path, spec: oci_spec::runtime::Spec, id: &str, io: RunIo) -> Result<Exit> {
+    let b = bundle::Bundle::new(dir, spec)?;
+    seal::prepare(&b.spec)?;
+    process::run(&b, id, io)
+}
+
 /// The text of an errno as the rest of skiff words errors: lowercase,
 /// without the "(os error N)" suffix.
 pub(crate) fn errno_text(errno: i32) -> String {
