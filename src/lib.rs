@@ -7,6 +7,7 @@
 pub mod cgroup;
 pub mod cmd;
 pub mod config;
+pub mod container;
 pub mod digest;
 pub mod error;
 pub mod image;

@@ -8,12 +8,17 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 pub mod archive;
+pub mod create;
 pub mod format;
 pub mod images;
 pub mod info;
 pub mod inspect;
+pub mod lifecycle;
 pub mod login;
+pub mod logs;
+pub mod monitor;
 pub mod prune;
+pub mod ps;
 pub mod pull;
 pub mod push;
 pub mod rmi;
@@ -88,9 +93,59 @@ pub enum Command {
     Version(version::Args),
     /// Display system-wide information
     Info(info::Args),
+    /// Create a new container
+    Create(Box<run::Args>),
+    /// Start one or more stopped containers
+    Start(lifecycle::StartArgs),
+    /// Stop one or more running containers
+    Stop(lifecycle::StopArgs),
+    /// Restart one or more containers
+    Restart(lifecycle::StopArgs),
+    /// Kill one or more running containers
+    Kill(lifecycle::KillArgs),
+    /// Remove one or more containers
+    Rm(lifecycle::RmArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(lifecycle::WaitArgs),
+    /// List containers
+    Ps(ps::Args),
+    /// Fetch the logs of a container
+    Logs(logs::Args),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Run OCI bundles with the built-in runtime
     #[command(subcommand, hide = true)]
     Runtime(runtime::RuntimeCommand),
+    /// The monitor of a detached container
+    #[command(hide = true, name = "container-monitor")]
+    ContainerMonitor(monitor::Args),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Create and run a new container from an image
+    Run(Box<run::Args>),
+    /// Create a new container
+    Create(Box<run::Args>),
+    /// Start one or more stopped containers
+    Start(lifecycle::StartArgs),
+    /// Stop one or more running containers
+    Stop(lifecycle::StopArgs),
+    /// Restart one or more containers
+    Restart(lifecycle::StopArgs),
+    /// Kill one or more running containers
+    Kill(lifecycle::KillArgs),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(lifecycle::RmArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(lifecycle::WaitArgs),
+    /// List containers
+    #[command(alias = "ps", alias = "list")]
+    Ls(ps::Args),
+    /// Fetch the logs of a container
+    Logs(logs::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +172,21 @@ pub enum ImageCommand {
     Load(archive::LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(archive::ImportArgs),
+}
+
+fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
+    match c {
+        ContainerCommand::Run(a) => run::run(*a, cfg),
+        ContainerCommand::Create(a) => create::run(*a, cfg),
+        ContainerCommand::Start(a) => lifecycle::start_cmd(a, cfg),
+        ContainerCommand::Stop(a) => lifecycle::stop_cmd(a, cfg),
+        ContainerCommand::Restart(a) => lifecycle::restart_cmd(a, cfg),
+        ContainerCommand::Kill(a) => lifecycle::kill_cmd(a, cfg),
+        ContainerCommand::Rm(a) => lifecycle::rm_cmd(a, cfg),
+        ContainerCommand::Wait(a) => lifecycle::wait_cmd(a, cfg),
+        ContainerCommand::Ls(a) => ps::run(a, cfg),
+        ContainerCommand::Logs(a) => logs::run(a, cfg),
+    }
 }
 
 /// Run the command the user asked for; returns the process exit code.
@@ -148,6 +218,17 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Version(a) => version::run(a, &cfg),
         Command::Info(a) => info::run(a, &cfg),
         Command::Runtime(c) => runtime::run(c, &cfg),
+        Command::Create(a) => create::run(*a, &cfg),
+        Command::Start(a) => lifecycle::start_cmd(a, &cfg),
+        Command::Stop(a) => lifecycle::stop_cmd(a, &cfg),
+        Command::Restart(a) => lifecycle::restart_cmd(a, &cfg),
+        Command::Kill(a) => lifecycle::kill_cmd(a, &cfg),
+        Command::Rm(a) => lifecycle::rm_cmd(a, &cfg),
+        Command::Wait(a) => lifecycle::wait_cmd(a, &cfg),
+        Command::Ps(a) => ps::run(a, &cfg),
+        Command::Logs(a) => logs::run(a, &cfg),
+        Command::Container(c) => container(c, &cfg),
+        Command::ContainerMonitor(a) => monitor::run(a, &cfg),
     }
 }
 

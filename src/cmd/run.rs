@@ -1,24 +1,15 @@
-//! `skiff run`: create a container from an image and run it in the
-//! foreground, with skiff as its parent (no daemon, no shim).
+//! `skiff run`: create a container from an image and run it: in the
+//! foreground with skiff as its parent (no daemon, no shim), or with `-d`
+//! under a monitor of its own. `skiff create` takes the same flags.
 
 use crate::config::Config;
-use crate::error::{kind_err, kind_of, ErrorKind};
-use crate::image::config::ImageConfig;
-use crate::image::lookup::find;
-use crate::image::progress::Progress;
-use crate::image::pull::{pull, PullOptions};
+use crate::container::{self, PullSettings};
+use crate::error::kind_of;
 use crate::image::remote::RegistryFlags;
-use crate::registry::Reference;
-use crate::runtime::create::{
-    copy_up, image_file, write_etc_files, EtcOptions, OverlayPlan, OVERLAY_ANNOTATION,
-};
-use crate::runtime::opts::mounts::image_volumes;
-use crate::runtime::opts::{FlagContext, MountKind, MountRequest, PullPolicy, RunFlags, RunOpts};
-use crate::runtime::spec::{build_spec, HostFiles, ResolvedDevice, ResolvedMount, SpecInput};
-use crate::store::{ContainerRecord, ContainerState, ImageRecord, Store};
+use crate::runtime::opts::{FlagContext, RunFlags, RunOpts};
+use crate::store::Store;
 use anyhow::{Context, Result};
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(trailing_var_arg = true, disable_help_flag = true)]
@@ -131,9 +122,21 @@ pub struct Args {
     /// Proxy received signals to the process (only true is supported)
     #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
     pub sig_proxy: Option<bool>,
-    /// Run container in background and print container ID (not yet supported)
+    /// Run container in background and print container ID
     #[arg(short, long)]
     pub detach: bool,
+    /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:N])
+    #[arg(long)]
+    pub restart: Option<String>,
+    /// Logging driver for the container (json-file, k8s-file, none)
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Log driver options
+    #[arg(long)]
+    pub log_opt: Vec<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long, allow_hyphen_values = true)]
+    pub stop_timeout: Option<i64>,
     /// Suppress the pull output
     #[arg(short, long)]
     pub quiet: bool,
@@ -185,427 +188,72 @@ impl Args {
             stop_signal: self.stop_signal.clone(),
             pull: self.pull.clone(),
             platform: self.platform.clone(),
+            detach: self.detach,
+            restart: self.restart.clone(),
+            log_driver: self.log_driver.clone(),
+            log_opt: self.log_opt.clone(),
+            stop_timeout: self.stop_timeout,
         }
     }
-}
 
-/// A fresh 64-hex container ID.
-fn new_id() -> String {
-    crate::cmd::volume::random_name()
-}
-
-/// Docker-style `adjective_name` for containers run without `--name`.
-fn random_container_name(id: &str) -> String {
-    const ADJ: [&str; 16] = [
-        "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry",
-        "nifty", "quirky", "sharp", "tender", "vivid", "witty",
-    ];
-    const NOUN: [&str; 16] = [
-        "babbage", "curie", "darwin", "euler", "fermat", "galois", "hopper", "kepler", "lovelace",
-        "noether", "pascal", "ritchie", "shannon", "turing", "volta", "wozniak",
-    ];
-    let b = hex::decode(&id[..4]).unwrap_or_else(|_| vec![0, 0]);
-    format!("{}_{}", ADJ[b[0] as usize % 16], NOUN[b[1] as usize % 16])
-}
-
-/// The image to run, pulled first when the policy says so.
-fn resolve_image(store: &Store, cfg: &Config, opts: &RunOpts, args: &Args) -> Result<ImageRecord> {
-    let local = store
-        .images()
-        .ok()
-        .and_then(|imgs| find(&imgs, cfg, &opts.image).ok().cloned());
-    // An image of another platform than `--platform` asks for does not count.
-    let mismatch = |img: &ImageRecord| {
-        opts.platform
-            .as_ref()
-            .filter(|p| p.os != img.os || p.architecture != img.architecture)
-            .map(|p| (p.to_string(), format!("{}/{}", img.os, img.architecture)))
-    };
-    let need_pull = match opts.pull {
-        PullPolicy::Always => true,
-        PullPolicy::Missing => local.as_ref().is_none_or(|i| mismatch(i).is_some()),
-        PullPolicy::Never => false,
-    };
-    if !need_pull {
-        let img = local.ok_or_else(|| {
-            kind_err(
-                ErrorKind::NotFound,
-                format!("No such image: {}", opts.image),
-            )
-        })?;
-        if let Some((want, have)) = mismatch(&img) {
-            return Err(kind_err(
-                ErrorKind::NotFound,
-                format!(
-                    "image with reference {} was found but does not match the specified platform: wanted {want}, actual: {have}",
-                    opts.image
-                ),
-            ));
-        }
-        return Ok(img);
-    }
-    let refs = crate::image::lookup::candidates(cfg, &opts.image);
-    let r = match refs.first() {
-        Some(r) => r.clone(),
-        None => Reference::parse(&opts.image).with_context(|| format!("run {}", opts.image))?,
-    };
-    if local.is_none() {
-        eprintln!("Unable to find image '{}' locally", r.familiar());
-    }
-    let progress = Progress::for_stderr(args.quiet);
-    let popts = PullOptions {
-        platform: opts.platform.clone(),
-        max_concurrent: 3,
-        registry: args.registry.clone(),
-    };
-    let pulled = pull(store, cfg, &r, &popts, &progress)?;
-    if !args.quiet {
-        // Docker prints these on stderr in `run`: stdout is the container's.
-        eprintln!("Digest: {}", pulled.digest);
-        if pulled.up_to_date {
-            eprintln!("Status: Image is up to date for {}", r.familiar());
-        } else {
-            eprintln!("Status: Downloaded newer image for {}", r.familiar());
-        }
-    }
-    let imgs = store.images()?;
-    imgs.into_iter().find(|i| i.id == pulled.id).ok_or_else(|| {
-        kind_err(
-            ErrorKind::NotFound,
-            format!("No such image: {}", opts.image),
-        )
-    })
-}
-
-/// The host side of every mount: bind sources checked (or created, for
-/// `-v`), named volumes found or created (and seeded from the image the
-/// first time), anonymous volumes made for this container.
-fn resolve_mounts(
-    store: &Store,
-    requests: &[MountRequest],
-    layers_top_first: &[PathBuf],
-    container_dir: &std::path::Path,
-    anonymous: &mut Vec<String>,
-    used: &mut Vec<String>,
-) -> Result<Vec<ResolvedMount>> {
-    let mut out = Vec::new();
-    for (i, m) in requests.iter().enumerate() {
-        let host_path = match m.kind {
-            MountKind::Tmpfs => None,
-            MountKind::Bind => {
-                let src = PathBuf::from(m.source.as_deref().unwrap_or_default());
-                if !src.exists() {
-                    if !m.create_source {
-                        return Err(m.missing_source_error());
-                    }
-                    crate::util::fs::mkdir_all(&src, 0o755).with_context(|| {
-                        format!("create bind source {} for {}", src.display(), m.target)
-                    })?;
-                }
-                Some(src)
-            }
-            MountKind::Volume => {
-                let (name, anon) = match &m.source {
-                    Some(n) => (n.clone(), false),
-                    None => (crate::cmd::volume::random_name(), true),
-                };
-                let (rec, created) =
-                    store.create_volume(&name, Default::default(), Default::default(), anon)?;
-                if anon {
-                    anonymous.push(rec.name.clone());
-                }
-                used.push(rec.name.clone());
-                let data = store.volume_data(&rec.name);
-                if created && !m.nocopy {
-                    copy_up(
-                        layers_top_first,
-                        &m.target,
-                        &data,
-                        &container_dir.join(format!("seed-{i}")),
-                    )?;
-                }
-                Some(data)
-            }
+    /// The flags parsed and checked, with warnings printed.
+    pub fn opts(&self) -> Result<RunOpts> {
+        let cwd = std::env::current_dir().context("read the current directory")?;
+        let lookup = |k: &str| std::env::var(k).ok();
+        let read = |p: &std::path::Path| {
+            std::fs::read_to_string(p).with_context(|| format!("open {}", p.display()))
         };
-        out.push(ResolvedMount {
-            request: m.clone(),
-            host_path,
-        });
-    }
-    Ok(out)
-}
-
-/// `--device`: the host node's type and numbers.
-fn resolve_devices(opts: &RunOpts) -> Result<Vec<ResolvedDevice>> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let mut out = Vec::new();
-    for d in &opts.devices {
-        let meta = std::fs::metadata(&d.host).with_context(|| {
-            format!(
-                "error gathering device information while adding custom device {:?}",
-                d.host
-            )
-        })?;
-        let ft = meta.file_type();
-        let typ = if ft.is_char_device() {
-            oci_spec::runtime::LinuxDeviceType::C
-        } else if ft.is_block_device() {
-            oci_spec::runtime::LinuxDeviceType::B
-        } else {
-            return Err(kind_err(
-                ErrorKind::InvalidArgument,
-                format!("{} is not a device node", d.host),
-            ));
+        let ctx = FlagContext {
+            lookup_env: &lookup,
+            read_file: &read,
+            cwd: &cwd,
         };
-        let rdev = meta.rdev();
-        let dev = oci_spec::runtime::LinuxDeviceBuilder::default()
-            .path(PathBuf::from(&d.container))
-            .typ(typ)
-            .major(nix::sys::stat::major(rdev) as i64)
-            .minor(nix::sys::stat::minor(rdev) as i64)
-            .file_mode(meta.mode() & 0o777)
-            .uid(meta.uid())
-            .gid(meta.gid())
-            .build()
-            .context("device")?;
-        out.push(ResolvedDevice {
-            device: dev,
-            host_path: PathBuf::from(&d.host),
-            permissions: d.permissions.clone(),
-        });
-    }
-    Ok(out)
-}
-
-/// Keep only the capabilities skiff itself may grant: `ALL` and
-/// `--privileged` mean every capability this process holds in its bounding
-/// set (as Docker's mean the daemon's), not ones the kernel would refuse.
-fn clamp_capabilities(spec: &mut oci_spec::runtime::Spec) -> Result<()> {
-    let have: std::collections::HashSet<String> = caps::read(None, caps::CapSet::Bounding)
-        .context("read the bounding capability set")?
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    let keep = |set: &Option<oci_spec::runtime::Capabilities>| {
-        set.as_ref().map(|s| {
-            s.iter()
-                .filter(|c| {
-                    serde_json::to_value(c)
-                        .ok()
-                        .and_then(|v| v.as_str().map(|n| have.contains(n)))
-                        .unwrap_or(false)
-                })
-                .copied()
-                .collect::<oci_spec::runtime::Capabilities>()
-        })
-    };
-    let Some(process) = spec.process_mut().as_mut() else {
-        return Ok(());
-    };
-    if let Some(c) = process.capabilities().clone() {
-        let mut c2 = c.clone();
-        c2.set_bounding(keep(c.bounding()));
-        c2.set_effective(keep(c.effective()));
-        c2.set_permitted(keep(c.permitted()));
-        c2.set_inheritable(keep(c.inheritable()));
-        c2.set_ambient(keep(c.ambient()));
-        process.set_capabilities(Some(c2));
-    }
-    Ok(())
-}
-
-/// Removes a half-made or `--rm` container (and its anonymous volumes)
-/// unless disarmed.
-struct Cleanup<'a> {
-    store: &'a Store,
-    id: String,
-    anonymous: Vec<String>,
-    armed: bool,
-}
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
+        let opts = RunOpts::from_flags(&self.flags(), &ctx)?;
+        for n in opts.notes() {
+            eprintln!("skiff: warning: {n}");
         }
-        if let Err(e) = self.store.remove_container(&self.id) {
-            eprintln!("skiff: remove container {}: {e:#}", self.id);
-        }
-        for v in &self.anonymous {
-            let _ = self.store.remove_volume(v);
+        Ok(opts)
+    }
+
+    pub fn pulling(&self) -> PullSettings {
+        PullSettings {
+            quiet: self.quiet,
+            registry: self.registry.clone(),
         }
     }
 }
 
 pub fn run(args: Args, cfg: &Config) -> Result<i32> {
-    if args.detach {
-        crate::bail_kind!(
-            InvalidArgument,
-            "run -d: detached containers are not supported yet"
-        );
-    }
-    let cwd = std::env::current_dir().context("read the current directory")?;
-    let lookup = |k: &str| std::env::var(k).ok();
-    let read = |p: &std::path::Path| {
-        std::fs::read_to_string(p).with_context(|| format!("open {}", p.display()))
-    };
-    let ctx = FlagContext {
-        lookup_env: &lookup,
-        read_file: &read,
-        cwd: &cwd,
-    };
-    let opts = RunOpts::from_flags(&args.flags(), &ctx)?;
+    let opts = args.opts()?;
     // CVE-2019-5736: `run` always gives the container its own pid
     // namespace, so the sealed exec trampoline suffices where this machine
     // can run it. Without one, or with the built-in init (which stays
     // skiff for the container's life), skiff re-executes itself from a
-    // sealed copy first: before any lock is taken or file written.
-    if opts.init || crate::runtime::trampoline::get().is_err() {
+    // sealed copy first: before any lock is taken or file written. (A
+    // detached container's monitor sees to this itself.)
+    if !opts.detach && (opts.init || crate::runtime::trampoline::get().is_err()) {
         crate::runtime::seal::ensure()?;
     }
-    opts.validate()?;
-    for n in opts.notes() {
-        eprintln!("skiff: warning: {n}");
-    }
     let store = Store::open(&cfg.root)?;
-    let img = resolve_image(&store, cfg, &opts, &args)?;
-    let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
-    let run_cfg = config.config.clone().unwrap_or_default();
-
-    let id = new_id();
-    let name = match &opts.name {
-        Some(n) => n.clone(),
-        None => random_container_name(&id),
-    };
-    let args_vec = crate::runtime::spec::process_args(&run_cfg, &opts)?;
-    let record = ContainerRecord {
-        id: id.clone(),
-        name,
-        image: opts.image.clone(),
-        image_id: img.id.clone(),
-        layers: img.layers.clone(),
-        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        command: args_vec,
-        labels: opts.labels.clone(),
-        auto_remove: opts.rm,
-        anonymous_volumes: Vec::new(),
-        volumes: Vec::new(),
-        state: ContainerState {
-            status: "created".into(),
-            ..Default::default()
-        },
-    };
-    let dir = store.create_container(&record)?;
-    let mut cleanup = Cleanup {
-        store: &store,
-        id: id.clone(),
-        anonymous: Vec::new(),
-        armed: true,
-    };
-
-    let layers_top_first: Vec<PathBuf> = img
-        .layers
-        .iter()
-        .rev()
-        .map(|c| store.layer_dir(c))
-        .collect();
-    let mut requests = opts.mounts.clone();
-    let image_vols: Vec<&str> = run_cfg
-        .volumes
-        .as_ref()
-        .map(|v| v.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    requests.extend(image_volumes(image_vols, &opts.mounts));
-    let mut used = Vec::new();
-    let mounts = resolve_mounts(
-        &store,
-        &requests,
-        &layers_top_first,
-        &dir,
-        &mut cleanup.anonymous,
-        &mut used,
-    )?;
-    let devices = resolve_devices(&opts)?;
-
-    let host_name = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let hostname = crate::runtime::spec::container_hostname(&opts, &id, &host_name);
-    let etc = write_etc_files(
-        &dir,
-        &EtcOptions {
-            hostname: hostname.clone(),
-            host_network: opts.network == crate::runtime::opts::NetworkMode::Host,
-            dns: opts.dns.iter().map(|a| a.to_string()).collect(),
-            dns_search: opts.dns_search.clone(),
-            dns_options: opts.dns_options.clone(),
-            extra_hosts: opts
-                .extra_hosts
-                .iter()
-                .map(|h| (h.name.clone(), h.ip.to_string()))
-                .collect(),
-        },
-    )?;
-    let passwd = image_file(&layers_top_first, "etc/passwd");
-    let group = image_file(&layers_top_first, "etc/group");
-    let spec_user = crate::runtime::user::user_spec(opts.user.as_deref(), run_cfg.user.as_deref());
-    let mut user =
-        crate::runtime::user::resolve_user(spec_user, passwd.as_deref(), group.as_deref())?;
-    crate::runtime::user::add_groups(&mut user, &opts.group_add, group.as_deref())?;
-    let profile = match &opts.security.seccomp {
-        crate::runtime::opts::SeccompChoice::Profile(p) => {
-            let data = std::fs::read(p)
-                .with_context(|| format!("open seccomp profile {}", p.display()))?;
-            Some(
-                crate::runtime::seccomp_profile::Profile::parse(&data)
-                    .with_context(|| format!("seccomp profile {}", p.display()))?,
-            )
+    let mut made = container::create(&store, cfg, &opts, &args.pulling())?;
+    if opts.detach {
+        // A container that fails to start stays, as `created`, unless --rm.
+        if !opts.rm {
+            made.cleanup.disarm();
         }
-        _ => None,
-    };
-    let host = crate::runtime::seccomp_profile::Host::detect()?;
-    let rootfs = dir.join("rootfs");
-    let files = HostFiles {
-        hosts: Some(etc.hosts),
-        hostname: Some(etc.hostname),
-        resolv_conf: Some(etc.resolv_conf),
-    };
-    let mut spec = build_spec(&SpecInput {
-        id: &id,
-        hostname: &hostname,
-        image: &run_cfg,
-        opts: &opts,
-        user: &user,
-        rootfs: &rootfs,
-        files: &files,
-        mounts: &mounts,
-        devices: &devices,
-        seccomp_profile: profile.as_ref(),
-        host: &host,
-        rootless: cfg.rootless,
-    })?;
-    clamp_capabilities(&mut spec)?;
-    let mut ann = spec.annotations().clone().unwrap_or_default();
-    ann.insert(
-        OVERLAY_ANNOTATION.to_string(),
-        OverlayPlan::new(
-            &img.layers
-                .iter()
-                .map(|c| store.layer_dir(c))
-                .collect::<Vec<_>>(),
-            &dir,
-        )
-        .to_annotation(),
-    );
-    spec.set_annotations(Some(ann));
-    crate::util::fs::atomic_write_volatile(&dir.join("config.json"), &serde_json::to_vec(&spec)?)?;
-    let anonymous = cleanup.anonymous.clone();
+        container::start::detached(cfg, &made.id)?;
+        made.cleanup.disarm();
+        println!("{}", made.id);
+        return Ok(0);
+    }
+    let id = made.id.clone();
     store.update_container(&id, |c| {
-        c.anonymous_volumes = anonymous;
-        c.volumes = used;
+        // skiff itself is the container's owner (see container::state).
+        let me = std::process::id();
         c.state.status = "running".into();
-        c.state.started_at =
-            Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        c.state.started_at = Some(crate::store::containers::now());
+        c.state.monitor_pid = Some(me);
+        c.state.monitor_start = crate::util::fs::proc_start_time(me);
         Ok(())
     })?;
 
@@ -625,18 +273,22 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
                 .context("dup stderr")?,
         })
     };
-    let res = crate::runtime::run_spec(&dir, spec, &id, io);
+    let res = crate::runtime::run_spec(&made.dir, made.spec, &id, io);
     let (code, err) = match res {
         Ok(exit) => (Some(exit.status()), None),
         Err(e) => (None, Some(e)),
     };
     if !opts.rm {
-        cleanup.armed = false;
-        let finished = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        made.cleanup.disarm();
         store.update_container(&id, |c| {
             c.state.status = if code.is_some() { "exited" } else { "created" }.into();
             c.state.exit_code = code.or(err.as_ref().and_then(kind_of).map(|k| k.exit_code()));
-            c.state.finished_at = Some(finished);
+            c.state.finished_at = Some(crate::store::containers::now());
+            c.state.monitor_pid = None;
+            c.state.monitor_start = None;
+            if let Some(e) = &err {
+                c.state.error = format!("{e:#}");
+            }
             Ok(())
         })?;
     }

@@ -23,6 +23,31 @@ use std::path::Path;
 
 /// Run the container of bundle `b` in the foreground and wait for it.
 pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
+    let s = spawn(b, id, io)?;
+    let Spawned {
+        mut child,
+        signals,
+        master,
+        stdio,
+        ..
+    } = s;
+    supervise(&mut child, &signals, master, stdio)
+}
+
+/// A container process past its `execve`, with what its parent needs to
+/// serve it: the signals it forwards (SIGCHLD among them, on a signalfd),
+/// and with a terminal the pty master.
+pub struct Spawned {
+    pub child: Child,
+    pub signals: Forwarder,
+    pub master: Option<OwnedFd>,
+    /// With a terminal: the streams the pty is relayed to.
+    pub stdio: Option<Stdio>,
+}
+
+/// Start the container of bundle `b`: plan, fork into its namespaces, and
+/// drive its init to the `execve` of the command.
+pub fn spawn(b: &Bundle, id: &str, io: RunIo) -> Result<Spawned> {
     let plan = plan::build(b, id)?;
     let stdio = match io {
         RunIo::Inherit => None,
@@ -68,7 +93,12 @@ pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
     let mut child = Child { pid, reaped: false };
     let master = start(&plan, &chan, &mut child)?;
     let stdio = if plan.terminal { stdio } else { None };
-    supervise(&mut child, &signals, master, stdio)
+    Ok(Spawned {
+        child,
+        signals,
+        master,
+        stdio,
+    })
 }
 
 /// Forking is only safe with one thread: the child gets only the calling
@@ -123,13 +153,18 @@ fn start(plan: &Plan, chan: &Channel, child: &mut Child) -> Result<Option<OwnedF
 
 /// The container's process; killed and reaped on drop unless it already
 /// was (every failure path leaves nothing running).
-struct Child {
+pub struct Child {
     pid: Pid,
     reaped: bool,
 }
 
 impl Child {
-    fn try_wait(&mut self) -> Result<Option<Exit>> {
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Its exit, once it has exited (reaped then).
+    pub fn try_wait(&mut self) -> Result<Option<Exit>> {
         match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, code)) => {
                 self.reaped = true;

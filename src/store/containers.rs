@@ -33,6 +33,61 @@ pub struct ContainerState {
     pub finished_at: Option<String>,
     #[serde(default)]
     pub oom_killed: bool,
+    /// The monitor of a detached container, with its start time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor_start: Option<u64>,
+    /// Why the container is not running as asked (Docker's State.Error).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// Restarts made by the restart policy since the last `start`.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// Stopped by `stop`/`kill`/`rm -f`: the restart policy (but
+    /// `always`, on the next start) leaves it stopped.
+    #[serde(default)]
+    pub stopped_by_user: bool,
+}
+
+/// `--restart`: `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RestartPolicy {
+    /// Docker's names; empty means `no`.
+    #[serde(default)]
+    pub name: String,
+    /// `on-failure:N`: at most N restarts (0: no limit).
+    #[serde(default)]
+    pub max_retries: u32,
+}
+
+impl RestartPolicy {
+    pub fn is_none(&self) -> bool {
+        self.name.is_empty() || self.name == "no"
+    }
+}
+
+/// `--log-driver` and `--log-opt`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogConfig {
+    /// `json-file` (the default), `k8s-file` or `none`.
+    pub driver: String,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            driver: "json-file".into(),
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+/// The time now as records keep it (RFC 3339, nanoseconds, UTC).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -60,6 +115,22 @@ pub struct ContainerRecord {
     /// Volumes it uses, anonymous or named (so `volume rm` can refuse).
     #[serde(default)]
     pub volumes: Vec<String>,
+    /// `-t`, `-i`.
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub interactive: bool,
+    /// The signal `stop` sends first (`--stop-signal`, the image's
+    /// STOPSIGNAL; SIGTERM when neither).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<i32>,
+    /// Seconds `stop` waits before SIGKILL (`--stop-timeout`; 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    #[serde(default)]
+    pub log: LogConfig,
     pub state: ContainerState,
 }
 
@@ -95,6 +166,11 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("read {}", p.display())),
         }
+    }
+
+    /// The record of container `id` (a full id), if there is one.
+    pub fn container(&self, id: &str) -> Result<Option<ContainerRecord>> {
+        self.read_container(id)
     }
 
     /// Every container record (directories without one are half-made
@@ -224,6 +300,12 @@ mod tests {
             auto_remove: false,
             anonymous_volumes: vec![],
             volumes: vec![],
+            tty: false,
+            interactive: false,
+            stop_signal: None,
+            stop_timeout: None,
+            restart: Default::default(),
+            log: Default::default(),
             state: ContainerState {
                 status: "created".into(),
                 ..Default::default()

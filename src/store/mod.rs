@@ -14,7 +14,7 @@
 
 mod blobs;
 mod check;
-mod containers;
+pub mod containers;
 mod gc;
 mod images;
 mod layers;
@@ -24,7 +24,9 @@ mod scratch;
 mod volumes;
 
 pub use blobs::BlobWriter;
-pub use containers::{valid_container_name, ContainerRecord, ContainerState};
+pub use containers::{
+    valid_container_name, ContainerRecord, ContainerState, LogConfig, RestartPolicy,
+};
 pub use gc::GcReport;
 pub use images::ImageRecord;
 pub use layers::{chain_ids, LayerRecord, LayerStaging};

@@ -19,15 +19,7 @@ use crate::util::fs::{pid_alive, pid_in_name};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The start time of a process in clock ticks since boot, `None` when it is
-/// gone or unreadable.
-pub(crate) fn proc_start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces and ')'):
-    // index 0 is field 3 (state), so field 22 (starttime) is index 19.
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
+pub(crate) use crate::util::fs::proc_start_time;
 
 fn own_start_time() -> u64 {
     static START: OnceLock<u64> = OnceLock::new();

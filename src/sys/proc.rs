@@ -77,3 +77,36 @@ pub fn dup_to(fd: std::os::fd::BorrowedFd, target: i32) -> io::Result<()> {
         Ok(())
     }
 }
+
+/// Take ownership of descriptor `fd`, handed down by the process that
+/// started this one (a pipe end passed by number on the command line), and
+/// mark it close-on-exec. Fails when no such descriptor is open, or when
+/// it is one of the standard streams.
+pub fn take_inherited_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if fd <= 2 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: F_SETFD on a plain number; it fails with EBADF when the
+    // descriptor is not open, and then nothing is taken.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open (checked above) and, by the protocol
+    // with the parent, nothing else in this process refers to it: it was
+    // inherited and is taken exactly once, at start-up.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Send signal number `sig` (real-time ones included) to process `pid`.
+pub fn send_signal(pid: i32, sig: i32) -> io::Result<()> {
+    if pid <= 0 {
+        // 0 and negative numbers name process groups: never meant here.
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    // SAFETY: kill takes plain integers and has no memory effects.
+    if unsafe { libc::kill(pid, sig) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -95,6 +95,22 @@ pub fn mkdir_all(dir: &Path, mode: u32) -> Result<()> {
         .with_context(|| format!("create directory {}", dir.display()))
 }
 
+/// The start time of a process in clock ticks since boot, `None` when it is
+/// gone or unreadable.
+pub fn proc_start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces and ')'):
+    // index 0 is field 3 (state), so field 22 (starttime) is index 19.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Is process `pid` alive and the same one that started at `start` (a
+/// later process may have its pid)? Without a start time, any live `pid`.
+pub fn process_is(pid: u32, start: Option<u64>) -> bool {
+    pid_alive(pid) && start.is_none_or(|s| proc_start_time(pid) == Some(s))
+}
+
 /// Is a process with this pid alive (zombies count as gone)?
 pub fn pid_alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {

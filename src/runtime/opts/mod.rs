@@ -4,6 +4,7 @@
 //! the file system (files are read through [`FlagContext::read_file`]).
 
 pub mod env;
+pub mod life;
 pub mod mounts;
 pub mod net;
 pub mod security;
@@ -66,6 +67,11 @@ pub struct RunFlags {
     pub stop_signal: Option<String>,
     pub pull: Option<String>,
     pub platform: Option<String>,
+    pub detach: bool,
+    pub restart: Option<String>,
+    pub log_driver: Option<String>,
+    pub log_opt: Vec<String>,
+    pub stop_timeout: Option<i64>,
 }
 
 /// What parsing needs from the world, passed in so parsing stays pure.
@@ -123,6 +129,12 @@ pub struct RunOpts {
     pub stop_signal: Option<i32>,
     pub pull: PullPolicy,
     pub platform: Option<Platform>,
+    /// `-d`: under a monitor, in the background.
+    pub detach: bool,
+    pub restart: crate::store::RestartPolicy,
+    pub log: crate::store::LogConfig,
+    /// `--stop-timeout` seconds (negative: wait forever, as Docker's -1).
+    pub stop_timeout: Option<i64>,
 }
 
 /// Wrap a flag value's error the way Docker's CLI (pflag) reports it.
@@ -175,6 +187,8 @@ impl RunOpts {
             init: flags.init,
             read_only: flags.read_only,
             privileged: flags.privileged,
+            detach: flags.detach,
+            stop_timeout: flags.stop_timeout,
             ..Default::default()
         };
         if o.image.is_empty() {
@@ -270,12 +284,19 @@ impl RunOpts {
         if let Some(p) = &flags.platform {
             o.platform = Some(Platform::parse(p).map_err(|e| bad(format!("{e:#}")))?);
         }
+        if let Some(r) = &flags.restart {
+            o.restart = life::parse_restart(r)?;
+        }
+        o.log = life::parse_log(flags.log_driver.as_deref(), &flags.log_opt)?;
         o.validate()?;
         Ok(o)
     }
 
     /// The rules that involve more than one flag.
     pub fn validate(&self) -> Result<()> {
+        if self.rm && !self.restart.is_none() {
+            return Err(bad("Conflicting options: --restart and --rm"));
+        }
         let mut targets: Vec<&str> = Vec::new();
         for m in &self.mounts {
             if targets.contains(&m.target.as_str()) {

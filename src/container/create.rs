@@ -1,0 +1,463 @@
+//! Making a container: the image found (or pulled), the record and
+//! directories, volumes and bind sources, /etc files, the user resolved
+//! against the image, and the OCI spec written as `config.json`. Shared by
+//! `create`, `run` and `run -d`; nothing here starts a process.
+
+use crate::config::Config;
+use crate::error::{kind_err, ErrorKind};
+use crate::image::config::ImageConfig;
+use crate::image::lookup::find;
+use crate::image::progress::Progress;
+use crate::image::pull::{pull, PullOptions};
+use crate::image::remote::RegistryFlags;
+use crate::registry::Reference;
+use crate::runtime::create::{
+    copy_up, image_file, write_etc_files, EtcOptions, OverlayPlan, OVERLAY_ANNOTATION,
+};
+use crate::runtime::opts::mounts::image_volumes;
+use crate::runtime::opts::{MountKind, MountRequest, PullPolicy, RunOpts};
+use crate::runtime::spec::{build_spec, HostFiles, ResolvedDevice, ResolvedMount, SpecInput};
+use crate::store::{ContainerRecord, ContainerState, ImageRecord, Store};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+/// How to pull an image `run`/`create` does not have.
+#[derive(Debug, Clone, Default)]
+pub struct PullSettings {
+    pub quiet: bool,
+    pub registry: RegistryFlags,
+}
+
+/// A container just made: recorded as `created`, its spec on disk.
+pub struct Created<'a> {
+    pub id: String,
+    pub dir: PathBuf,
+    pub spec: oci_spec::runtime::Spec,
+    /// Removes the container again unless disarmed (a failure before it
+    /// runs, or the end of a `--rm` run).
+    pub cleanup: Cleanup<'a>,
+}
+
+/// Make the container `opts` describes.
+pub fn create<'a>(
+    store: &'a Store,
+    cfg: &Config,
+    opts: &RunOpts,
+    pulling: &PullSettings,
+) -> Result<Created<'a>> {
+    let img = resolve_image(store, cfg, opts, pulling)?;
+    let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
+    let run_cfg = config.config.clone().unwrap_or_default();
+
+    let id = new_id();
+    let name = match &opts.name {
+        Some(n) => n.clone(),
+        None => random_container_name(&id),
+    };
+    let args_vec = crate::runtime::spec::process_args(&run_cfg, opts)?;
+    let stop_signal = opts.stop_signal.or_else(|| {
+        run_cfg
+            .stop_signal
+            .as_deref()
+            .and_then(|s| crate::runtime::opts::parse_signal(s).ok())
+    });
+    let record = ContainerRecord {
+        id: id.clone(),
+        name,
+        image: opts.image.clone(),
+        image_id: img.id.clone(),
+        layers: img.layers.clone(),
+        created: crate::store::containers::now(),
+        command: args_vec,
+        labels: opts.labels.clone(),
+        auto_remove: opts.rm,
+        anonymous_volumes: Vec::new(),
+        volumes: Vec::new(),
+        tty: opts.tty,
+        interactive: opts.interactive,
+        stop_signal,
+        stop_timeout: opts.stop_timeout,
+        restart: opts.restart.clone(),
+        log: opts.log.clone(),
+        state: ContainerState {
+            status: "created".into(),
+            ..Default::default()
+        },
+    };
+    let dir = store.create_container(&record)?;
+    let mut cleanup = Cleanup {
+        store,
+        id: id.clone(),
+        anonymous: Vec::new(),
+        armed: true,
+    };
+
+    let layers_top_first: Vec<PathBuf> = img
+        .layers
+        .iter()
+        .rev()
+        .map(|c| store.layer_dir(c))
+        .collect();
+    let mut requests = opts.mounts.clone();
+    let image_vols: Vec<&str> = run_cfg
+        .volumes
+        .as_ref()
+        .map(|v| v.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    requests.extend(image_volumes(image_vols, &opts.mounts));
+    let mut used = Vec::new();
+    let mounts = resolve_mounts(
+        store,
+        &requests,
+        &layers_top_first,
+        &dir,
+        &mut cleanup.anonymous,
+        &mut used,
+    )?;
+    let devices = resolve_devices(opts)?;
+
+    let host_name = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let hostname = crate::runtime::spec::container_hostname(opts, &id, &host_name);
+    let etc = write_etc_files(
+        &dir,
+        &EtcOptions {
+            hostname: hostname.clone(),
+            host_network: opts.network == crate::runtime::opts::NetworkMode::Host,
+            dns: opts.dns.iter().map(|a| a.to_string()).collect(),
+            dns_search: opts.dns_search.clone(),
+            dns_options: opts.dns_options.clone(),
+            extra_hosts: opts
+                .extra_hosts
+                .iter()
+                .map(|h| (h.name.clone(), h.ip.to_string()))
+                .collect(),
+        },
+    )?;
+    let passwd = image_file(&layers_top_first, "etc/passwd");
+    let group = image_file(&layers_top_first, "etc/group");
+    let spec_user = crate::runtime::user::user_spec(opts.user.as_deref(), run_cfg.user.as_deref());
+    let mut user =
+        crate::runtime::user::resolve_user(spec_user, passwd.as_deref(), group.as_deref())?;
+    crate::runtime::user::add_groups(&mut user, &opts.group_add, group.as_deref())?;
+    let profile = match &opts.security.seccomp {
+        crate::runtime::opts::SeccompChoice::Profile(p) => {
+            let data = std::fs::read(p)
+                .with_context(|| format!("open seccomp profile {}", p.display()))?;
+            Some(
+                crate::runtime::seccomp_profile::Profile::parse(&data)
+                    .with_context(|| format!("seccomp profile {}", p.display()))?,
+            )
+        }
+        _ => None,
+    };
+    let host = crate::runtime::seccomp_profile::Host::detect()?;
+    let rootfs = dir.join("rootfs");
+    let files = HostFiles {
+        hosts: Some(etc.hosts),
+        hostname: Some(etc.hostname),
+        resolv_conf: Some(etc.resolv_conf),
+    };
+    let mut spec = build_spec(&SpecInput {
+        id: &id,
+        hostname: &hostname,
+        image: &run_cfg,
+        opts,
+        user: &user,
+        rootfs: &rootfs,
+        files: &files,
+        mounts: &mounts,
+        devices: &devices,
+        seccomp_profile: profile.as_ref(),
+        host: &host,
+        rootless: cfg.rootless,
+    })?;
+    clamp_capabilities(&mut spec)?;
+    let mut ann = spec.annotations().clone().unwrap_or_default();
+    ann.insert(
+        OVERLAY_ANNOTATION.to_string(),
+        OverlayPlan::new(
+            &img.layers
+                .iter()
+                .map(|c| store.layer_dir(c))
+                .collect::<Vec<_>>(),
+            &dir,
+        )
+        .to_annotation(),
+    );
+    spec.set_annotations(Some(ann));
+    crate::util::fs::atomic_write_volatile(&dir.join("config.json"), &serde_json::to_vec(&spec)?)?;
+    let anonymous = cleanup.anonymous.clone();
+    store.update_container(&id, |c| {
+        c.anonymous_volumes = anonymous;
+        c.volumes = used;
+        Ok(())
+    })?;
+    Ok(Created {
+        id,
+        dir,
+        spec,
+        cleanup,
+    })
+}
+
+/// A fresh 64-hex container ID.
+pub fn new_id() -> String {
+    crate::cmd::volume::random_name()
+}
+
+/// Docker-style `adjective_name` for containers run without `--name`.
+pub fn random_container_name(id: &str) -> String {
+    const ADJ: [&str; 16] = [
+        "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+        "nifty", "quirky", "sharp", "tender", "vivid", "witty",
+    ];
+    const NOUN: [&str; 16] = [
+        "babbage", "curie", "darwin", "euler", "fermat", "galois", "hopper", "kepler", "lovelace",
+        "noether", "pascal", "ritchie", "shannon", "turing", "volta", "wozniak",
+    ];
+    let b = hex::decode(&id[..4]).unwrap_or_else(|_| vec![0, 0]);
+    format!("{}_{}", ADJ[b[0] as usize % 16], NOUN[b[1] as usize % 16])
+}
+
+/// The image to run, pulled first when the policy says so.
+fn resolve_image(
+    store: &Store,
+    cfg: &Config,
+    opts: &RunOpts,
+    pulling: &PullSettings,
+) -> Result<ImageRecord> {
+    let local = store
+        .images()
+        .ok()
+        .and_then(|imgs| find(&imgs, cfg, &opts.image).ok().cloned());
+    // An image of another platform than `--platform` asks for does not count.
+    let mismatch = |img: &ImageRecord| {
+        opts.platform
+            .as_ref()
+            .filter(|p| p.os != img.os || p.architecture != img.architecture)
+            .map(|p| (p.to_string(), format!("{}/{}", img.os, img.architecture)))
+    };
+    let need_pull = match opts.pull {
+        PullPolicy::Always => true,
+        PullPolicy::Missing => local.as_ref().is_none_or(|i| mismatch(i).is_some()),
+        PullPolicy::Never => false,
+    };
+    if !need_pull {
+        let img = local.ok_or_else(|| {
+            kind_err(
+                ErrorKind::NotFound,
+                format!("No such image: {}", opts.image),
+            )
+        })?;
+        if let Some((want, have)) = mismatch(&img) {
+            return Err(kind_err(
+                ErrorKind::NotFound,
+                format!(
+                    "image with reference {} was found but does not match the specified platform: wanted {want}, actual: {have}",
+                    opts.image
+                ),
+            ));
+        }
+        return Ok(img);
+    }
+    let refs = crate::image::lookup::candidates(cfg, &opts.image);
+    let r = match refs.first() {
+        Some(r) => r.clone(),
+        None => Reference::parse(&opts.image).with_context(|| format!("run {}", opts.image))?,
+    };
+    if local.is_none() {
+        eprintln!("Unable to find image '{}' locally", r.familiar());
+    }
+    let progress = Progress::for_stderr(pulling.quiet);
+    let popts = PullOptions {
+        platform: opts.platform.clone(),
+        max_concurrent: 3,
+        registry: pulling.registry.clone(),
+    };
+    let pulled = pull(store, cfg, &r, &popts, &progress)?;
+    if !pulling.quiet {
+        // Docker prints these on stderr in `run`: stdout is the container's.
+        eprintln!("Digest: {}", pulled.digest);
+        if pulled.up_to_date {
+            eprintln!("Status: Image is up to date for {}", r.familiar());
+        } else {
+            eprintln!("Status: Downloaded newer image for {}", r.familiar());
+        }
+    }
+    let imgs = store.images()?;
+    imgs.into_iter().find(|i| i.id == pulled.id).ok_or_else(|| {
+        kind_err(
+            ErrorKind::NotFound,
+            format!("No such image: {}", opts.image),
+        )
+    })
+}
+
+/// The host side of every mount: bind sources checked (or created, for
+/// `-v`), named volumes found or created (and seeded from the image the
+/// first time), anonymous volumes made for this container.
+fn resolve_mounts(
+    store: &Store,
+    requests: &[MountRequest],
+    layers_top_first: &[PathBuf],
+    container_dir: &std::path::Path,
+    anonymous: &mut Vec<String>,
+    used: &mut Vec<String>,
+) -> Result<Vec<ResolvedMount>> {
+    let mut out = Vec::new();
+    for (i, m) in requests.iter().enumerate() {
+        let host_path = match m.kind {
+            MountKind::Tmpfs => None,
+            MountKind::Bind => {
+                let src = PathBuf::from(m.source.as_deref().unwrap_or_default());
+                if !src.exists() {
+                    if !m.create_source {
+                        return Err(m.missing_source_error());
+                    }
+                    crate::util::fs::mkdir_all(&src, 0o755).with_context(|| {
+                        format!("create bind source {} for {}", src.display(), m.target)
+                    })?;
+                }
+                Some(src)
+            }
+            MountKind::Volume => {
+                let (name, anon) = match &m.source {
+                    Some(n) => (n.clone(), false),
+                    None => (crate::cmd::volume::random_name(), true),
+                };
+                let (rec, created) =
+                    store.create_volume(&name, Default::default(), Default::default(), anon)?;
+                if anon {
+                    anonymous.push(rec.name.clone());
+                }
+                used.push(rec.name.clone());
+                let data = store.volume_data(&rec.name);
+                if created && !m.nocopy {
+                    copy_up(
+                        layers_top_first,
+                        &m.target,
+                        &data,
+                        &container_dir.join(format!("seed-{i}")),
+                    )?;
+                }
+                Some(data)
+            }
+        };
+        out.push(ResolvedMount {
+            request: m.clone(),
+            host_path,
+        });
+    }
+    Ok(out)
+}
+
+/// `--device`: the host node's type and numbers.
+fn resolve_devices(opts: &RunOpts) -> Result<Vec<ResolvedDevice>> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = Vec::new();
+    for d in &opts.devices {
+        let meta = std::fs::metadata(&d.host).with_context(|| {
+            format!(
+                "error gathering device information while adding custom device {:?}",
+                d.host
+            )
+        })?;
+        let ft = meta.file_type();
+        let typ = if ft.is_char_device() {
+            oci_spec::runtime::LinuxDeviceType::C
+        } else if ft.is_block_device() {
+            oci_spec::runtime::LinuxDeviceType::B
+        } else {
+            return Err(kind_err(
+                ErrorKind::InvalidArgument,
+                format!("{} is not a device node", d.host),
+            ));
+        };
+        let rdev = meta.rdev();
+        let dev = oci_spec::runtime::LinuxDeviceBuilder::default()
+            .path(PathBuf::from(&d.container))
+            .typ(typ)
+            .major(nix::sys::stat::major(rdev) as i64)
+            .minor(nix::sys::stat::minor(rdev) as i64)
+            .file_mode(meta.mode() & 0o777)
+            .uid(meta.uid())
+            .gid(meta.gid())
+            .build()
+            .context("device")?;
+        out.push(ResolvedDevice {
+            device: dev,
+            host_path: PathBuf::from(&d.host),
+            permissions: d.permissions.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Keep only the capabilities skiff itself may grant: `ALL` and
+/// `--privileged` mean every capability this process holds in its bounding
+/// set (as Docker's mean the daemon's), not ones the kernel would refuse.
+fn clamp_capabilities(spec: &mut oci_spec::runtime::Spec) -> Result<()> {
+    let have: std::collections::HashSet<String> = caps::read(None, caps::CapSet::Bounding)
+        .context("read the bounding capability set")?
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let keep = |set: &Option<oci_spec::runtime::Capabilities>| {
+        set.as_ref().map(|s| {
+            s.iter()
+                .filter(|c| {
+                    serde_json::to_value(c)
+                        .ok()
+                        .and_then(|v| v.as_str().map(|n| have.contains(n)))
+                        .unwrap_or(false)
+                })
+                .copied()
+                .collect::<oci_spec::runtime::Capabilities>()
+        })
+    };
+    let Some(process) = spec.process_mut().as_mut() else {
+        return Ok(());
+    };
+    if let Some(c) = process.capabilities().clone() {
+        let mut c2 = c.clone();
+        c2.set_bounding(keep(c.bounding()));
+        c2.set_effective(keep(c.effective()));
+        c2.set_permitted(keep(c.permitted()));
+        c2.set_inheritable(keep(c.inheritable()));
+        c2.set_ambient(keep(c.ambient()));
+        process.set_capabilities(Some(c2));
+    }
+    Ok(())
+}
+
+/// Removes a half-made or `--rm` container (and its anonymous volumes)
+/// unless disarmed.
+pub struct Cleanup<'a> {
+    store: &'a Store,
+    id: String,
+    anonymous: Vec<String>,
+    armed: bool,
+}
+
+impl Cleanup<'_> {
+    /// Keep the container: it is made, and its record tells the rest.
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Err(e) = self.store.remove_container(&self.id) {
+            eprintln!("skiff: remove container {}: {e:#}", self.id);
+        }
+        for v in &self.anonymous {
+            let _ = self.store.remove_volume(v);
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Containers as the user sees them: made from an image and flags,
+//! started in the foreground or under a monitor, their state kept true
+//! against the processes that really run. Between the commands and the
+//! image, runtime and store modules.
+
+pub mod create;
+
+pub use create::{create, Created, PullSettings};
+pub mod ops;
+pub mod start;
+pub mod state;

@@ -1,0 +1,208 @@
+//! What the life-cycle commands do to a container: signal, stop, wait,
+//! remove. Each acts on a record whose status was made true first
+//! (`state::find`), and waits on processes through pidfds, not by polling.
+
+use super::state::{self, is_running};
+use crate::error::{kind_err, ErrorKind};
+use crate::store::{ContainerRecord, Store};
+use crate::util::fs::process_is;
+use anyhow::{anyhow, Result};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+/// `stop` waits this long before SIGKILL unless told otherwise (Docker's).
+pub const DEFAULT_STOP_TIMEOUT: i64 = 10;
+
+/// How long to wait for a monitor to record an exit it has seen.
+const MONITOR_GRACE: Duration = Duration::from_secs(10);
+
+fn not_running(rec: &ContainerRecord) -> anyhow::Error {
+    kind_err(
+        ErrorKind::InvalidState,
+        format!("container {} is not running", rec.id),
+    )
+}
+
+/// Send `sig` to the container's process.
+pub fn signal(rec: &ContainerRecord, sig: i32) -> Result<()> {
+    let Some(pid) = rec.state.pid.filter(|_| is_running(rec)) else {
+        return Err(anyhow!(
+            "cannot kill container: {}: {}",
+            rec.name,
+            not_running(rec)
+        ))
+        .map_err(|e| kind_err(ErrorKind::InvalidState, format!("{e:#}")));
+    };
+    crate::sys::proc::send_signal(pid as i32, sig)
+        .map_err(|e| anyhow!("kill container {}: {e}", rec.name))
+}
+
+/// Wait until process `pid` (started at `start`) is gone, at most
+/// `timeout` (forever with `None`). True when it is gone.
+pub fn wait_gone(pid: u32, start: Option<u64>, timeout: Option<Duration>) -> bool {
+    let Some(p) = rustix::process::Pid::from_raw(pid as i32) else {
+        return true;
+    };
+    let fd = match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(_) => return true,
+    };
+    // The pidfd may name a newer process that got the pid.
+    if !process_is(pid, start) {
+        return true;
+    }
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let left = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(l) => Some(l),
+                None => return !process_is(pid, start),
+            },
+            None => None,
+        };
+        let mut fds = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let t = match left {
+            Some(l) => nix::poll::PollTimeout::try_from(l.as_millis().min(i32::MAX as u128) as i32)
+                .unwrap_or(nix::poll::PollTimeout::MAX),
+            None => nix::poll::PollTimeout::NONE,
+        };
+        match nix::poll::poll(&mut fds, t) {
+            Ok(n) if n > 0 => return true,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return !process_is(pid, start),
+        }
+        // A zombie (its parent has not reaped it yet) counts as gone.
+        if !process_is(pid, start) {
+            return true;
+        }
+    }
+}
+
+/// Wait for the owner (monitor) of `rec` to finish, so that its record
+/// holds the exit.
+fn wait_owner(rec: &ContainerRecord, timeout: Duration) {
+    if let Some(m) = rec.state.monitor_pid {
+        wait_gone(m, rec.state.monitor_start, Some(timeout));
+    }
+}
+
+/// Mark the container as stopped on purpose: its restart policy leaves it
+/// be (Docker's "manually stopped").
+fn mark_stopped(store: &Store, id: &str) -> Result<Option<ContainerRecord>> {
+    match store.update_container(id, |c| {
+        c.state.stopped_by_user = true;
+        Ok(c.clone())
+    }) {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if crate::error::kind_of(&e) == Some(ErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `stop`: the stop signal, `timeout` seconds (negative: forever), then
+/// SIGKILL; returns once the container's exit is recorded.
+pub fn stop(
+    store: &Store,
+    rec: &ContainerRecord,
+    timeout: Option<i64>,
+    sig: Option<i32>,
+) -> Result<()> {
+    let Some(rec) = mark_stopped(store, &rec.id)? else {
+        return Ok(());
+    };
+    if !matches!(
+        rec.state.status.as_str(),
+        "running" | "restarting" | "paused"
+    ) {
+        return Ok(());
+    }
+    if let Some(pid) = rec.state.pid.filter(|_| is_running(&rec)) {
+        let sig = sig.or(rec.stop_signal).unwrap_or(libc::SIGTERM);
+        let _ = signal(&rec, sig);
+        let secs = timeout.or(rec.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let wait = (secs >= 0).then(|| Duration::from_secs(secs as u64));
+        if !wait_gone(pid, rec.state.pid_start, wait) {
+            let _ = signal(&rec, libc::SIGKILL);
+            wait_gone(pid, rec.state.pid_start, Some(MONITOR_GRACE));
+        }
+    }
+    wait_owner(&rec, MONITOR_GRACE);
+    Ok(())
+}
+
+/// `wait`: block until the container is not running, then its exit code.
+pub fn wait(store: &Store, name: &str) -> Result<i32> {
+    loop {
+        let rec = state::find(store, name)?;
+        match rec.state.status.as_str() {
+            "running" | "paused" => {
+                if let Some(pid) = rec.state.pid {
+                    wait_gone(pid, rec.state.pid_start, None);
+                }
+                // Its monitor records the exit right after.
+                let deadline = Instant::now() + MONITOR_GRACE;
+                loop {
+                    let now = match store.container(&rec.id)? {
+                        Some(r) => super::state::sync(store, r)?,
+                        None => None,
+                    };
+                    match now {
+                        Some(r) if r.state.status == "running" && r.state.pid == rec.state.pid => {}
+                        Some(r) if r.state.status == "running" => break,
+                        Some(r) => return Ok(r.state.exit_code.unwrap_or(0)),
+                        // Removed (--rm): the exit code went with it.
+                        None => return Ok(rec.state.exit_code.unwrap_or(0)),
+                    }
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            "restarting" => std::thread::sleep(Duration::from_millis(50)),
+            _ => return Ok(rec.state.exit_code.unwrap_or(0)),
+        }
+    }
+}
+
+/// `rm`: refuse a running container unless `force` (then kill it first);
+/// with `volumes`, its anonymous volumes go too.
+pub fn remove(store: &Store, rec: &ContainerRecord, force: bool, volumes: bool) -> Result<()> {
+    let live = matches!(
+        rec.state.status.as_str(),
+        "running" | "restarting" | "paused"
+    );
+    if live {
+        if !force {
+            return Err(kind_err(
+                ErrorKind::InvalidState,
+                format!(
+                    "cannot remove container \"/{}\": container is {}: stop the container before removing or force remove",
+                    rec.name, rec.state.status
+                ),
+            ));
+        }
+        if let Some(rec) = mark_stopped(store, &rec.id)? {
+            if let Some(pid) = rec.state.pid.filter(|_| is_running(&rec)) {
+                let _ = signal(&rec, libc::SIGKILL);
+                wait_gone(pid, rec.state.pid_start, Some(MONITOR_GRACE));
+            }
+            wait_owner(&rec, MONITOR_GRACE);
+        }
+    }
+    let anon = store
+        .container(&rec.id)?
+        .map(|r| r.anonymous_volumes)
+        .unwrap_or_else(|| rec.anonymous_volumes.clone());
+    store.remove_container(&rec.id)?;
+    if volumes {
+        for v in &anon {
+            let _ = store.remove_volume(v);
+        }
+    }
+    Ok(())
+}

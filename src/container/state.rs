@@ -1,0 +1,107 @@
+//! The truth of a container's status. A record says `running` (or
+//! `restarting`) only while the process that owns the container (its
+//! monitor, or the foreground `skiff run`) lives with the recorded start
+//! time. When that owner was killed (`kill -9`, a reboot), the container
+//! died with it (its init has the owner's death signal): the first command
+//! that looks records it as exited with Docker's 255, and removes it when
+//! it was `--rm`.
+
+use crate::store::containers::now;
+use crate::store::{ContainerRecord, Store};
+use crate::util::fs::process_is;
+use anyhow::Result;
+
+/// Exit code recorded for a container whose owner vanished (Docker shows
+/// 255 for containers it finds dead after a daemon crash).
+pub const LOST_EXIT_CODE: i32 = 255;
+
+/// Is the recorded owner of a live-looking record gone?
+fn stale(rec: &ContainerRecord) -> bool {
+    if !matches!(
+        rec.state.status.as_str(),
+        "running" | "restarting" | "paused"
+    ) {
+        return false;
+    }
+    match rec.state.monitor_pid {
+        Some(p) => !process_is(p, rec.state.monitor_start),
+        None => true,
+    }
+}
+
+/// `rec` with its status made true (and the store with it).
+pub fn sync(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecord>> {
+    if !stale(&rec) {
+        return Ok(Some(rec));
+    }
+    let id = rec.id.clone();
+    let fixed = store.update_container(&id, |c| {
+        if !stale(c) {
+            return Ok(c.clone());
+        }
+        // The owner's death signal killed it; make sure of it.
+        if let Some(pid) = c.state.pid.filter(|p| process_is(*p, c.state.pid_start)) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        c.state.status = "exited".into();
+        c.state.exit_code = Some(LOST_EXIT_CODE);
+        c.state.error = "the container's monitor was killed".into();
+        c.state.finished_at = Some(now());
+        c.state.pid = None;
+        c.state.pid_start = None;
+        c.state.monitor_pid = None;
+        c.state.monitor_start = None;
+        Ok(c.clone())
+    });
+    let fixed = match fixed {
+        Ok(f) => f,
+        // Removed meanwhile by another command.
+        Err(e) if crate::error::kind_of(&e) == Some(crate::error::ErrorKind::NotFound) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    if fixed.auto_remove && fixed.state.status == "exited" {
+        store.remove_container(&fixed.id)?;
+        for v in &fixed.anonymous_volumes {
+            let _ = store.remove_volume(v);
+        }
+        return Ok(None);
+    }
+    Ok(Some(fixed))
+}
+
+/// Every container, its status true, newest first.
+pub fn list(store: &Store) -> Result<Vec<ContainerRecord>> {
+    let mut out = Vec::new();
+    for rec in store.containers()? {
+        if let Some(r) = sync(store, rec)? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The container a user names (ID, unique ID prefix, or name), its status
+/// true.
+pub fn find(store: &Store, name: &str) -> Result<ContainerRecord> {
+    let rec = store.find_container(name)?;
+    sync(store, rec)?.ok_or_else(|| {
+        crate::error::kind_err(
+            crate::error::ErrorKind::NotFound,
+            format!("No such container: {name}"),
+        )
+    })
+}
+
+/// Is the container's process running now?
+pub fn is_running(rec: &ContainerRecord) -> bool {
+    rec.state.status == "running"
+        && rec
+            .state
+            .pid
+            .is_some_and(|p| process_is(p, rec.state.pid_start))
+}

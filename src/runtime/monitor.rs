@@ -1,0 +1,326 @@
+//! The monitor of a detached container: the skiff binary re-executed as a
+//! hidden command, in a session of its own, that stays the container's
+//! parent for as long as the container (and its restart policy) lives. It
+//! writes the container's output to its log, records its start and exit in
+//! the store, applies the restart policy and `--rm`, and then exits. One
+//! per container, single-threaded, woken only by the kernel (a poll over
+//! the output pipes and a signalfd); no daemon.
+//!
+//! The command that starts it waits on a pipe (`--ready-fd`): the monitor
+//! writes `ok` once the container's command runs, or `err CODE` and the
+//! error's text when it could not start it.
+
+use super::bundle::Bundle;
+use super::logfile::{self, LogWriter, Stream};
+use super::process::{self, Spawned};
+use super::{Exit, RunIo, Stdio};
+use crate::error::{kind_of, ErrorKind};
+use crate::store::containers::now;
+use crate::store::{ContainerRecord, Store};
+use anyhow::{anyhow, Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// Docker's restart back-off: 100 ms, doubled each time, at most a
+/// minute, back to the start after a run of 10 s or more.
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+const RESET_AFTER: Duration = Duration::from_secs(10);
+
+/// Run container `id` under this process until it is done for good.
+/// `ready` is the pipe to the command that started the monitor.
+pub fn serve(store: &Store, id: &str, ready: OwnedFd) -> Result<()> {
+    let mut ready = Some(std::fs::File::from(ready));
+    let mut backoff = BACKOFF_START;
+    loop {
+        let started = Instant::now();
+        let exit = match run_once(store, id, &mut ready) {
+            Ok(spawned_exit) => spawned_exit,
+            Err(e) => {
+                let code = kind_of(&e).map(|k| k.exit_code()).unwrap_or(125);
+                let _ = store.update_container(id, |c| {
+                    c.state.status = if c.state.started_at.is_some() {
+                        "exited"
+                    } else {
+                        "created"
+                    }
+                    .into();
+                    c.state.pid = None;
+                    c.state.pid_start = None;
+                    c.state.monitor_pid = None;
+                    c.state.monitor_start = None;
+                    c.state.exit_code = Some(code);
+                    c.state.error = format!("{e:#}");
+                    c.state.finished_at = Some(now());
+                    Ok(())
+                });
+                if let Some(mut r) = ready.take() {
+                    let _ = write!(r, "err {code}\n{e:#}");
+                    // The command reports the error; nothing more to do.
+                    return remove_if_auto(store, id);
+                }
+                Exit::Code(code)
+            }
+        };
+        let rec = record_exit(store, id, &exit)?;
+        if started.elapsed() >= RESET_AFTER {
+            backoff = BACKOFF_START;
+        }
+        if !should_restart(&rec, &exit) {
+            break;
+        }
+        store.update_container(id, |c| {
+            c.state.status = "restarting".into();
+            c.state.restart_count += 1;
+            Ok(())
+        })?;
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+        // A `stop` during the back-off ends it.
+        if store.container(id)?.is_none_or(|c| c.state.stopped_by_user) {
+            store.update_container(id, |c| {
+                c.state.status = "exited".into();
+                Ok(())
+            })?;
+            break;
+        }
+    }
+    remove_if_auto(store, id)
+}
+
+fn remove_if_auto(store: &Store, id: &str) -> Result<()> {
+    let Some(rec) = store.container(id)? else {
+        return Ok(());
+    };
+    if rec.auto_remove {
+        store.remove_container(id)?;
+        for v in &rec.anonymous_volumes {
+            let _ = store.remove_volume(v);
+        }
+    }
+    Ok(())
+}
+
+/// Does the policy restart a container that ended so?
+fn should_restart(rec: &ContainerRecord, exit: &Exit) -> bool {
+    if rec.state.stopped_by_user || rec.auto_remove {
+        return false;
+    }
+    let p = &rec.restart;
+    match p.name.as_str() {
+        "always" | "unless-stopped" => true,
+        "on-failure" => {
+            exit.status() != 0 && (p.max_retries == 0 || rec.state.restart_count < p.max_retries)
+        }
+        _ => false,
+    }
+}
+
+fn record_exit(store: &Store, id: &str, exit: &Exit) -> Result<ContainerRecord> {
+    store.update_container(id, |c| {
+        c.state.status = "exited".into();
+        c.state.exit_code = Some(exit.status());
+        c.state.finished_at = Some(now());
+        c.state.pid = None;
+        c.state.pid_start = None;
+        Ok(c.clone())
+    })
+}
+
+/// Start the container once and serve it until it exits. `ready` is the
+/// starting command's pipe while it still waits: told once the container
+/// runs (its start time is then the container's StartedAt).
+fn run_once(store: &Store, id: &str, ready: &mut Option<std::fs::File>) -> Result<Exit> {
+    let first = ready.is_some();
+    let rec = store.container(id)?.ok_or_else(|| {
+        crate::error::kind_err(ErrorKind::NotFound, format!("No such container: {id}"))
+    })?;
+    let dir = store.container_dir(id);
+    let bundle = Bundle::load(&dir)?;
+    let mut log = match logfile::log_path(&dir, id, &rec.log) {
+        Some(p) => Some(LogWriter::open(&p, &rec.log)?),
+        None => None,
+    };
+    let (io, pipes) = if rec.tty {
+        (RunIo::Inherit, None)
+    } else {
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        (
+            RunIo::Stdio(Stdio {
+                stdin: None,
+                stdout: out_w,
+                stderr: err_w,
+            }),
+            Some((out_r, err_r)),
+        )
+    };
+    let spawned = process::spawn(&bundle, id, io)?;
+    let pid = spawned.child.pid().as_raw() as u32;
+    let me = std::process::id();
+    store.update_container(id, |c| {
+        c.state.status = "running".into();
+        c.state.pid = Some(pid);
+        c.state.pid_start = crate::util::fs::proc_start_time(pid);
+        c.state.monitor_pid = Some(me);
+        c.state.monitor_start = crate::util::fs::proc_start_time(me);
+        c.state.exit_code = None;
+        c.state.error.clear();
+        c.state.oom_killed = false;
+        if first || c.state.started_at.is_none() {
+            c.state.started_at = Some(now());
+        }
+        c.state.finished_at = None;
+        Ok(())
+    })?;
+    if let Some(mut r) = ready.take() {
+        let _ = r.write_all(b"ok\n");
+    }
+    let exit = pump(spawned, pipes, log.as_mut())?;
+    if let Some(l) = log.as_mut() {
+        let _ = l.flush();
+    }
+    Ok(exit)
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| anyhow!("create a pipe: {}", super::io_text(&e.into())))
+}
+
+/// Copy the container's output to the log until the container exits;
+/// forward signals sent to the monitor.
+fn pump(
+    spawned: Spawned,
+    pipes: Option<(OwnedFd, OwnedFd)>,
+    mut log: Option<&mut LogWriter>,
+) -> Result<Exit> {
+    let Spawned {
+        mut child,
+        signals,
+        master,
+        ..
+    } = spawned;
+    // Sources: (fd, stream); closed ones are dropped from the list.
+    let mut sources: Vec<(OwnedFd, Stream)> = Vec::new();
+    if let Some((o, e)) = pipes {
+        sources.push((o, Stream::Stdout));
+        sources.push((e, Stream::Stderr));
+    }
+    if let Some(m) = master {
+        sources.push((m, Stream::Stdout));
+    }
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+        for (fd, _) in &sources {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(anyhow!("poll: {}", super::errno_text(e as i32))),
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| {
+                f.revents().is_some_and(|r| {
+                    r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+                })
+            })
+            .collect();
+        drop(fds);
+        let mut closed = Vec::new();
+        for (i, (fd, stream)) in sources.iter().enumerate() {
+            if !ready[i + 1] {
+                continue;
+            }
+            match read_some(fd, &mut buf) {
+                Ok(0) | Err(_) => closed.push(i),
+                Ok(n) => {
+                    if let Some(l) = log.as_deref_mut() {
+                        l.write(*stream, &buf[..n])?;
+                    }
+                }
+            }
+        }
+        for i in closed.into_iter().rev() {
+            sources.remove(i);
+        }
+        if !ready[0] {
+            continue;
+        }
+        while let Some(s) = signals.next()? {
+            if s.signal == libc::SIGCHLD {
+                if let Some(exit) = child.try_wait()? {
+                    drain(&sources, &mut buf, log)?;
+                    return Ok(exit);
+                }
+                continue;
+            }
+            if let Ok(sig) = nix::sys::signal::Signal::try_from(s.signal) {
+                let _ = nix::sys::signal::kill(child.pid(), sig);
+            }
+        }
+    }
+}
+
+/// After the exit: what is still in the pipes, without waiting for
+/// processes the container left behind that may hold them open.
+fn drain(
+    sources: &[(OwnedFd, Stream)],
+    buf: &mut [u8],
+    mut log: Option<&mut LogWriter>,
+) -> Result<()> {
+    for (fd, stream) in sources {
+        loop {
+            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            if !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0) {
+                break;
+            }
+            match read_some(fd, buf) {
+                Ok(n) if n > 0 => {
+                    if let Some(l) = log.as_deref_mut() {
+                        l.write(*stream, &buf[..n])?;
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_some(fd: &OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match rustix::io::read(fd, &mut *buf) {
+            Err(rustix::io::Errno::INTR) => continue,
+            // The pty master reads EIO once no slave is open.
+            Err(rustix::io::Errno::IO) => return Ok(0),
+            r => return r.map_err(Into::into),
+        }
+    }
+}
+
+/// The text `serve` writes to the ready pipe, read back by the starting
+/// command: `Ok` once running, else the error with its kind's exit code.
+pub fn read_ready(data: &[u8]) -> Result<()> {
+    let text = String::from_utf8_lossy(data);
+    if text.starts_with("ok") {
+        return Ok(());
+    }
+    if let Some(rest) = text.strip_prefix("err ") {
+        let (code, msg) = rest.split_once('\n').unwrap_or((rest, ""));
+        let kind = match code.trim() {
+            "126" => Some(ErrorKind::CannotInvoke),
+            "127" => Some(ErrorKind::CommandNotFound),
+            _ => None,
+        };
+        return Err(match kind {
+            Some(k) => crate::error::kind_err(k, msg.to_string()),
+            None => anyhow!("{msg}"),
+        });
+    }
+    Err(anyhow!("the container's monitor exited before starting it")).context("start the container")
+}
