@@ -32,6 +32,42 @@ pub struct Skiff {
     dir: TempDir,
 }
 
+/// The pids of the detached-container monitors of the store at `root`.
+pub fn monitors_of(root: &Path) -> Vec<u32> {
+    let root = root.as_os_str().as_encoded_bytes();
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        if args.contains(&&b"container-monitor"[..]) && args.contains(&root) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Detached containers outlive the commands that start them: a test's
+/// leftovers (a failed assertion before its `rm -f`) are killed with its
+/// environment, monitors first (their containers die with them).
+impl Drop for Skiff {
+    fn drop(&mut self) {
+        for pid in monitors_of(&self.root) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
 impl Skiff {
     /// A fresh environment named after the test (`name` shows in the
     /// tempdir's name, so leftovers say which test made them).
