@@ -169,40 +169,73 @@ pub fn wait(store: &Store, name: &str) -> Result<i32> {
     }
 }
 
-/// `rm`: refuse a running container unless `force` (then kill it first);
-/// with `volumes`, its anonymous volumes go too.
-pub fn remove(store: &Store, rec: &ContainerRecord, force: bool, volumes: bool) -> Result<()> {
-    let live = matches!(
+fn live(rec: &ContainerRecord) -> bool {
+    matches!(
         rec.state.status.as_str(),
         "running" | "restarting" | "paused"
-    );
-    if live {
-        if !force {
-            return Err(kind_err(
-                ErrorKind::InvalidState,
-                format!(
-                    "cannot remove container \"/{}\": container is {}: stop the container before removing or force remove",
-                    rec.name, rec.state.status
-                ),
-            ));
+    )
+}
+
+/// Kill a live container on purpose and wait until its monitor is done.
+fn kill_and_wait(store: &Store, id: &str) -> Result<()> {
+    if let Some(rec) = mark_stopped(store, id)? {
+        if let Some(pid) = rec.state.pid.filter(|_| is_running(&rec)) {
+            let _ = signal(&rec, libc::SIGKILL);
+            wait_gone(pid, rec.state.pid_start, Some(MONITOR_GRACE));
         }
-        if let Some(rec) = mark_stopped(store, &rec.id)? {
-            if let Some(pid) = rec.state.pid.filter(|_| is_running(&rec)) {
-                let _ = signal(&rec, libc::SIGKILL);
-                wait_gone(pid, rec.state.pid_start, Some(MONITOR_GRACE));
-            }
-            wait_owner(&rec, MONITOR_GRACE);
-        }
-    }
-    let anon = store
-        .container(&rec.id)?
-        .map(|r| r.anonymous_volumes)
-        .unwrap_or_else(|| rec.anonymous_volumes.clone());
-    store.remove_container(&rec.id)?;
-    if volumes {
-        for v in &anon {
-            let _ = store.remove_volume(v);
-        }
+        wait_owner(&rec, MONITOR_GRACE);
     }
     Ok(())
+}
+
+/// `rm`: refuse a running container unless `force` (then kill it first);
+/// with `volumes`, its anonymous volumes go too. The last check is made
+/// under the store's lock, so a monitor that starts the container at the
+/// same moment either finds it gone (and kills what it started) or is
+/// seen and killed here.
+pub fn remove(store: &Store, rec: &ContainerRecord, force: bool, volumes: bool) -> Result<()> {
+    let refuse = |rec: &ContainerRecord| {
+        kind_err(
+            ErrorKind::InvalidState,
+            format!(
+                "cannot remove container \"/{}\": container is {}: stop the container before removing or force remove",
+                rec.name, rec.state.status
+            ),
+        )
+    };
+    if live(rec) && !force {
+        return Err(refuse(rec));
+    }
+    for _ in 0..10 {
+        if force {
+            let now = match store.container(&rec.id)? {
+                Some(r) => state::sync(store, r)?,
+                None => None,
+            };
+            if now.as_ref().is_some_and(live) {
+                kill_and_wait(store, &rec.id)?;
+            }
+        }
+        let mut seen = None;
+        let removed = store.remove_container_if(&rec.id, |r| {
+            seen = Some(r.clone());
+            !live(r) || !state::owner_alive(r)
+        })?;
+        if removed {
+            if volumes {
+                let anon = seen.map(|r| r.anonymous_volumes).unwrap_or_default();
+                for v in anon.iter().chain(&rec.anonymous_volumes) {
+                    let _ = store.remove_volume(v);
+                }
+            }
+            return Ok(());
+        }
+        if !force {
+            return Err(refuse(seen.as_ref().unwrap_or(rec)));
+        }
+    }
+    Err(anyhow!(
+        "container {} keeps running: could not remove it",
+        rec.id
+    ))
 }

@@ -15,18 +15,20 @@ use anyhow::Result;
 /// 255 for containers it finds dead after a daemon crash).
 pub const LOST_EXIT_CODE: i32 = 255;
 
+/// Is the process that owns the container (its monitor, or a foreground
+/// `skiff run`) alive?
+pub fn owner_alive(rec: &ContainerRecord) -> bool {
+    rec.state
+        .monitor_pid
+        .is_some_and(|p| process_is(p, rec.state.monitor_start))
+}
+
 /// Is the recorded owner of a live-looking record gone?
 fn stale(rec: &ContainerRecord) -> bool {
-    if !matches!(
+    matches!(
         rec.state.status.as_str(),
         "running" | "restarting" | "paused"
-    ) {
-        return false;
-    }
-    match rec.state.monitor_pid {
-        Some(p) => !process_is(p, rec.state.monitor_start),
-        None => true,
-    }
+    ) && !owner_alive(rec)
 }
 
 /// `rec` with its status made true (and the store with it).

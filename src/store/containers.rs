@@ -272,14 +272,32 @@ impl Store {
     /// Remove a container's record and directory. The record goes first,
     /// so a crash mid-way leaves a directory `containers()` ignores.
     pub fn remove_container(&self, id: &str) -> Result<()> {
+        self.remove_container_if(id, |_| true).map(drop)
+    }
+
+    /// Remove the container if `ok` approves its record, read under the
+    /// lock (so no other command changes it between the check and the
+    /// removal). Returns whether it was removed; a missing record counts
+    /// as removed.
+    pub fn remove_container_if(
+        &self,
+        id: &str,
+        ok: impl FnOnce(&ContainerRecord) -> bool,
+    ) -> Result<bool> {
         let _lock = self.lock_containers()?;
+        if let Some(rec) = self.read_container(id)? {
+            if !ok(&rec) {
+                return Ok(false);
+            }
+        }
         let dir = self.container_dir(id);
         match fs::remove_file(dir.join("container.json")) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("remove container {id}")),
         }
-        super::remove_tree(&dir).with_context(|| format!("remove container {id}"))
+        super::remove_tree(&dir).with_context(|| format!("remove container {id}"))?;
+        Ok(true)
     }
 }
 

@@ -11,33 +11,34 @@ pub fn parse_restart(s: &str) -> Result<RestartPolicy> {
         Some((n, c)) => (n, Some(c)),
         None => (s, None),
     };
-    let max_retries =
-        match (name, count) {
-            ("" | "no", None) => 0,
-            ("always" | "unless-stopped", None) => 0,
-            ("always" | "unless-stopped" | "no", Some(_)) => {
-                return Err(bad(format!(
-                    "maximum retry count cannot be used with restart policy '{name}'"
-                )))
+    let max_retries = match (name, count) {
+        ("" | "no", None) => 0,
+        ("always" | "unless-stopped", None) => 0,
+        ("always" | "unless-stopped" | "no", Some(_)) => {
+            return Err(bad(format!(
+                "maximum retry count cannot be used with restart policy '{name}'"
+            )))
+        }
+        ("on-failure", None) => 0,
+        ("on-failure", Some(c)) => match c.parse::<i64>() {
+            Ok(n) if n >= 0 => n.min(u32::MAX as i64) as u32,
+            Ok(_) => {
+                return Err(bad(
+                    "invalid restart policy: maximum retry count cannot be negative",
+                ))
             }
-            ("on-failure", None) => 0,
-            ("on-failure", Some(c)) => match c.parse::<i64>() {
-                Ok(n) if n >= 0 => n.min(u32::MAX as i64) as u32,
-                Ok(_) => {
-                    return Err(bad(
-                        "invalid restart policy: maximum retry count cannot be negative",
-                    ))
-                }
-                Err(_) => return Err(bad(format!(
+            Err(_) => {
+                return Err(bad(format!(
                     "invalid restart policy format: maximum retry count must be an integer: {c:?}"
-                ))),
-            },
-            _ => {
-                return Err(bad(format!(
-                    "invalid restart policy format: unknown policy '{name}'"
                 )))
             }
-        };
+        },
+        _ => {
+            return Err(bad(format!(
+                "invalid restart policy format: unknown policy '{name}'"
+            )))
+        }
+    };
     Ok(RestartPolicy {
         name: if name.is_empty() { "no" } else { name }.to_string(),
         max_retries,

@@ -1,0 +1,374 @@
+//! Detached containers without a daemon: `run -d` under a monitor of its
+//! own, and `create`, `start`, `stop`, `restart`, `kill`, `rm`, `wait`
+//! acting on them; the state kept true when a monitor is killed; many at
+//! once.
+
+mod common;
+
+use common::run::Ctx;
+use common::skiff::monitors_of;
+use std::time::{Duration, Instant};
+
+/// `skiff run -d ARGS`: the full ID it prints.
+fn run_d(c: &Ctx, args: &[&str]) -> String {
+    let mut a = vec!["-d"];
+    a.extend_from_slice(args);
+    let out = c.run_ok(&a);
+    let id = out.stdout.trim().to_string();
+    assert!(
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "run -d prints the full ID:\n{out}"
+    );
+    id
+}
+
+/// The record of container `id` as the store holds it.
+fn record(c: &Ctx, id: &str) -> serde_json::Value {
+    c.container_records()
+        .into_iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no record of {id}"))
+}
+
+/// `ps -a` lines of the names given (the first line is the header).
+fn ps_line(c: &Ctx, name: &str) -> String {
+    let out = c.env.ok(&["ps", "-a", "--no-trunc"]);
+    out.lines()
+        .into_iter()
+        .find(|l| l.split_whitespace().last() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not in ps -a:\n{out}"))
+        .to_string()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn run_d_logs_stop_rm() {
+    let c = Ctx::new("life_basic");
+    let bb = c.bb();
+    let id = run_d(
+        &c,
+        &[
+            "--name",
+            "web",
+            &bb,
+            "sh",
+            "-c",
+            "trap 'echo bye; exit 3' TERM; echo out; echo err >&2; while true; do sleep 0.1; done",
+        ],
+    );
+    assert_eq!(monitors_of(&c.env.root).len(), 1, "one monitor");
+    // Running, with its pid alive; `ps` without -a shows it.
+    let rec = record(&c, &id);
+    assert_eq!(rec["state"]["status"], "running", "{rec}");
+    let pid = rec["state"]["pid"].as_u64().unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let ps = c.env.ok(&["ps"]);
+    ps.assert_stdout_has("web");
+    ps.assert_stdout_has(&id[..12]);
+    assert!(ps_line(&c, "web").contains("Up "), "{ps}");
+
+    wait_until("the output in the log", Duration::from_secs(10), || {
+        c.env.ok(&["logs", "web"]).stdout.contains("out")
+    });
+    let logs = c.env.ok(&["logs", "web"]);
+    assert_eq!(logs.stdout, "out\n", "{logs}");
+    assert_eq!(logs.stderr, "err\n", "{logs}");
+
+    // rm of a running container is refused; the container keeps running.
+    let out = c.env.run(&["rm", "web"]);
+    out.assert_code(125);
+    out.assert_error_line();
+    out.assert_stderr_has("stop the container before removing or force remove");
+
+    // stop: the trap runs, its exit code is recorded.
+    let out = c.env.ok(&["stop", "web"]);
+    assert_eq!(out.stdout, "web\n");
+    let rec = record(&c, &id);
+    assert_eq!(rec["state"]["status"], "exited", "{rec}");
+    assert_eq!(rec["state"]["exit_code"], 3, "{rec}");
+    assert!(ps_line(&c, "web").contains("Exited (3)"));
+    assert!(c.env.ok(&["ps", "-q"]).stdout.is_empty());
+    c.env.ok(&["logs", "web"]).assert_stdout_has("bye");
+    assert!(monitors_of(&c.env.root).is_empty(), "the monitor left");
+    assert_eq!(c.env.ok(&["wait", "web"]).stdout, "3\n");
+
+    c.env.ok(&["rm", "web"]);
+    assert!(c.container_dirs().is_empty());
+    let out = c.env.run(&["rm", "web"]);
+    out.assert_code(125);
+    out.assert_stderr_has("No such container: web");
+}
+
+#[test]
+fn stop_timeout_then_kill_and_kill_signals() {
+    let c = Ctx::new("life_stop_kill");
+    let bb = c.bb();
+    // pid 1 without a handler ignores TERM: stop falls back to KILL.
+    let id = run_d(&c, &["--name", "stubborn", &bb, "sleep", "60"]);
+    let t = Instant::now();
+    c.env.ok(&["stop", "-t", "1", "stubborn"]);
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    assert_eq!(record(&c, &id)["state"]["exit_code"], 137);
+
+    // kill -s USR1 reaches a trap; kill (KILL) ends it.
+    run_d(
+        &c,
+        &[
+            "--name",
+            "kk",
+            &bb,
+            "sh",
+            "-c",
+            "trap 'echo usr1' USR1; echo ready; while true; do sleep 0.1; done",
+        ],
+    );
+    wait_until("ready", Duration::from_secs(10), || {
+        c.env.ok(&["logs", "kk"]).stdout.contains("ready")
+    });
+    c.env.ok(&["kill", "-s", "USR1", "kk"]);
+    wait_until("the trap", Duration::from_secs(10), || {
+        c.env.ok(&["logs", "kk"]).stdout.contains("usr1")
+    });
+    c.env.ok(&["kill", "kk"]);
+    assert_eq!(c.env.ok(&["wait", "kk"]).stdout, "137\n");
+    let out = c.env.run(&["kill", "kk"]);
+    out.assert_code(125);
+    out.assert_stderr_has("is not running");
+    c.env.ok(&["rm", "stubborn", "kk"]);
+}
+
+#[test]
+fn rm_force_and_several_at_once() {
+    let c = Ctx::new("life_rm_force");
+    let bb = c.bb();
+    let a = run_d(&c, &["--name", "aa", &bb, "sleep", "60"]);
+    run_d(&c, &["--name", "bb", &bb, "sleep", "60"]);
+    let pid = record(&c, &a)["state"]["pid"].as_u64().unwrap();
+    let out = c.env.ok(&["rm", "-f", "aa", "bb"]);
+    assert_eq!(out.stdout, "aa\nbb\n");
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert!(c.container_dirs().is_empty());
+    assert!(monitors_of(&c.env.root).is_empty());
+    // -f of a missing container is no error; without -f it is.
+    c.env.ok(&["rm", "-f", "nothing-here"]);
+    c.env.run(&["rm", "nothing-here"]).assert_code(125);
+}
+
+#[test]
+fn run_d_rm_removes_after_exit() {
+    let c = Ctx::new("life_rm_after");
+    let id = run_d(&c, &["--rm", &c.bb(), "sh", "-c", "sleep 0.3"]);
+    assert_eq!(c.env.ok(&["wait", &id]).stdout, "0\n");
+    wait_until("the removal", Duration::from_secs(10), || {
+        c.container_dirs().is_empty() && monitors_of(&c.env.root).is_empty()
+    });
+}
+
+#[test]
+fn start_failures_keep_dockers_exit_codes() {
+    let c = Ctx::new("life_start_fail");
+    let out = c.run(&["-d", "--name", "nf", &c.bb(), "/no/such/cmd"]);
+    out.assert_code(127);
+    out.assert_error_line();
+    out.assert_stderr_has("no such file or directory");
+    // The container stays, created and never started.
+    assert!(ps_line(&c, "nf").contains("Created"));
+    let out = c.run(&["-d", "--rm", &c.bb(), "/etc"]);
+    out.assert_code(126);
+    assert!(c.container_dirs().len() == 1, "--rm removed the failed one");
+    assert!(monitors_of(&c.env.root).is_empty());
+}
+
+#[test]
+fn create_then_start_and_restart() {
+    let c = Ctx::new("life_create_start");
+    let out = c.env.ok(&[
+        "create",
+        "--name",
+        "later",
+        &c.bb(),
+        "sh",
+        "-c",
+        "echo started; sleep 60",
+    ]);
+    let id = out.stdout.trim().to_string();
+    assert_eq!(id.len(), 64);
+    assert!(ps_line(&c, "later").contains("Created"));
+    assert!(monitors_of(&c.env.root).is_empty(), "create starts nothing");
+    c.env.ok(&["start", "later"]);
+    assert_eq!(record(&c, &id)["state"]["status"], "running");
+    let pid1 = record(&c, &id)["state"]["pid"].as_u64().unwrap();
+    // start of a running container is no error and changes nothing.
+    c.env.ok(&["start", "later"]);
+    assert_eq!(record(&c, &id)["state"]["pid"], pid1);
+    c.env.ok(&["restart", "-t", "0", "later"]);
+    let rec = record(&c, &id);
+    assert_eq!(rec["state"]["status"], "running");
+    assert_ne!(rec["state"]["pid"].as_u64().unwrap(), pid1);
+    wait_until(
+        "the second start in the log",
+        Duration::from_secs(10),
+        || c.env.ok(&["logs", "later"]).stdout == "started\nstarted\n",
+    );
+    c.env.ok(&["rm", "-f", "later"]);
+}
+
+#[test]
+fn restart_policies() {
+    let c = Ctx::new("life_restart");
+    let bb = c.bb();
+    // on-failure:2 — the first run and two restarts, then it stays exited.
+    let id = run_d(
+        &c,
+        &[
+            "--restart",
+            "on-failure:2",
+            &bb,
+            "sh",
+            "-c",
+            "echo run; exit 4",
+        ],
+    );
+    wait_until("two restarts", Duration::from_secs(20), || {
+        let r = record(&c, &id);
+        r["state"]["status"] == "exited" && r["state"]["restart_count"] == 2
+    });
+    wait_until("the monitor's exit", Duration::from_secs(10), || {
+        monitors_of(&c.env.root).is_empty()
+    });
+    assert_eq!(c.env.ok(&["logs", &id]).stdout, "run\nrun\nrun\n");
+    assert_eq!(record(&c, &id)["state"]["exit_code"], 4);
+
+    // always restarts after success too; stop ends it for good.
+    let a = run_d(
+        &c,
+        &["--restart", "always", &bb, "sh", "-c", "echo up; sleep 0.2"],
+    );
+    wait_until("a restart", Duration::from_secs(20), || {
+        record(&c, &a)["state"]["restart_count"].as_u64() >= Some(1)
+    });
+    c.env.ok(&["stop", "-t", "1", &a]);
+    wait_until("the monitor's exit", Duration::from_secs(10), || {
+        monitors_of(&c.env.root).is_empty()
+    });
+    assert_eq!(record(&c, &a)["state"]["status"], "exited");
+
+    // Conflicting and malformed policies are refused before anything is made.
+    let out = c.run(&["-d", "--rm", "--restart", "always", &bb, "true"]);
+    out.assert_code(125);
+    out.assert_stderr_has("Conflicting options: --restart and --rm");
+    c.run(&["-d", "--restart", "sometimes", &bb, "true"])
+        .assert_code(125);
+    c.env.ok(&["rm", &id, &a]);
+    assert!(c.container_dirs().is_empty());
+}
+
+#[test]
+fn a_killed_monitor_is_noticed_by_the_next_command() {
+    let c = Ctx::new("life_kill9");
+    let id = run_d(&c, &["--name", "victim", &c.bb(), "sleep", "60"]);
+    let pid = record(&c, &id)["state"]["pid"].as_u64().unwrap();
+    for m in monitors_of(&c.env.root) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(m as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    // The container dies with its monitor...
+    wait_until("the container's death", Duration::from_secs(10), || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+    });
+    // ... and the next command says so, instead of "Up".
+    let line = ps_line(&c, "victim");
+    assert!(line.contains("Exited (255)"), "{line}");
+    assert!(c.env.ok(&["ps", "-q"]).stdout.is_empty());
+    assert_eq!(record(&c, &id)["state"]["status"], "exited");
+    // It starts again like any stopped container.
+    c.env.ok(&["start", "victim"]);
+    assert!(ps_line(&c, "victim").contains("Up "));
+    c.env.ok(&["rm", "-f", "victim"]);
+}
+
+#[test]
+fn twenty_at_once_with_ps_and_rm_beside() {
+    let c = Ctx::new("life_many");
+    let bb = c.bb();
+    let mut children = Vec::new();
+    for i in 0..20 {
+        let name = format!("m{i}");
+        children.push(
+            c.env
+                .spawn(&["run", "-d", "--name", &name, &bb, "sleep", "60"]),
+        );
+    }
+    // ps and rm -f of names that may or may not exist yet, meanwhile.
+    for _ in 0..5 {
+        c.env.ok(&["ps", "-a"]);
+    }
+    c.env.ok(&["rm", "-f", "m0", "m1"]);
+    let mut ids = Vec::new();
+    for (i, ch) in children.into_iter().enumerate() {
+        let out = ch.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            // Only m0 and m1 may fail: removed between creation and start.
+            assert!(i < 2 && stderr.contains("No such container"), "{out:?}");
+            continue;
+        }
+        ids.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
+    }
+    let mut uniq = ids.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), ids.len(), "distinct IDs");
+    assert!(ids.len() >= 18);
+    // Every record parses and every name is there once (m0/m1 may have
+    // been removed, if they existed when rm ran).
+    let recs = c.container_records();
+    let mut names: Vec<String> = recs
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    let n = names.len();
+    names.dedup();
+    assert_eq!(names.len(), n, "no duplicate name");
+    assert!((18..=20).contains(&n), "{names:?}");
+    let running = c.env.ok(&["ps", "-q"]).stdout.lines().count();
+    assert_eq!(running, n);
+    let all: Vec<String> = names.clone();
+    let mut args = vec!["rm", "-f"];
+    args.extend(all.iter().map(String::as_str));
+    c.env.ok(&args);
+    assert!(c.container_dirs().is_empty());
+    let end = Instant::now() + Duration::from_secs(10);
+    while !monitors_of(&c.env.root).is_empty() {
+        if Instant::now() > end {
+            let left: Vec<String> = monitors_of(&c.env.root)
+                .iter()
+                .map(|p| {
+                    let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                    let stack =
+                        std::fs::read_to_string(format!("/proc/{p}/stack")).unwrap_or_default();
+                    let wchan =
+                        std::fs::read_to_string(format!("/proc/{p}/wchan")).unwrap_or_default();
+                    format!(
+                        "{p}: {} wchan={wchan}\n{stack}",
+                        String::from_utf8_lossy(&cmd).replace('\0', " ")
+                    )
+                })
+                .collect();
+            panic!("monitors left after rm -f:\n{}", left.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
