@@ -42,5 +42,6 @@ pub fn read_password(prompt: &str) -> std::io::Result<String> {
 }
 
 pub mod fork;
+pub mod mem;
 pub mod proc;
 pub mod seccomp;

@@ -29,6 +29,9 @@ const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 const RESET_AFTER: Duration = Duration::from_secs(10);
 
+/// When the monitor gives back its start-up memory (see `pump`).
+const SLIM_AFTER: Duration = Duration::from_secs(1);
+
 /// Run container `id` under this process until it is done for good.
 /// `ready` is the pipe to the command that started the monitor.
 pub fn serve(store: &Store, id: &str, ready: OwnedFd) -> Result<()> {
@@ -213,12 +216,30 @@ fn pump(
         sources.push((m, Stream::Stdout));
     }
     let mut buf = vec![0u8; 32 * 1024];
+    // Once, a second after the start (when the command that started the
+    // monitor has gone and shares no page with it any more): from then on
+    // the monitor only copies output and waits, so what it touched of
+    // skiff's code and heap to get here goes back to the kernel.
+    let mut slim_at = Some(Instant::now() + SLIM_AFTER);
     loop {
         let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
         for (fd, _) in &sources {
             fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
         }
-        match poll(&mut fds, PollTimeout::NONE) {
+        let timeout = match slim_at {
+            Some(t) => {
+                let left = t.saturating_duration_since(Instant::now()).as_millis();
+                PollTimeout::try_from(left.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        };
+        let woke = poll(&mut fds, timeout);
+        if slim_at.is_some_and(|t| Instant::now() >= t) {
+            slim_at = None;
+            crate::sys::mem::trim_heap();
+            crate::sys::mem::page_out_file_mappings();
+        }
+        match woke {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(anyhow!("poll: {}", super::errno_text(e as i32))),
         }
