@@ -372,3 +372,62 @@ fn twenty_at_once_with_ps_and_rm_beside() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn rename_top_port_and_prune() {
+    let c = Ctx::new("life_misc");
+    let bb = c.bb();
+    let id = run_d(
+        &c,
+        &["--name", "first", &bb, "sh", "-c", "sleep 61 & sleep 62"],
+    );
+    // rename: the new name works, the old one is gone, taken names refused.
+    c.env.ok(&["rename", "first", "second"]);
+    assert!(ps_line(&c, "second").contains(&id));
+    c.env.run(&["rename", "first", "third"]).assert_code(125);
+    c.run_ok(&["--name", "done", &bb, "true"]);
+    let out = c.env.run(&["rename", "second", "done"]);
+    out.assert_code(125);
+    out.assert_stderr_has("is already in use");
+    c.env
+        .run(&["rename", "second", "bad name"])
+        .assert_code(125);
+
+    // top: the container's processes only, with ps's own columns.
+    let out = c.env.ok(&["top", "second"]);
+    let lines = out.lines();
+    assert!(
+        lines[0].contains("PID") && lines[0].contains("CMD"),
+        "{out}"
+    );
+    // (the shell execs its last command: pid 1 is `sleep 62`)
+    assert_eq!(lines.len(), 3, "the two sleeps:\n{out}");
+    assert!(out.stdout.contains("sleep 61") && out.stdout.contains("sleep 62"));
+    let out = c.env.ok(&["top", "second", "-o", "pid,comm"]);
+    assert!(out.lines()[0].contains("COMMAND"), "{out}");
+    c.env.run(&["top", "done"]).assert_code(125);
+
+    // port: nothing published (no bridge networking yet).
+    assert_eq!(c.env.ok(&["port", "second"]).stdout, "");
+    c.env
+        .run(&["port", "second", "80"])
+        .assert_code(125)
+        .assert_stderr_has("No public port '80/tcp' published for second");
+
+    // prune: stopped containers go, running ones and filtered ones stay.
+    c.run_ok(&["--name", "keepme", "--label", "keep=yes", &bb, "true"]);
+    let out = c
+        .env
+        .ok(&["container", "prune", "-f", "--filter", "label!=keep=yes"]);
+    out.assert_stdout_has("Deleted Containers:");
+    out.assert_stdout_has("Total reclaimed space:");
+    let names = c.env.ok(&["ps", "-a"]).stdout;
+    assert!(
+        !names.contains("done") && names.contains("keepme") && names.contains("second"),
+        "{names}"
+    );
+    c.env
+        .run(&["container", "prune", "-f", "--filter", "nope=1"])
+        .assert_code(125);
+    c.env.ok(&["rm", "-f", "second", "keepme"]);
+}

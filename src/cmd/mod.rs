@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 pub mod archive;
+pub mod container_prune;
 pub mod create;
 pub mod format;
 pub mod images;
@@ -17,15 +18,18 @@ pub mod lifecycle;
 pub mod login;
 pub mod logs;
 pub mod monitor;
+pub mod port;
 pub mod prune;
 pub mod ps;
 pub mod pull;
 pub mod push;
+pub mod rename;
 pub mod rmi;
 pub mod run;
 pub mod runtime;
 pub mod system;
 pub mod tag;
+pub mod top;
 pub mod version;
 pub mod volume;
 
@@ -111,6 +115,12 @@ pub enum Command {
     Ps(ps::Args),
     /// Fetch the logs of a container
     Logs(logs::Args),
+    /// Rename a container
+    Rename(rename::Args),
+    /// Display the running processes of a container
+    Top(top::Args),
+    /// List port mappings or a specific mapping for the container
+    Port(port::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -146,6 +156,14 @@ pub enum ContainerCommand {
     Ls(ps::Args),
     /// Fetch the logs of a container
     Logs(logs::Args),
+    /// Rename a container
+    Rename(rename::Args),
+    /// Display the running processes of a container
+    Top(top::Args),
+    /// List port mappings or a specific mapping for the container
+    Port(port::Args),
+    /// Remove all stopped containers
+    Prune(container_prune::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +204,10 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
         ContainerCommand::Wait(a) => lifecycle::wait_cmd(a, cfg),
         ContainerCommand::Ls(a) => ps::run(a, cfg),
         ContainerCommand::Logs(a) => logs::run(a, cfg),
+        ContainerCommand::Rename(a) => rename::run(a, cfg),
+        ContainerCommand::Top(a) => top::run(a, cfg),
+        ContainerCommand::Port(a) => port::run(a, cfg),
+        ContainerCommand::Prune(a) => container_prune::run(a, cfg),
     }
 }
 
@@ -227,6 +249,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Wait(a) => lifecycle::wait_cmd(a, &cfg),
         Command::Ps(a) => ps::run(a, &cfg),
         Command::Logs(a) => logs::run(a, &cfg),
+        Command::Rename(a) => rename::run(a, &cfg),
+        Command::Top(a) => top::run(a, &cfg),
+        Command::Port(a) => port::run(a, &cfg),
         Command::Container(c) => container(c, &cfg),
         Command::ContainerMonitor(a) => monitor::run(a, &cfg),
     }

@@ -254,6 +254,40 @@ impl Store {
         }
     }
 
+    /// Give container `id` a new name (unique, Docker's rules).
+    pub fn rename_container(&self, id: &str, new: &str) -> Result<()> {
+        let new = new.trim_start_matches('/');
+        if !valid_container_name(new) {
+            return Err(kind_err(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "invalid container name ({new}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                ),
+            ));
+        }
+        let _lock = self.lock_containers()?;
+        let mut rec = self
+            .read_container(id)?
+            .ok_or_else(|| kind_err(ErrorKind::NotFound, format!("No such container: {id}")))?;
+        if rec.name == new {
+            return Err(kind_err(
+                ErrorKind::InvalidArgument,
+                "Renaming a container with the same name as its current name",
+            ));
+        }
+        if let Some(other) = self.containers()?.iter().find(|c| c.name == new) {
+            return Err(kind_err(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "Conflict. The container name \"/{new}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    other.id
+                ),
+            ));
+        }
+        rec.name = new.to_string();
+        self.write_record(&rec)
+    }
+
     /// Change a container's record under the lock (reloaded first).
     pub fn update_container<T>(
         &self,

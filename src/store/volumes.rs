@@ -139,17 +139,7 @@ impl Store {
 
     /// Bytes under a volume's data directory.
     pub fn volume_size(&self, name: &str) -> u64 {
-        fn walk(p: &std::path::Path) -> u64 {
-            let Ok(rd) = fs::read_dir(p) else { return 0 };
-            rd.flatten()
-                .map(|e| match e.file_type() {
-                    Ok(t) if t.is_dir() => walk(&e.path()),
-                    Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
-                    _ => 0,
-                })
-                .sum()
-        }
-        walk(&self.volume_data(name))
+        crate::util::fs::tree_size(&self.volume_data(name))
     }
 }
 

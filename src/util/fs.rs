@@ -85,6 +85,19 @@ pub fn fsync_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("fsync directory {}", d.display()))
 }
 
+/// Bytes in the regular files under `dir` (symlinks not followed; 0 when
+/// unreadable).
+pub fn tree_size(dir: &Path) -> u64 {
+    let Ok(rd) = fs::read_dir(dir) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
 /// Create a directory and its parents with a mode.
 pub fn mkdir_all(dir: &Path, mode: u32) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;

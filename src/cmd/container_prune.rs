@@ -1,0 +1,126 @@
+//! `skiff container prune`: remove every stopped container.
+
+use super::prune::confirm;
+use crate::config::Config;
+use crate::container::{ops, state};
+use crate::store::Store;
+use crate::util::human;
+use anyhow::Result;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (label=<key>[=<value>], label!=..., until=<timestamp>)
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+/// One `--filter` of `container prune`.
+enum Filter {
+    Label(String, Option<String>, bool),
+    Until(chrono::DateTime<chrono::Utc>),
+}
+
+fn parse_filter(f: &str) -> Result<Filter> {
+    let bad = || {
+        crate::error::kind_err(
+            crate::error::ErrorKind::InvalidArgument,
+            format!("invalid filter {f:?}: expected label=, label!= or until="),
+        )
+    };
+    let (key, value) = f.split_once('=').ok_or_else(bad)?;
+    let kv = |v: &str| match v.split_once('=') {
+        Some((k, v)) => (k.to_string(), Some(v.to_string())),
+        None => (v.to_string(), None),
+    };
+    match key {
+        "label" => {
+            let (k, v) = kv(value);
+            Ok(Filter::Label(k, v, true))
+        }
+        "label!" => {
+            let (k, v) = kv(value);
+            Ok(Filter::Label(k, v, false))
+        }
+        "until" => Ok(Filter::Until(parse_until(value).ok_or_else(bad)?)),
+        _ => Err(bad()),
+    }
+}
+
+/// `until=`: an RFC 3339 time, a Unix timestamp, or a duration before now
+/// (`10m`, `24h`).
+fn parse_until(v: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(secs) = v.parse::<f64>() {
+        return chrono::DateTime::from_timestamp(secs as i64, 0);
+    }
+    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return None,
+    };
+    Some(chrono::Utc::now() - chrono::Duration::seconds(secs))
+}
+
+pub fn run(args: Args, cfg: &Config) -> Result<i32> {
+    let filters = args
+        .filter
+        .iter()
+        .map(|f| parse_filter(f))
+        .collect::<Result<Vec<_>>>()?;
+    if !args.force && !confirm("WARNING! This will remove all stopped containers.") {
+        return Ok(0);
+    }
+    let store = Store::open(&cfg.root)?;
+    let mut deleted = Vec::new();
+    let mut reclaimed = 0u64;
+    for rec in state::list(&store)? {
+        if matches!(
+            rec.state.status.as_str(),
+            "running" | "restarting" | "paused"
+        ) {
+            continue;
+        }
+        let created = chrono::DateTime::parse_from_rfc3339(&rec.created)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok();
+        let keep = filters.iter().any(|f| match f {
+            Filter::Label(k, v, want) => {
+                let has = match (rec.labels.get(k), v) {
+                    (Some(_), None) => true,
+                    (Some(a), Some(b)) => a == b,
+                    _ => false,
+                };
+                has != *want
+            }
+            Filter::Until(t) => created.is_none_or(|c| c >= *t),
+        });
+        if keep {
+            continue;
+        }
+        let size = crate::util::fs::tree_size(&store.container_dir(&rec.id).join("upper"));
+        match ops::remove(&store, &rec, false, false) {
+            Ok(()) => {
+                reclaimed += size;
+                deleted.push(rec.id.clone());
+            }
+            Err(e) => eprintln!("skiff: {e:#}"),
+        }
+    }
+    if !deleted.is_empty() {
+        println!("Deleted Containers:");
+        for id in &deleted {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", human::size(reclaimed));
+    Ok(0)
+}

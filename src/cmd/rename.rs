@@ -1,0 +1,19 @@
+//! `skiff rename CONTAINER NEW_NAME`.
+
+use crate::config::Config;
+use crate::container::state;
+use crate::store::Store;
+use anyhow::Result;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    pub container: String,
+    pub new_name: String,
+}
+
+pub fn run(args: Args, cfg: &Config) -> Result<i32> {
+    let store = Store::open(&cfg.root)?;
+    let rec = state::find(&store, &args.container)?;
+    store.rename_container(&rec.id, &args.new_name)?;
+    Ok(0)
+}
