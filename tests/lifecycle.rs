@@ -431,3 +431,85 @@ fn rename_top_port_and_prune() {
         .assert_code(125);
     c.env.ok(&["rm", "-f", "second", "keepme"]);
 }
+
+#[test]
+fn events_record_the_life_cycle() {
+    let c = Ctx::new("life_events");
+    let bb = c.bb();
+    let start = chrono_now_secs();
+    // A follower started first sees what comes after it.
+    let mut follow = common::run::Bg::spawn(
+        &c.env,
+        &[
+            "events",
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    c.run(&[
+        "--name", "ev1", "--label", "tier=web", &bb, "sh", "-c", "exit 3",
+    ])
+    .assert_code(3);
+    follow.wait_for("die ev1", Duration::from_secs(20));
+    follow.signal(nix::sys::signal::Signal::SIGTERM);
+    let seen = follow.finish();
+    assert!(
+        seen.stdout.contains("create ev1\nstart ev1\ndie ev1\n"),
+        "{seen}"
+    );
+
+    c.env.ok(&["rename", "ev1", "ev2"]);
+    c.env.ok(&["rm", "ev2"]);
+    // The past, with --since/--until and filters; Docker's line format.
+    let until = (chrono_now_secs() + 1).to_string();
+    let since = start.to_string();
+    let out = c.env.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=ev2",
+    ]);
+    let lines = out.lines();
+    let actions: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .collect();
+    assert_eq!(actions, ["rename", "destroy"], "{out}");
+    assert!(
+        lines[0].contains("container rename") && lines[0].contains("(image="),
+        "{out}"
+    );
+    let out = c.env.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "event=die",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.lines()[0]).unwrap();
+    assert_eq!(v["Actor"]["Attributes"]["exitCode"], "3", "{out}");
+    assert_eq!(v["Actor"]["Attributes"]["tier"], "web", "{out}");
+    c.env
+        .run(&["events", "--filter", "nope=1", "--until", &until])
+        .assert_code(125);
+    c.env
+        .run(&["events", "--since", "whenever"])
+        .assert_code(125);
+}
+
+fn chrono_now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}

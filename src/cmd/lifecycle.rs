@@ -102,6 +102,7 @@ pub fn restart_cmd(args: StopArgs, cfg: &Config) -> Result<i32> {
             Ok(())
         })?;
         start::detached(cfg, &rec.id)?;
+        store.container_event(&rec, "restart", &[]);
         println!("{n}");
         Ok(())
     })
@@ -128,7 +129,7 @@ pub fn kill_cmd(args: KillArgs, cfg: &Config) -> Result<i32> {
                 Ok(())
             })?;
         }
-        ops::signal(&rec, sig)?;
+        ops::kill(&store, &rec, sig)?;
         println!("{n}");
         Ok(())
     })

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 pub mod archive;
 pub mod container_prune;
 pub mod create;
+pub mod events;
 pub mod format;
 pub mod images;
 pub mod info;
@@ -121,6 +122,8 @@ pub enum Command {
     Top(top::Args),
     /// List port mappings or a specific mapping for the container
     Port(port::Args),
+    /// Get real time events from skiff's record
+    Events(events::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -252,6 +255,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rename(a) => rename::run(a, &cfg),
         Command::Top(a) => top::run(a, &cfg),
         Command::Port(a) => port::run(a, &cfg),
+        Command::Events(a) => events::run(a, &cfg),
         Command::Container(c) => container(c, &cfg),
         Command::ContainerMonitor(a) => monitor::run(a, &cfg),
     }

@@ -96,6 +96,7 @@ fn pull_one(
     }
     let client = client_for(cfg, r, &opts.registry)?;
     let pulled = pull_with(store, &client, r, opts, progress)?;
+    store.event("image", "pull", &r.to_string(), &[("name", &r.to_string())]);
     if !quiet {
         println!("Digest: {}", pulled.digest);
         if pulled.up_to_date {

@@ -15,5 +15,9 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let store = Store::open(&cfg.root)?;
     let rec = state::find(&store, &args.container)?;
     store.rename_container(&rec.id, &args.new_name)?;
+    let old = format!("/{}", rec.name);
+    let mut renamed = rec.clone();
+    renamed.name = args.new_name.trim_start_matches('/').to_string();
+    store.container_event(&renamed, "rename", &[("oldName", &old)]);
     Ok(0)
 }

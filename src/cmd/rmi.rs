@@ -106,6 +106,15 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             Ok(lines) => {
                 for l in lines {
                     println!("{l}");
+                    // "Untagged: name" / "Deleted: sha256:..."
+                    if let Some((what, id)) = l.split_once(": ") {
+                        let action = if what == "Untagged" {
+                            "untag"
+                        } else {
+                            "delete"
+                        };
+                        store.event("image", action, id, &[("name", id)]);
+                    }
                 }
             }
             // Docker carries on with the other arguments and fails at the end.

@@ -273,11 +273,17 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
                 .context("dup stderr")?,
         })
     };
+    if let Some(rec) = store.container(&id)? {
+        store.container_event(&rec, "start", &[]);
+    }
     let res = crate::runtime::run_spec(&made.dir, made.spec, &id, io);
     let (code, err) = match res {
         Ok(exit) => (Some(exit.status()), None),
         Err(e) => (None, Some(e)),
     };
+    if let (Some(c), Some(rec)) = (code, store.container(&id)?) {
+        store.container_event(&rec, "die", &[("exitCode", &c.to_string())]);
+    }
     if !opts.rm {
         made.cleanup.disarm();
         store.update_container(&id, |c| {

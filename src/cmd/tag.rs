@@ -39,5 +39,6 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         }
         Ok(())
     })?;
+    store.event("image", "tag", &name, &[("name", &name)]);
     Ok(0)
 }

@@ -194,6 +194,9 @@ pub fn create<'a>(
         c.volumes = used;
         Ok(())
     })?;
+    if let Some(rec) = store.container(&id)? {
+        store.container_event(&rec, "create", &[]);
+    }
     Ok(Created {
         id,
         dir,

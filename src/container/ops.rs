@@ -37,6 +37,13 @@ pub fn signal(rec: &ContainerRecord, sig: i32) -> Result<()> {
         .map_err(|e| anyhow!("kill container {}: {e}", rec.name))
 }
 
+/// `kill`: [`signal`], recorded as an event.
+pub fn kill(store: &Store, rec: &ContainerRecord, sig: i32) -> Result<()> {
+    signal(rec, sig)?;
+    store.container_event(rec, "kill", &[("signal", &sig.to_string())]);
+    Ok(())
+}
+
 /// Wait until process `pid` (started at `start`) is gone, at most
 /// `timeout` (forever with `None`). True when it is gone.
 pub fn wait_gone(pid: u32, start: Option<u64>, timeout: Option<Duration>) -> bool {
@@ -131,6 +138,7 @@ pub fn stop(
         }
     }
     wait_owner(&rec, MONITOR_GRACE);
+    store.container_event(&rec, "stop", &[]);
     Ok(())
 }
 
@@ -222,6 +230,7 @@ pub fn remove(store: &Store, rec: &ContainerRecord, force: bool, volumes: bool) 
             !live(r) || !state::owner_alive(r)
         })?;
         if removed {
+            store.container_event(seen.as_ref().unwrap_or(rec), "destroy", &[]);
             if volumes {
                 let anon = seen.map(|r| r.anonymous_volumes).unwrap_or_default();
                 for v in anon.iter().chain(&rec.anonymous_volumes) {

@@ -122,14 +122,17 @@ fn should_restart(rec: &ContainerRecord, exit: &Exit) -> bool {
 }
 
 fn record_exit(store: &Store, id: &str, exit: &Exit) -> Result<ContainerRecord> {
-    store.update_container(id, |c| {
+    let rec = store.update_container(id, |c| {
         c.state.status = "exited".into();
         c.state.exit_code = Some(exit.status());
         c.state.finished_at = Some(now());
         c.state.pid = None;
         c.state.pid_start = None;
         Ok(c.clone())
-    })
+    })?;
+    let code = exit.status().to_string();
+    store.container_event(&rec, "die", &[("exitCode", &code)]);
+    Ok(rec)
 }
 
 /// Start the container once and serve it until it exits. `ready` is the
@@ -178,6 +181,9 @@ fn run_once(store: &Store, id: &str, ready: &mut Option<std::fs::File>) -> Resul
         c.state.finished_at = None;
         Ok(())
     })?;
+    if let Some(r) = store.container(id)? {
+        store.container_event(&r, "start", &[]);
+    }
     if let Some(mut r) = ready.take() {
         let _ = r.write_all(b"ok\n");
     }

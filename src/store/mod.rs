@@ -15,6 +15,7 @@
 mod blobs;
 mod check;
 pub mod containers;
+pub mod events;
 mod gc;
 mod images;
 mod layers;
