@@ -81,43 +81,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# --- the filesystem and the rootfs -------------------------------------------
+# --- the filesystem, the rootfs and the image ---------------------------------
 
-truncate -s 2G "$work/fs.img"
-mkfs.ext4 -q -F "$work/fs.img"
-mkdir -p "$mnt"
-mount -o loop "$work/fs.img" "$mnt"
-
-rootfs="$mnt/rootfs"
-mkdir -p "$rootfs"/{bin,etc,dev,proc,sys,tmp,root,home,usr/bin}
-chmod 1777 "$rootfs/tmp"
-chmod 700 "$rootfs/root"
-cp /bin/busybox "$rootfs/bin/busybox"
-for a in $(/bin/busybox --list); do
-    [ "$a" = busybox ] || ln -sf busybox "$rootfs/bin/$a"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$rootfs/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
-echo busybox >"$rootfs/etc/hostname"
-
-# --- the image, in a local registry ------------------------------------------
-
-layout="$work/layout"
-mkdir -p "$layout/blobs/sha256"
-tar --numeric-owner --owner=0 --group=0 --sort=name -cf "$work/layer.tar" -C "$rootfs" .
-diff=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
-gzip -6 -n -c "$work/layer.tar" >"$work/layer.tar.gz"
-lay_d=$(sha256sum "$work/layer.tar.gz" | cut -d' ' -f1)
-lay_size=$(stat -c %s "$work/layer.tar.gz")
-mv "$work/layer.tar.gz" "$layout/blobs/sha256/$lay_d"
-rm -f "$work/layer.tar"
-config=$(jq -cn --arg diff "sha256:$diff" '{
-    architecture: "amd64", os: "linux", created: "2024-01-01T00:00:00Z",
-    config: {Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
-    rootfs: {type: "layers", diff_ids: [$diff]}}')
-write_oci_layout "$layout" "$config" "$(printf '{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}' "$lay_d" "$lay_size")"
-
-serve_layout "$work" "$layout" bench-busybox
+bench_fs "$work" "$mnt"
+busybox_image "$work" "$mnt"
 
 # --- the tools ---------------------------------------------------------------
 

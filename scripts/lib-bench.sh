@@ -1,5 +1,6 @@
-# Shared by the bench-*.sh scripts (sourced, not run): write an OCI image
-# layout and serve it from a local docker-registry.
+# Shared by the bench-*.sh scripts (sourced, not run): the bench
+# filesystem, a busybox image, an OCI image layout served by a local
+# docker-registry.
 
 # write_oci_layout LAYOUT CONFIG_JSON LAYER_DESCS: store the config, an OCI
 # manifest over LAYER_DESCS (comma-joined descriptor objects) and the
@@ -41,4 +42,50 @@ YML
     for _ in $(seq 100); do curl -sf "http://$host/v2/" >/dev/null && break; sleep 0.1; done
     skopeo copy -q --dest-tls-verify=false "oci:$layout:bench" "docker://$host/$repo:latest"
     ref="$host/$repo:latest"
+}
+
+# bench_fs WORK MNT: a fresh 2 GiB ext4 in WORK/fs.img, loop-mounted at MNT
+# (the root filesystem here is ext4 without a journal, slow to create
+# files in right after deleting many; every tool gets this one instead).
+bench_fs() {
+    local work=$1 mnt=$2
+    truncate -s 2G "$work/fs.img"
+    mkfs.ext4 -q -F "$work/fs.img"
+    mkdir -p "$mnt"
+    mount -o loop "$work/fs.img" "$mnt"
+}
+
+# busybox_image WORK MNT: a busybox-static rootfs at MNT/rootfs, made one
+# gzip layer of an image served by a local registry; sets rootfs, host,
+# ref and reg_pid.
+busybox_image() {
+    local work=$1 mnt=$2 layout diff lay_d lay_size config
+    rootfs="$mnt/rootfs"
+    mkdir -p "$rootfs"/{bin,etc,dev,proc,sys,tmp,root,home,usr/bin}
+    chmod 1777 "$rootfs/tmp"
+    chmod 700 "$rootfs/root"
+    cp /bin/busybox "$rootfs/bin/busybox"
+    for a in $(/bin/busybox --list); do
+        [ "$a" = busybox ] || ln -sf busybox "$rootfs/bin/$a"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$rootfs/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+    echo busybox >"$rootfs/etc/hostname"
+
+    layout="$work/layout"
+    mkdir -p "$layout/blobs/sha256"
+    tar --numeric-owner --owner=0 --group=0 --sort=name -cf "$work/layer.tar" -C "$rootfs" .
+    diff=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
+    gzip -6 -n -c "$work/layer.tar" >"$work/layer.tar.gz"
+    lay_d=$(sha256sum "$work/layer.tar.gz" | cut -d' ' -f1)
+    lay_size=$(stat -c %s "$work/layer.tar.gz")
+    mv "$work/layer.tar.gz" "$layout/blobs/sha256/$lay_d"
+    rm -f "$work/layer.tar"
+    config=$(jq -cn --arg diff "sha256:$diff" '{
+        architecture: "amd64", os: "linux", created: "2024-01-01T00:00:00Z",
+        config: {Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+        rootfs: {type: "layers", diff_ids: [$diff]}}')
+    write_oci_layout "$layout" "$config" "$(printf '{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}' "$lay_d" "$lay_size")"
+
+    serve_layout "$work" "$layout" bench-busybox
 }
