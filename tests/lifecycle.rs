@@ -513,3 +513,40 @@ fn chrono_now_secs() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+#[test]
+fn detached_with_a_tty_and_without_a_log() {
+    let c = Ctx::new("life_tty_nolog");
+    let bb = c.bb();
+    // -t: the monitor holds the pty; the output lands in the log.
+    let id = run_d(&c, &["-t", &bb, "sh", "-c", "tty; echo hi"]);
+    assert_eq!(c.env.ok(&["wait", &id]).stdout, "0\n");
+    let logs = c.env.ok(&["logs", &id]);
+    assert!(logs.stdout.starts_with("/dev/pts/0"), "{logs}");
+    assert!(logs.stdout.contains("hi"), "{logs}");
+    // --log-driver none: nothing is written, and logs says why.
+    let id = run_d(&c, &["--log-driver", "none", &bb, "echo", "hi"]);
+    assert_eq!(c.env.ok(&["wait", &id]).stdout, "0\n");
+    let dir = c.env.root.join("containers").join(&id);
+    let files = common::expect::entries(&dir);
+    assert!(!files.iter().any(|f| f.ends_with(".log")), "{files:?}");
+    c.env
+        .run(&["logs", &id])
+        .assert_code(125)
+        .assert_stderr_has("does not support reading");
+    c.env
+        .run(&["run", "-d", "--log-driver", "syslog", &bb, "true"])
+        .assert_code(125);
+    c.env
+        .run(&[
+            "run",
+            "-d",
+            "--log-opt",
+            "max-size=1k",
+            "--log-opt",
+            "oops",
+            &bb,
+            "true",
+        ])
+        .assert_code(125);
+}
