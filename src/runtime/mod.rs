@@ -8,6 +8,7 @@
 //! over [`sync`]. Everything that can be decided before the fork is
 //! decided in [`plan`], so the child only makes system calls.
 
+pub mod attach;
 pub mod bundle;
 pub mod caps;
 pub mod cgroupfs;
