@@ -1,8 +1,13 @@
-//! `skiff image inspect` and `skiff inspect`: Docker's JSON for images.
+//! `skiff inspect`, `skiff container inspect` and `skiff image inspect`:
+//! Docker's JSON for containers and images.
+
+pub mod container;
 
 use super::format::render;
 use super::images::parse_time;
 use crate::config::Config;
+use crate::container::state;
+use crate::error::{kind_err, kind_of, ErrorKind};
 use crate::image::config::ImageConfig;
 use crate::image::lookup::{familiar_name, find};
 use crate::store::{ImageRecord, Store};
@@ -14,14 +19,14 @@ pub struct Args {
     /// Format the output using the given Go template
     #[arg(short, long)]
     pub format: Option<String>,
-    /// Display total file sizes (accepted for Docker compatibility)
-    #[arg(short, long, hide = true)]
+    /// Display total file sizes if the type is container
+    #[arg(short, long)]
     pub size: bool,
-    /// Only inspect objects of this type (image)
+    /// Only inspect objects of this type (container or image)
     #[arg(long = "type", value_name = "TYPE")]
     pub kind: Option<String>,
-    /// Images to inspect
-    #[arg(required = true)]
+    /// Containers or images to inspect (name or ID)
+    #[arg(required = true, value_name = "NAME|ID")]
     pub names: Vec<String>,
 }
 
@@ -113,22 +118,75 @@ pub fn image_json(store: &Store, img: &ImageRecord) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
+/// Which objects a name may denote.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Any,
+    Container,
+    Image,
+}
+
+/// `skiff inspect`: containers first, then images, as Docker looks.
 pub fn run(args: Args, cfg: &Config) -> Result<i32> {
-    if let Some(k) = &args.kind {
-        if k != "image" {
-            crate::bail_kind!(
-                InvalidArgument,
-                "unsupported inspect type {k:?}: only images exist so far"
-            );
+    let kind = match args.kind.as_deref() {
+        None | Some("") => Kind::Any,
+        Some("container") => Kind::Container,
+        Some("image") => Kind::Image,
+        Some(k) => crate::bail_kind!(InvalidArgument, "{k:?} is not a valid value for --type"),
+    };
+    inspect(args, cfg, kind)
+}
+
+/// `skiff container inspect`.
+pub fn container_cmd(args: Args, cfg: &Config) -> Result<i32> {
+    inspect(args, cfg, Kind::Container)
+}
+
+/// `skiff image inspect`.
+pub fn image_cmd(args: Args, cfg: &Config) -> Result<i32> {
+    inspect(args, cfg, Kind::Image)
+}
+
+/// The object `name` denotes, as JSON.
+fn lookup(
+    store: &Store,
+    images: &[ImageRecord],
+    cfg: &Config,
+    kind: Kind,
+    name: &str,
+    size: bool,
+) -> Result<Value> {
+    if kind != Kind::Image {
+        match state::find(store, name) {
+            Ok(rec) => return Ok(container::container_json(store, &rec, size)),
+            Err(e) if kind == Kind::Container || kind_of(&e) != Some(ErrorKind::NotFound) => {
+                return Err(e)
+            }
+            Err(_) => {}
         }
     }
+    match find(images, cfg, name) {
+        Ok(img) => image_json(store, img),
+        Err(e) if kind == Kind::Any && kind_of(&e) == Some(ErrorKind::NotFound) => Err(kind_err(
+            ErrorKind::NotFound,
+            format!("No such object: {name}"),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+fn inspect(args: Args, cfg: &Config, kind: Kind) -> Result<i32> {
     let store = Store::open(&cfg.root)?;
-    let images = store.images()?;
+    let images = if kind == Kind::Container {
+        Vec::new()
+    } else {
+        store.images()?
+    };
     let mut out = Vec::new();
     let mut missing = Vec::new();
     for n in &args.names {
-        match find(&images, cfg, n) {
-            Ok(img) => out.push(image_json(&store, img)?),
+        match lookup(&store, &images, cfg, kind, n, args.size) {
+            Ok(v) => out.push(v),
             Err(e) => missing.push(e),
         }
     }
@@ -143,8 +201,13 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         }
         _ => println!("{}", serde_json::to_string_pretty(&Value::Array(out))?),
     }
-    if let Some(e) = missing.into_iter().next() {
-        return Err(e);
+    // Docker names every missing object; the last one is the error.
+    let last = missing.pop();
+    for e in &missing {
+        eprintln!("skiff: {e:#}");
     }
-    Ok(0)
+    match last {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
 }

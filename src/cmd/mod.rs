@@ -72,7 +72,7 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
-    /// Return low-level information on images
+    /// Return low-level information on containers or images
     Inspect(inspect::Args),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(tag::Args),
@@ -167,6 +167,8 @@ pub enum ContainerCommand {
     Port(port::Args),
     /// Remove all stopped containers
     Prune(container_prune::Args),
+    /// Display detailed information on one or more containers
+    Inspect(inspect::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,6 +213,7 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
         ContainerCommand::Top(a) => top::run(a, cfg),
         ContainerCommand::Port(a) => port::run(a, cfg),
         ContainerCommand::Prune(a) => container_prune::run(a, cfg),
+        ContainerCommand::Inspect(a) => inspect::container_cmd(a, cfg),
     }
 }
 
@@ -264,7 +267,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 fn image(cmd: ImageCommand, cfg: &Config) -> Result<i32> {
     match cmd {
         ImageCommand::Ls(a) => images::run(a, cfg),
-        ImageCommand::Inspect(a) => inspect::run(a, cfg),
+        ImageCommand::Inspect(a) => inspect::image_cmd(a, cfg),
         ImageCommand::Rm(a) => rmi::run(a, cfg),
         ImageCommand::Prune(a) => prune::run(a, cfg),
         ImageCommand::Pull(a) => pull::run(a, cfg),

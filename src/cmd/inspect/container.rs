@@ -1,0 +1,478 @@
+//! Docker's `inspect` JSON for a container, built from its record and its
+//! OCI spec (`config.json`), and the views of the spec `ps` shares
+//! (labels, mounts, network mode).
+
+use crate::image::config::ImageConfig;
+use crate::runtime::defaults::{cap_name, DEFAULT_CAPS};
+use crate::runtime::logfile::log_path;
+use crate::runtime::spec::ANNOTATION_INIT;
+use crate::store::{ContainerRecord, Store};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Go's zero time, which Docker prints for times never set.
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// A container's spec, if its `config.json` can be read (a half-made
+/// container may not have one yet).
+pub fn load_spec(store: &Store, id: &str) -> Option<Spec> {
+    Spec::load(store.container_dir(id).join("config.json")).ok()
+}
+
+/// An RFC 3339 time the way Go's `RFC3339Nano` prints it (trailing zeros
+/// of the fraction dropped), Go's zero time when unset.
+pub fn docker_time(t: Option<&str>) -> String {
+    let Some(t) = t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) else {
+        return ZERO_TIME.into();
+    };
+    let s = t
+        .with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    match s.split_once('.') {
+        Some((secs, frac)) => {
+            let digits = frac.trim_end_matches('Z').trim_end_matches('0');
+            if digits.is_empty() {
+                format!("{secs}Z")
+            } else {
+                format!("{secs}.{digits}Z")
+            }
+        }
+        None => s,
+    }
+}
+
+/// The container's labels: the image's and its own, as the spec's
+/// annotations carry them (skiff's own annotations left out).
+pub fn labels(rec: &ContainerRecord, spec: Option<&Spec>) -> BTreeMap<String, String> {
+    match spec.and_then(|s| s.annotations().as_ref()) {
+        Some(a) => a
+            .iter()
+            .filter(|(k, _)| !k.starts_with("org.skiff."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        None => rec.labels.clone(),
+    }
+}
+
+/// One user mount (bind, volume or tmpfs) of a container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MountView {
+    pub kind: &'static str,
+    /// The volume's name, for volumes.
+    pub name: Option<String>,
+    pub source: String,
+    pub destination: String,
+    pub rw: bool,
+    pub options: Vec<String>,
+}
+
+/// The spec's user mounts: binds and volumes (binds from the store's
+/// `volumes/<name>/_data`), and tmpfs mounts other than `/dev` and
+/// `/dev/shm`; the standard mounts and the `/etc` files skiff binds in are
+/// left out, as Docker leaves them out.
+pub fn mounts(store: &Store, rec: &ContainerRecord, spec: Option<&Spec>) -> Vec<MountView> {
+    let Some(list) = spec.and_then(|s| s.mounts().as_ref()) else {
+        return Vec::new();
+    };
+    let own_dir = store.container_dir(&rec.id);
+    let volumes = store.root().join("volumes");
+    let mut out = Vec::new();
+    for m in list {
+        let dest = m.destination().display().to_string();
+        let opts = m.options().clone().unwrap_or_default();
+        let rw = !opts.iter().any(|o| o == "ro");
+        let source = m.source().clone().unwrap_or_default();
+        match m.typ().as_deref() {
+            Some("bind") => {
+                // The /etc files, and what a rootless container binds from
+                // the host in place of /dev nodes, /sys and cgroups.
+                if source.starts_with(&own_dir)
+                    || (source == Path::new(&dest)
+                        && (dest.starts_with("/dev") || dest.starts_with("/sys")))
+                {
+                    continue;
+                }
+                let name = source
+                    .strip_prefix(&volumes)
+                    .ok()
+                    .filter(|rel| rel.ends_with("_data") && rel.components().count() == 2)
+                    .and_then(|rel| rel.components().next())
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned());
+                out.push(MountView {
+                    kind: if name.is_some() { "volume" } else { "bind" },
+                    name,
+                    source: source.display().to_string(),
+                    destination: dest,
+                    rw,
+                    options: opts,
+                });
+            }
+            Some("tmpfs") if dest != "/dev" && dest != "/dev/shm" => out.push(MountView {
+                kind: "tmpfs",
+                name: None,
+                source: String::new(),
+                destination: dest,
+                rw,
+                options: opts,
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Docker's `HostConfig.NetworkMode`: `host` without a network namespace
+/// of its own; otherwise skiff's isolated default, which Docker calls
+/// `bridge`.
+pub fn network_mode(spec: Option<&Spec>) -> &'static str {
+    let own = spec
+        .and_then(|s| s.linux().as_ref())
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
+        });
+    if own {
+        "bridge"
+    } else {
+        "host"
+    }
+}
+
+/// Bytes written to the container's own layer (its overlay upper dir).
+pub fn upper_size(store: &Store, id: &str) -> u64 {
+    crate::util::fs::tree_size(&store.container_dir(id).join("upper"))
+}
+
+/// The image's size, if the image is still in the store.
+pub fn image_size(store: &Store, rec: &ContainerRecord) -> u64 {
+    store
+        .images()
+        .ok()
+        .and_then(|imgs| imgs.into_iter().find(|i| i.id == rec.image_id))
+        .map_or(0, |i| i.size)
+}
+
+/// Split the command into Docker's Entrypoint and Cmd: the image's
+/// entrypoint when the command starts with it, the rest is Cmd.
+fn entrypoint_and_cmd(store: &Store, rec: &ContainerRecord) -> (Value, Value) {
+    let image_ep = store
+        .read_blob(&rec.image_id)
+        .ok()
+        .and_then(|b| ImageConfig::parse(&b).ok())
+        .and_then(|c| c.config)
+        .and_then(|c| c.entrypoint)
+        .unwrap_or_default();
+    let cmd = &rec.command;
+    if !image_ep.is_empty() && cmd.starts_with(&image_ep) {
+        let rest = &cmd[image_ep.len()..];
+        (
+            json!(image_ep),
+            if rest.is_empty() {
+                Value::Null
+            } else {
+                json!(rest)
+            },
+        )
+    } else {
+        (Value::Null, json!(cmd))
+    }
+}
+
+fn signal_name(n: i32) -> String {
+    nix::sys::signal::Signal::try_from(n)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| n.to_string())
+}
+
+fn state_json(rec: &ContainerRecord) -> Value {
+    let s = &rec.state;
+    let status = s.status.as_str();
+    let live = matches!(status, "running" | "paused" | "restarting");
+    json!({
+        "Status": status,
+        "Running": live,
+        "Paused": status == "paused",
+        "Restarting": status == "restarting",
+        "OOMKilled": s.oom_killed,
+        "Dead": status == "dead",
+        "Pid": if live { s.pid.unwrap_or(0) } else { 0 },
+        "ExitCode": s.exit_code.unwrap_or(0),
+        "Error": s.error,
+        "StartedAt": docker_time(s.started_at.as_deref()),
+        "FinishedAt": docker_time(s.finished_at.as_deref()),
+    })
+}
+
+fn mounts_json(mounts: &[MountView]) -> Value {
+    Value::Array(
+        mounts
+            .iter()
+            .map(|m| {
+                let mut o = Map::new();
+                o.insert("Type".into(), json!(m.kind));
+                if let Some(n) = &m.name {
+                    o.insert("Name".into(), json!(n));
+                }
+                o.insert("Source".into(), json!(m.source));
+                o.insert("Destination".into(), json!(m.destination));
+                if m.kind == "volume" {
+                    o.insert("Driver".into(), json!("local"));
+                }
+                let mode = if m.kind == "volume" {
+                    "z"
+                } else if m.rw {
+                    ""
+                } else {
+                    "ro"
+                };
+                o.insert("Mode".into(), json!(mode));
+                o.insert("RW".into(), json!(m.rw));
+                let prop = m
+                    .options
+                    .iter()
+                    .find(|o| {
+                        o.ends_with("private") || o.ends_with("shared") || o.ends_with("slave")
+                    })
+                    .filter(|_| m.kind == "bind")
+                    .cloned()
+                    .unwrap_or_default();
+                o.insert("Propagation".into(), json!(prop));
+                Value::Object(o)
+            })
+            .collect(),
+    )
+}
+
+/// Capabilities added to and dropped from Docker's default set.
+fn cap_changes(spec: Option<&Spec>) -> (Value, Value) {
+    let Some(bounding) = spec
+        .and_then(|s| s.process().as_ref())
+        .and_then(|p| p.capabilities().as_ref())
+        .and_then(|c| c.bounding().as_ref())
+    else {
+        return (Value::Null, Value::Null);
+    };
+    let mut add: Vec<&str> = bounding
+        .iter()
+        .filter(|c| !DEFAULT_CAPS.contains(c))
+        .map(|c| cap_name(*c))
+        .collect();
+    let mut drop: Vec<&str> = DEFAULT_CAPS
+        .iter()
+        .filter(|c| !bounding.contains(c))
+        .map(|c| cap_name(*c))
+        .collect();
+    add.sort();
+    drop.sort();
+    let list = |v: Vec<&str>| if v.is_empty() { Value::Null } else { json!(v) };
+    (list(add), list(drop))
+}
+
+fn host_config(rec: &ContainerRecord, spec: Option<&Spec>, mounts: &[MountView]) -> Value {
+    let linux = spec.and_then(|s| s.linux().as_ref());
+    let binds: Vec<String> = mounts
+        .iter()
+        .filter(|m| m.kind == "bind" || (m.kind == "volume" && !is_anonymous(rec, m)))
+        .map(|m| {
+            let src = m.name.as_deref().unwrap_or(&m.source);
+            let ro = if m.rw { "" } else { ":ro" };
+            format!("{src}:{}{ro}", m.destination)
+        })
+        .collect();
+    let tmpfs: BTreeMap<&str, String> = mounts
+        .iter()
+        .filter(|m| m.kind == "tmpfs")
+        .map(|m| (m.destination.as_str(), m.options.join(",")))
+        .collect();
+    let (cap_add, cap_drop) = cap_changes(spec);
+    let privileged = linux.is_some_and(|l| {
+        l.masked_paths().as_ref().is_none_or(|p| p.is_empty())
+            && l.readonly_paths().as_ref().is_none_or(|p| p.is_empty())
+    });
+    let res = linux.and_then(|l| l.resources().as_ref());
+    let memory = res
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit())
+        .unwrap_or(0);
+    let cpu = res.and_then(|r| r.cpu().as_ref());
+    let shm = spec
+        .and_then(|s| s.mounts().as_ref())
+        .and_then(|ms| ms.iter().find(|m| m.destination() == Path::new("/dev/shm")))
+        .and_then(|m| m.options().as_ref())
+        .and_then(|o| o.iter().find_map(|o| o.strip_prefix("size=")))
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
+    let restart = if rec.restart.name.is_empty() {
+        "no"
+    } else {
+        rec.restart.name.as_str()
+    };
+    json!({
+        "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
+        "LogConfig": {"Type": rec.log.driver, "Config": rec.log.options},
+        "NetworkMode": network_mode(spec),
+        "PortBindings": {},
+        "RestartPolicy": {"Name": restart, "MaximumRetryCount": rec.restart.max_retries},
+        "AutoRemove": rec.auto_remove,
+        "CapAdd": cap_add,
+        "CapDrop": cap_drop,
+        "Privileged": privileged,
+        "ReadonlyRootfs": spec
+            .and_then(|s| s.root().as_ref())
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
+        "Init": spec
+            .and_then(|s| s.annotations().as_ref())
+            .is_some_and(|a| a.get(ANNOTATION_INIT).is_some_and(|v| v == "true")),
+        "ShmSize": shm,
+        "Tmpfs": if tmpfs.is_empty() { Value::Null } else { json!(tmpfs) },
+        "Memory": memory,
+        "CpuShares": cpu.and_then(|c| c.shares()).unwrap_or(0),
+        "CpuQuota": cpu.and_then(|c| c.quota()).unwrap_or(0),
+        "CpuPeriod": cpu.and_then(|c| c.period()).unwrap_or(0),
+        "PidsLimit": res.and_then(|r| r.pids().as_ref()).map(|p| p.limit()),
+    })
+}
+
+fn is_anonymous(rec: &ContainerRecord, m: &MountView) -> bool {
+    m.name
+        .as_ref()
+        .is_some_and(|n| rec.anonymous_volumes.contains(n))
+}
+
+fn config_json(
+    store: &Store,
+    rec: &ContainerRecord,
+    spec: Option<&Spec>,
+    labels: &BTreeMap<String, String>,
+) -> Value {
+    let process = spec.and_then(|s| s.process().as_ref());
+    let user = process
+        .map(|p| (p.user().uid(), p.user().gid()))
+        .filter(|(u, g)| *u != 0 || *g != 0)
+        .map(|(u, g)| format!("{u}:{g}"))
+        .unwrap_or_default();
+    let cwd = process
+        .map(|p| p.cwd().display().to_string())
+        .filter(|c| c != "/")
+        .unwrap_or_default();
+    let (entrypoint, cmd) = entrypoint_and_cmd(store, rec);
+    let mut c = json!({
+        "Hostname": spec.and_then(|s| s.hostname().clone()).unwrap_or_default(),
+        "Domainname": "",
+        "User": user,
+        "Tty": rec.tty,
+        "OpenStdin": rec.interactive,
+        "Env": process.and_then(|p| p.env().clone()),
+        "Cmd": cmd,
+        "Image": rec.image,
+        "WorkingDir": cwd,
+        "Entrypoint": entrypoint,
+        "Labels": labels,
+    });
+    if let Some(sig) = rec.stop_signal {
+        c["StopSignal"] = json!(signal_name(sig));
+    }
+    if let Some(t) = rec.stop_timeout {
+        c["StopTimeout"] = json!(t);
+    }
+    c
+}
+
+/// Docker's JSON for one container; `size` adds `SizeRw` and `SizeRootFs`.
+pub fn container_json(store: &Store, rec: &ContainerRecord, size: bool) -> Value {
+    let spec = load_spec(store, &rec.id);
+    let spec = spec.as_ref();
+    let dir = store.container_dir(&rec.id);
+    let labels = labels(rec, spec);
+    let mounts = mounts(store, rec, spec);
+    let lower: Vec<String> = rec
+        .layers
+        .iter()
+        .rev()
+        .map(|l| store.layer_dir(l).display().to_string())
+        .collect();
+    let path_of = |f: &str| dir.join(f).display().to_string();
+    let mut out = Map::new();
+    out.insert("Id".into(), json!(rec.id));
+    out.insert("Created".into(), json!(docker_time(Some(&rec.created))));
+    out.insert("Path".into(), json!(rec.command.first()));
+    out.insert("Args".into(), json!(rec.command.get(1..).unwrap_or(&[])));
+    out.insert("State".into(), state_json(rec));
+    out.insert("Image".into(), json!(rec.image_id.to_string()));
+    out.insert("ResolvConfPath".into(), json!(path_of("resolv.conf")));
+    out.insert("HostnamePath".into(), json!(path_of("hostname")));
+    out.insert("HostsPath".into(), json!(path_of("hosts")));
+    out.insert(
+        "LogPath".into(),
+        json!(log_path(&dir, &rec.id, &rec.log)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()),
+    );
+    out.insert("Name".into(), json!(format!("/{}", rec.name)));
+    out.insert("RestartCount".into(), json!(rec.state.restart_count));
+    out.insert("Driver".into(), json!("overlay"));
+    out.insert("Platform".into(), json!("linux"));
+    out.insert("MountLabel".into(), json!(""));
+    out.insert("ProcessLabel".into(), json!(""));
+    out.insert("AppArmorProfile".into(), json!(""));
+    out.insert("ExecIDs".into(), Value::Null);
+    out.insert("HostConfig".into(), host_config(rec, spec, &mounts));
+    out.insert(
+        "GraphDriver".into(),
+        json!({"Name": "overlay", "Data": {
+            "LowerDir": lower.join(":"),
+            "MergedDir": path_of("rootfs"),
+            "UpperDir": path_of("upper"),
+            "WorkDir": path_of("work"),
+        }}),
+    );
+    if size {
+        let rw = upper_size(store, &rec.id);
+        out.insert("SizeRw".into(), json!(rw));
+        out.insert("SizeRootFs".into(), json!(rw + image_size(store, rec)));
+    }
+    out.insert("Mounts".into(), mounts_json(&mounts));
+    out.insert("Config".into(), config_json(store, rec, spec, &labels));
+    let sandbox = match (rec.state.status.as_str(), rec.state.pid) {
+        ("running" | "paused", Some(pid)) if network_mode(spec) != "host" => {
+            format!("/proc/{pid}/ns/net")
+        }
+        _ => String::new(),
+    };
+    out.insert(
+        "NetworkSettings".into(),
+        json!({
+            "Bridge": "", "SandboxID": "", "SandboxKey": sandbox, "Ports": {},
+            "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
+            "Networks": {},
+        }),
+    );
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_like_go() {
+        assert_eq!(docker_time(None), ZERO_TIME);
+        assert_eq!(docker_time(Some("garbage")), ZERO_TIME);
+        assert_eq!(
+            docker_time(Some("2026-01-02T03:04:05.120000000Z")),
+            "2026-01-02T03:04:05.12Z"
+        );
+        assert_eq!(
+            docker_time(Some("2026-01-02T03:04:05.000000000Z")),
+            "2026-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            docker_time(Some("2026-01-02T04:04:05.5+01:00")),
+            "2026-01-02T03:04:05.5Z"
+        );
+    }
+}

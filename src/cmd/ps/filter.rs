@@ -1,0 +1,213 @@
+//! `ps --filter`: Docker's keys and matching rules. The same key given
+//! twice matches either value; different keys must all match.
+
+use crate::error::{kind_err, ErrorKind};
+use anyhow::Result;
+use std::collections::BTreeMap;
+
+/// The keys `ps --filter` takes (Docker's, less the ones about networks,
+/// ports and health, which skiff's containers do not have yet).
+const KEYS: [&str; 9] = [
+    "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
+];
+
+/// Docker's container states, the values `status=` takes.
+const STATES: [&str; 7] = [
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
+
+/// The `--filter` flags, by key.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Filters {
+    by_key: BTreeMap<String, Vec<String>>,
+}
+
+fn invalid(what: &str) -> anyhow::Error {
+    kind_err(
+        ErrorKind::InvalidArgument,
+        format!("invalid filter '{what}'"),
+    )
+}
+
+impl Filters {
+    /// Parse `key=value` flags, refusing unknown keys and bad values.
+    pub fn parse(flags: &[String]) -> Result<Filters> {
+        let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for f in flags {
+            let Some((k, v)) = f.split_once('=') else {
+                return Err(kind_err(
+                    ErrorKind::InvalidArgument,
+                    format!("bad format of filter (expected name=value): {f}"),
+                ));
+            };
+            let k = k.trim().to_lowercase();
+            if !KEYS.contains(&k.as_str()) {
+                return Err(invalid(&k));
+            }
+            match k.as_str() {
+                "status" if !STATES.contains(&v) => return Err(invalid(f)),
+                "exited" if v.parse::<i32>().is_err() => return Err(invalid(f)),
+                _ => {}
+            }
+            by_key.entry(k).or_default().push(v.to_string());
+        }
+        Ok(Filters { by_key })
+    }
+
+    /// The values given for `key` (empty when the key was not).
+    pub fn get(&self, key: &str) -> &[String] {
+        self.by_key.get(key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.by_key.contains_key(key)
+    }
+
+    /// Does the key, if given, have a value that `pred` accepts?
+    pub fn any(&self, key: &str, pred: impl Fn(&str) -> bool) -> bool {
+        !self.has(key) || self.get(key).iter().any(|v| pred(v))
+    }
+}
+
+/// What one container offers to the filters.
+pub struct Subject<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub status: &'a str,
+    pub exit_code: Option<i32>,
+    pub labels: &'a BTreeMap<String, String>,
+    /// Whether the container ever ran (exited= ignores those that never did).
+    pub started: bool,
+    /// Volume names and mount destinations, for `volume=`.
+    pub volumes: &'a [String],
+}
+
+impl Filters {
+    /// Does a container pass the filters that need no look-up (all but
+    /// ancestor, before and since, which the caller resolves)?
+    pub fn matches(&self, s: &Subject) -> bool {
+        let slash_name = format!("/{}", s.name);
+        self.any("id", |v| regex_match(v, s.id))
+            && self.any("name", |v| {
+                regex_match(v, s.name) || regex_match(v, &slash_name)
+            })
+            && self.any("label", |v| match v.split_once('=') {
+                Some((k, val)) => s.labels.get(k).is_some_and(|x| x == val),
+                None => s.labels.contains_key(v),
+            })
+            && self.any("status", |v| v == s.status)
+            && self.any("exited", |v| {
+                s.status == "exited" && s.started && v.parse().ok() == s.exit_code
+            })
+            && self.any("volume", |v| s.volumes.iter().any(|x| x == v))
+    }
+}
+
+/// Docker matches `id=` and `name=` as an unanchored regular expression
+/// (so `name=web` finds `myweb1`). This covers the part people use:
+/// literals, `.`, `*`, `^` and `$`.
+pub fn regex_match(re: &str, text: &str) -> bool {
+    if re == text {
+        return true;
+    }
+    let re: Vec<char> = re.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    if let Some(rest) = re.strip_prefix(&['^']) {
+        return match_here(rest, &text);
+    }
+    (0..=text.len()).any(|i| match_here(&re, &text[i..]))
+}
+
+fn match_here(re: &[char], text: &[char]) -> bool {
+    match re {
+        [] => true,
+        [c, '*', rest @ ..] => {
+            let mut i = 0;
+            loop {
+                if match_here(rest, &text[i..]) {
+                    return true;
+                }
+                if i < text.len() && (*c == '.' || text[i] == *c) {
+                    i += 1;
+                } else {
+                    return false;
+                }
+            }
+        }
+        ['$'] => text.is_empty(),
+        [c, rest @ ..] => {
+            !text.is_empty() && (*c == '.' || *c == text[0]) && match_here(rest, &text[1..])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(flags: &[&str]) -> Filters {
+        Filters::parse(&flags.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn err(flags: &[&str]) -> String {
+        let e =
+            Filters::parse(&flags.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_err();
+        assert_eq!(crate::error::kind_of(&e), Some(ErrorKind::InvalidArgument));
+        e.to_string()
+    }
+
+    #[test]
+    fn regexes_like_docker() {
+        assert!(regex_match("web", "myweb1"));
+        assert!(regex_match("^web", "web1"));
+        assert!(!regex_match("^web", "myweb"));
+        assert!(regex_match("^web$", "web"));
+        assert!(!regex_match("^web$", "web1"));
+        assert!(regex_match("w.b", "awxb"));
+        assert!(regex_match("^a.*z$", "abcz"));
+        assert!(!regex_match("^a.*z$", "abcza"));
+    }
+
+    #[test]
+    fn bad_filters_are_refused() {
+        assert_eq!(err(&["color=red"]), "invalid filter 'color'");
+        assert_eq!(
+            err(&["status=sleeping"]),
+            "invalid filter 'status=sleeping'"
+        );
+        assert_eq!(err(&["exited=x"]), "invalid filter 'exited=x'");
+        assert!(err(&["status"]).contains("expected name=value"));
+    }
+
+    #[test]
+    fn same_key_or_different_keys_and() {
+        let labels: BTreeMap<String, String> = [("app".to_string(), "web".to_string())]
+            .into_iter()
+            .collect();
+        let s = Subject {
+            id: "abcdef0123",
+            name: "web1",
+            status: "exited",
+            exit_code: Some(3),
+            labels: &labels,
+            started: true,
+            volumes: &[],
+        };
+        assert!(f(&[]).matches(&s));
+        assert!(f(&["status=running", "status=exited"]).matches(&s));
+        assert!(!f(&["status=running", "name=web"]).matches(&s));
+        assert!(f(&["status=exited", "name=^/web1$"]).matches(&s));
+        assert!(f(&["label=app", "label=app=web"]).matches(&s));
+        assert!(!f(&["label=app=db"]).matches(&s));
+        assert!(f(&["exited=3"]).matches(&s));
+        assert!(!f(&["exited=0"]).matches(&s));
+        assert!(f(&["id=abcd"]).matches(&s));
+        assert!(!f(&["id=^bcd"]).matches(&s));
+    }
+}
