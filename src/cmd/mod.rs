@@ -8,8 +8,12 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 pub mod archive;
+pub mod commit;
 pub mod container_prune;
+pub mod cp;
 pub mod create;
+pub mod diff;
+pub mod export;
 pub mod format;
 pub mod images;
 pub mod info;
@@ -121,6 +125,14 @@ pub enum Command {
     Top(top::Args),
     /// List port mappings or a specific mapping for the container
     Port(port::Args),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::Args),
+    /// Export a container's filesystem as a tar archive
+    Export(export::Args),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(diff::Args),
+    /// Create a new image from a container's changes
+    Commit(commit::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -164,6 +176,14 @@ pub enum ContainerCommand {
     Port(port::Args),
     /// Remove all stopped containers
     Prune(container_prune::Args),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::Args),
+    /// Export a container's filesystem as a tar archive
+    Export(export::Args),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(diff::Args),
+    /// Create a new image from a container's changes
+    Commit(commit::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +228,10 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
         ContainerCommand::Top(a) => top::run(a, cfg),
         ContainerCommand::Port(a) => port::run(a, cfg),
         ContainerCommand::Prune(a) => container_prune::run(a, cfg),
+        ContainerCommand::Cp(a) => cp::run(a, cfg),
+        ContainerCommand::Export(a) => export::run(a, cfg),
+        ContainerCommand::Diff(a) => diff::run(a, cfg),
+        ContainerCommand::Commit(a) => commit::run(a, cfg),
     }
 }
 
@@ -252,6 +276,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rename(a) => rename::run(a, &cfg),
         Command::Top(a) => top::run(a, &cfg),
         Command::Port(a) => port::run(a, &cfg),
+        Command::Cp(a) => cp::run(a, &cfg),
+        Command::Export(a) => export::run(a, &cfg),
+        Command::Diff(a) => diff::run(a, &cfg),
+        Command::Commit(a) => commit::run(a, &cfg),
         Command::Container(c) => container(c, &cfg),
         Command::ContainerMonitor(a) => monitor::run(a, &cfg),
     }
