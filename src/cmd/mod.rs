@@ -8,9 +8,13 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 pub mod archive;
+pub mod commit;
 pub mod container_prune;
+pub mod cp;
 pub mod create;
+pub mod diff;
 pub mod events;
+pub mod export;
 pub mod format;
 pub mod images;
 pub mod info;
@@ -124,6 +128,14 @@ pub enum Command {
     Port(port::Args),
     /// Get real time events from skiff's record
     Events(events::Args),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::Args),
+    /// Export a container's filesystem as a tar archive
+    Export(export::Args),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(diff::Args),
+    /// Create a new image from a container's changes
+    Commit(commit::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -169,6 +181,14 @@ pub enum ContainerCommand {
     Prune(container_prune::Args),
     /// Display detailed information on one or more containers
     Inspect(inspect::Args),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::Args),
+    /// Export a container's filesystem as a tar archive
+    Export(export::Args),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(diff::Args),
+    /// Create a new image from a container's changes
+    Commit(commit::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +234,10 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
         ContainerCommand::Port(a) => port::run(a, cfg),
         ContainerCommand::Prune(a) => container_prune::run(a, cfg),
         ContainerCommand::Inspect(a) => inspect::container_cmd(a, cfg),
+        ContainerCommand::Cp(a) => cp::run(a, cfg),
+        ContainerCommand::Export(a) => export::run(a, cfg),
+        ContainerCommand::Diff(a) => diff::run(a, cfg),
+        ContainerCommand::Commit(a) => commit::run(a, cfg),
     }
 }
 
@@ -259,6 +283,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Top(a) => top::run(a, &cfg),
         Command::Port(a) => port::run(a, &cfg),
         Command::Events(a) => events::run(a, &cfg),
+        Command::Cp(a) => cp::run(a, &cfg),
+        Command::Export(a) => export::run(a, &cfg),
+        Command::Diff(a) => diff::run(a, &cfg),
+        Command::Commit(a) => commit::run(a, &cfg),
         Command::Container(c) => container(c, &cfg),
         Command::ContainerMonitor(a) => monitor::run(a, &cfg),
     }

@@ -6,6 +6,10 @@
 pub mod create;
 
 pub use create::{create, Created, PullSettings};
+pub mod changes;
+pub mod commit;
+pub mod fs;
 pub mod ops;
 pub mod start;
 pub mod state;
+pub mod tarfs;

@@ -19,7 +19,9 @@ pub const RESIZE: u8 = 3;
 /// Where the monitor of container `id` listens (short: a socket path
 /// holds at most 107 bytes).
 pub fn socket_path(runroot: &Path, id: &str) -> PathBuf {
-    runroot.join("attach").join(format!("{}.sock", &id[..id.len().min(16)]))
+    runroot
+        .join("attach")
+        .join(format!("{}.sock", &id[..id.len().min(16)]))
 }
 
 pub fn frame(kind: u8, data: &[u8]) -> Vec<u8> {
@@ -66,8 +68,8 @@ impl Hub {
         }
         // A socket a killed monitor left behind.
         let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path)
-            .with_context(|| format!("listen on {}", path.display()))?;
+        let listener =
+            UnixListener::bind(path).with_context(|| format!("listen on {}", path.display()))?;
         listener.set_nonblocking(true)?;
         Ok(Hub {
             path: path.to_path_buf(),

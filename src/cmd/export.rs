@@ -1,0 +1,66 @@
+//! `skiff export`: a container's file system as a tar archive.
+
+use crate::config::Config;
+use crate::container::fs::{open_root, Access};
+use crate::container::state::find;
+use crate::container::tarfs::{append_tree, Links};
+use crate::store::Store;
+use anyhow::{Context, Result};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The container
+    pub container: String,
+}
+
+fn write(root: BorrowedFd, w: impl Write) -> Result<()> {
+    let mut b = tar::Builder::new(BufWriter::with_capacity(1 << 20, w));
+    b.follow_symlinks(false);
+    append_tree(
+        &mut b,
+        root,
+        OsStr::new(""),
+        Path::new(""),
+        &mut Links::new(),
+    )?;
+    b.into_inner()?.flush()?;
+    Ok(())
+}
+
+pub fn run(args: Args, cfg: &Config) -> Result<i32> {
+    let store = Store::open(&cfg.root)?;
+    let rec = find(&store, &args.container)?;
+    if args.output.is_none() && crate::sys::isatty(&std::io::stdout()) {
+        crate::bail_kind!(
+            InvalidArgument,
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+        );
+    }
+    let view = open_root(&store, &rec, Access::Export)?;
+    let what = || format!("export {}", args.container);
+    match &args.output {
+        Some(p) => {
+            let tmp = crate::util::fs::tmp_sibling(p);
+            let res = (|| -> Result<()> {
+                let f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+                write(view.fd(), &f)?;
+                f.sync_all()?;
+                std::fs::rename(&tmp, p).with_context(|| format!("rename to {}", p.display()))
+            })();
+            if res.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            res.with_context(what)?;
+        }
+        None => write(view.fd(), std::io::stdout().lock()).with_context(what)?,
+    }
+    Ok(0)
+}
