@@ -162,6 +162,21 @@ fn follow_prints_as_the_container_writes_and_returns_at_its_exit() {
     let out = c.env.ok(&["logs", "-f", "--tail", "2", "cf"]);
     assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("3\n", "e3\n"));
     c.env.ok(&["rm", "-f", "cf"]);
+
+    // A time to come in --until ends the follow then, the container
+    // running on.
+    detached(&c, "cu", &[], "echo a; sleep 30");
+    let until = (chrono::Utc::now() + chrono::Duration::milliseconds(1500))
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let start = Instant::now();
+    let out = c.env.ok(&["logs", "-f", "--until", &until, "cu"]);
+    assert_eq!(out.stdout, "a\n", "{out}");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "returned at --until, after {took:?}"
+    );
+    c.env.ok(&["rm", "-f", "cu"]);
 }
 
 #[test]
