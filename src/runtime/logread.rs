@@ -279,22 +279,27 @@ impl LogFiles {
             c.read_on(&self.path, sink)?;
             c.finish(sink);
         }
-        if start < stop {
-            for (f, _) in older.drain(start..stop).rev() {
-                read_whole(f, sink)?;
+        // Each newer file in turn becomes the one read so far: when the
+        // live file is missing (renamed, its successor not made yet), the
+        // newest rotated one is where the next read goes on from.
+        let newer = if start < stop {
+            older.drain(start..stop).rev().collect()
+        } else {
+            Vec::new()
+        };
+        let live = live.zip(live_id).filter(|(_, id)| Some(*id) != cur_id);
+        for (f, id) in newer.into_iter().chain(live) {
+            if let Some(c) = self.cur.as_mut() {
+                c.finish(sink);
             }
-        }
-        if let Some((f, id)) = live.zip(live_id) {
-            if Some(id) != cur_id {
-                let mut c = Cursor {
-                    id,
-                    reader: BufReader::new(f),
-                    pos: 0,
-                    partial: Vec::new(),
-                };
-                c.read_on(&self.path, sink)?;
-                self.cur = Some(c);
-            }
+            let mut c = Cursor {
+                id,
+                reader: BufReader::new(f),
+                pos: 0,
+                partial: Vec::new(),
+            };
+            c.read_on(&self.path, sink)?;
+            self.cur = Some(c);
         }
         Ok(())
     }
@@ -337,21 +342,6 @@ impl Cursor {
     fn finish(&mut self, sink: &mut dyn FnMut(Entry) -> Result<()>) {
         let line = std::mem::take(&mut self.partial);
         let _ = pass_line(&line, sink);
-    }
-}
-
-fn read_whole(f: File, sink: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()> {
-    let mut r = BufReader::new(f);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if r.read_until(b'\n', &mut line)
-            .context("read a rotated log")?
-            == 0
-        {
-            return Ok(());
-        }
-        pass_line(&line, sink)?;
     }
 }
 
@@ -416,6 +406,21 @@ mod tests {
             let want: Vec<String> = (0..i).map(|i| format!("line {i}\n")).collect();
             assert_eq!(seen, want, "{driver}");
         }
+    }
+
+    #[test]
+    fn a_read_between_rename_and_create_repeats_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let c = cfg("json-file", &[("max-size", "1m"), ("max-file", "3")]);
+        let p = d.path().join("m-json.log");
+        std::fs::write(&p, [format_line("a\n"), format_line("b\n")].concat()).unwrap();
+        // Caught mid-rotation: the live file renamed, no new one yet.
+        std::fs::rename(&p, d.path().join("m-json.log.1")).unwrap();
+        let mut files = LogFiles::new(&p, &c);
+        assert_eq!(texts(&mut files), ["a\n", "b\n"]);
+        assert!(texts(&mut files).is_empty());
+        std::fs::write(&p, format_line("c\n")).unwrap();
+        assert_eq!(texts(&mut files), ["c\n"]);
     }
 
     #[test]
