@@ -18,6 +18,7 @@ pub mod dev;
 pub mod exec;
 pub mod init;
 pub mod logfile;
+pub mod logread;
 pub mod masks;
 pub mod monitor;
 pub mod mounts;

@@ -5,3 +5,4 @@ pub mod fs;
 pub mod glob;
 pub mod human;
 pub mod lock;
+pub mod timespec;
