@@ -11,6 +11,7 @@ pub mod archive;
 pub mod container_prune;
 pub mod create;
 pub mod events;
+pub mod exec;
 pub mod format;
 pub mod images;
 pub mod info;
@@ -124,6 +125,8 @@ pub enum Command {
     Port(port::Args),
     /// Get real time events from skiff's record
     Events(events::Args),
+    /// Execute a command in a running container
+    Exec(exec::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -167,6 +170,8 @@ pub enum ContainerCommand {
     Port(port::Args),
     /// Remove all stopped containers
     Prune(container_prune::Args),
+    /// Execute a command in a running container
+    Exec(exec::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,6 +216,7 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
         ContainerCommand::Top(a) => top::run(a, cfg),
         ContainerCommand::Port(a) => port::run(a, cfg),
         ContainerCommand::Prune(a) => container_prune::run(a, cfg),
+        ContainerCommand::Exec(a) => exec::run(a, cfg),
     }
 }
 
@@ -256,6 +262,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Top(a) => top::run(a, &cfg),
         Command::Port(a) => port::run(a, &cfg),
         Command::Events(a) => events::run(a, &cfg),
+        Command::Exec(a) => exec::run(a, &cfg),
         Command::Container(c) => container(c, &cfg),
         Command::ContainerMonitor(a) => monitor::run(a, &cfg),
     }
