@@ -141,6 +141,23 @@ fn exit_codes_pass_through() {
     out.assert_code(126).assert_error_line();
     exec(&c, &["-w", "/no/such/dir", "ec", "true"]).assert_error_line();
 
+    // Signals sent to skiff reach the process.
+    let mut bg = common::run::Bg::spawn(
+        &c.env,
+        &[
+            "exec",
+            "ec",
+            "sh",
+            "-c",
+            "trap 'echo caught; exit 7' TERM; echo ready; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done",
+        ],
+    );
+    bg.wait_for("ready", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(100));
+    bg.signal(nix::sys::signal::Signal::SIGTERM);
+    let out = bg.finish();
+    out.assert_code(7).assert_stdout_has("caught");
+
     // A container that is not running.
     c.env
         .ok(&["create", "--name", "ec-stopped", &c.bb(), "true"]);
@@ -155,7 +172,21 @@ fn exit_codes_pass_through() {
 fn confined_as_the_container_and_nothing_leaks() {
     let c = Ctx::new("exec_confined");
     let _rm = Cleanup(&c, &["eco"]);
-    start(&c, "eco");
+    c.run_ok(&[
+        "-d",
+        "--name",
+        "eco",
+        "--ulimit",
+        "nofile=512:768",
+        &c.bb(),
+        "sleep",
+        "60",
+    ]);
+    // The spec's rlimits.
+    assert_eq!(
+        exec_ok(&c, &["eco", "sh", "-c", "ulimit -n; ulimit -H -n"]),
+        "512\n768\n"
+    );
     let status = exec_ok(&c, &["eco", "cat", "/proc/self/status"]);
     assert_eq!(
         status_mask(&status, "CapEff"),
