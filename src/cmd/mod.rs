@@ -14,6 +14,7 @@ pub mod cp;
 pub mod create;
 pub mod diff;
 pub mod events;
+pub mod exec;
 pub mod export;
 pub mod format;
 pub mod images;
@@ -136,6 +137,8 @@ pub enum Command {
     Diff(diff::Args),
     /// Create a new image from a container's changes
     Commit(commit::Args),
+    /// Execute a command in a running container
+    Exec(exec::Args),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -189,6 +192,8 @@ pub enum ContainerCommand {
     Diff(diff::Args),
     /// Create a new image from a container's changes
     Commit(commit::Args),
+    /// Execute a command in a running container
+    Exec(exec::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +243,7 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
         ContainerCommand::Export(a) => export::run(a, cfg),
         ContainerCommand::Diff(a) => diff::run(a, cfg),
         ContainerCommand::Commit(a) => commit::run(a, cfg),
+        ContainerCommand::Exec(a) => exec::run(a, cfg),
     }
 }
 
@@ -287,6 +293,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Export(a) => export::run(a, &cfg),
         Command::Diff(a) => diff::run(a, &cfg),
         Command::Commit(a) => commit::run(a, &cfg),
+        Command::Exec(a) => exec::run(a, &cfg),
         Command::Container(c) => container(c, &cfg),
         Command::ContainerMonitor(a) => monitor::run(a, &cfg),
     }

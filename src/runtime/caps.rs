@@ -4,7 +4,8 @@
 //! runc does it).
 
 use anyhow::{anyhow, Context, Result};
-use caps::{CapSet, Capability, CapsHashSet};
+pub use caps::CapsHashSet;
+use caps::{CapSet, Capability};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 use std::str::FromStr;
 

@@ -52,6 +52,11 @@ pub fn run(plan: &Plan, chan: Channel, stdio: Option<&Stdio>, trampoline: Option
         }
         Err(e) => e,
     };
+    report(&chan, e)
+}
+
+/// Send `e` to skiff over the channel and exit with Docker's code for it.
+pub(crate) fn report(chan: &Channel, e: anyhow::Error) -> ! {
     let kind = kind_of(&e);
     let _ = chan.send(
         &Msg::Error {
@@ -154,7 +159,15 @@ fn setup(
         rustix::system::setdomainname(d.as_bytes())
             .map_err(|e| anyhow!("set domain name {d}: {}", super::io_text(&e.into())))?;
     }
+    finish(plan, chan, trampoline)
+}
 
+/// The process's own setup, in the container's root: rlimits, bounding
+/// set, no_new_privs, user, cwd, capabilities, seccomp, `execve` (which
+/// only returns on failure). Shared by a container's init and by a
+/// process `exec`'d into a running container; with the built-in init,
+/// returns in the init with its child's pid.
+pub(crate) fn finish(plan: &Plan, chan: &Channel, trampoline: Option<BorrowedFd>) -> Result<Pid> {
     if let Some(adj) = plan.oom_score_adj {
         set_oom_score_adj(adj)?;
     }
@@ -267,7 +280,7 @@ fn exec_via_trampoline(
     }
 }
 
-fn redirect_stdio(io: &Stdio) -> Result<()> {
+pub(crate) fn redirect_stdio(io: &Stdio) -> Result<()> {
     let null;
     let stdin = match &io.stdin {
         Some(fd) => fd.as_fd(),

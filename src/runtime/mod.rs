@@ -16,6 +16,7 @@ pub mod create;
 pub mod defaults;
 pub mod dev;
 pub mod exec;
+pub mod exec_in;
 pub mod init;
 pub mod logfile;
 pub mod logread;

@@ -23,13 +23,17 @@ use std::path::Path;
 
 /// Run the container of bundle `b` in the foreground and wait for it.
 pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
-    let s = spawn(b, id, io)?;
+    wait(spawn(b, id, io)?)
+}
+
+/// Serve a process [`spawn`]ed (or [`launch`]ed) in the foreground:
+/// forward signals and relay its pty until it exits.
+pub fn wait(s: Spawned) -> Result<Exit> {
     let Spawned {
         mut child,
         signals,
         master,
         stdio,
-        ..
     } = s;
     supervise(&mut child, &signals, master, stdio)
 }
@@ -49,10 +53,6 @@ pub struct Spawned {
 /// drive its init to the `execve` of the command.
 pub fn spawn(b: &Bundle, id: &str, io: RunIo) -> Result<Spawned> {
     let plan = plan::build(b, id)?;
-    let stdio = match io {
-        RunIo::Inherit => None,
-        RunIo::Stdio(s) => Some(s),
-    };
     // CVE-2019-5736: the command is exec'd through the trampoline when the
     // init is alone in a new pid namespace; otherwise skiff itself must be
     // running from a sealed copy (seal::prepare).
@@ -66,6 +66,23 @@ pub fn spawn(b: &Bundle, id: &str, io: RunIo) -> Result<Spawned> {
     if (trampoline.is_none() || plan.init) && !super::seal::protected() {
         bail!("refusing to start a container while skiff runs from a writable binary (call runtime::seal::prepare first)");
     }
+    launch(&plan, io, |chan, stdio| {
+        init::run(&plan, chan, stdio, trampoline)
+    })
+}
+
+/// Fork the process `plan` describes into the namespaces it creates (born
+/// in the pid namespace `plan.ns.pid` names, if any), run `child` there
+/// with its end of the sync channel, and drive it to its `execve`.
+pub fn launch(
+    plan: &Plan,
+    io: RunIo,
+    child: impl FnOnce(Channel, Option<&Stdio>) -> std::convert::Infallible,
+) -> Result<Spawned> {
+    let stdio = match io {
+        RunIo::Inherit => None,
+        RunIo::Stdio(s) => Some(s),
+    };
     single_threaded()?;
     let signals = Forwarder::new()?;
     let (chan, child_end) = sync::pair().context("create the sync socket")?;
@@ -85,13 +102,15 @@ pub fn spawn(b: &Bundle, id: &str, io: RunIo) -> Result<Spawned> {
     {
         Forked::Child => {
             drop(chan);
-            init::run(&plan, child_end, stdio.as_ref(), trampoline)
+            // `Infallible`: the child ends in its execve or exits.
+            #[allow(unreachable_code)]
+            return match child(child_end, stdio.as_ref()) {};
         }
         Forked::Parent(pid) => pid,
     };
     drop(child_end);
     let mut child = Child { pid, reaped: false };
-    let master = start(&plan, &chan, &mut child)?;
+    let master = start(plan, &chan, &mut child)?;
     let stdio = if plan.terminal { stdio } else { None };
     Ok(Spawned {
         child,

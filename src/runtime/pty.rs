@@ -22,6 +22,24 @@ fn io_err(what: &str, e: rustix::io::Errno) -> anyhow::Error {
 /// make it the controlling terminal and 0, 1, 2. Returns the master, for
 /// skiff.
 pub fn open_in_container(root: BorrowedFd, size: Option<(u16, u16)>) -> Result<OwnedFd> {
+    let (master, slave) = open_pair(root, size)?;
+    let console = ensure_target(root, Path::new("/dev/console"), true)
+        .map_err(|e| anyhow!("create /dev/console: {}", super::io_text(&e)))?;
+    mount(
+        Some(fd_path(slave.as_fd()).as_str()),
+        fd_path(console.as_fd()).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("bind the pty on /dev/console: {}", errno(e)))?;
+    take_terminal(&slave)?;
+    Ok(master)
+}
+
+/// A new pty of the devpts mounted in `root` (the host's when it has
+/// none), of `size` or else skiff's own terminal's: (master, slave).
+pub fn open_pair(root: BorrowedFd, size: Option<(u16, u16)>) -> Result<(OwnedFd, OwnedFd)> {
     let master = match open_in_root(
         root,
         Path::new("/dev/pts/ptmx"),
@@ -54,23 +72,19 @@ pub fn open_in_container(root: BorrowedFd, size: Option<(u16, u16)>) -> Result<O
     if let Some(ws) = ws {
         let _ = rustix::termios::tcsetwinsize(&master, ws);
     }
-    let console = ensure_target(root, Path::new("/dev/console"), true)
-        .map_err(|e| anyhow!("create /dev/console: {}", super::io_text(&e)))?;
-    mount(
-        Some(fd_path(slave.as_fd()).as_str()),
-        fd_path(console.as_fd()).as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| anyhow!("bind the pty on /dev/console: {}", errno(e)))?;
+    Ok((master, slave))
+}
+
+/// Make pty `slave` the controlling terminal of a new session of this
+/// process, and its 0, 1 and 2.
+pub fn take_terminal(slave: &OwnedFd) -> Result<()> {
     rustix::process::setsid().map_err(|e| io_err("setsid", e))?;
-    rustix::process::ioctl_tiocsctty(&slave)
+    rustix::process::ioctl_tiocsctty(slave)
         .map_err(|e| io_err("make the pty the controlling terminal", e))?;
-    rustix::stdio::dup2_stdin(&slave).map_err(|e| io_err("set up stdin", e))?;
-    rustix::stdio::dup2_stdout(&slave).map_err(|e| io_err("set up stdout", e))?;
-    rustix::stdio::dup2_stderr(&slave).map_err(|e| io_err("set up stderr", e))?;
-    Ok(master)
+    rustix::stdio::dup2_stdin(slave).map_err(|e| io_err("set up stdin", e))?;
+    rustix::stdio::dup2_stdout(slave).map_err(|e| io_err("set up stdout", e))?;
+    rustix::stdio::dup2_stderr(slave).map_err(|e| io_err("set up stderr", e))?;
+    Ok(())
 }
 
 /// A terminal in raw mode; dropping it restores the saved settings.
