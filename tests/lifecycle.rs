@@ -550,3 +550,23 @@ fn detached_with_a_tty_and_without_a_log() {
         ])
         .assert_code(125);
 }
+
+#[test]
+fn a_foreground_container_is_running_for_other_commands() {
+    let c = Ctx::new("life_fg");
+    let bb = c.bb();
+    let mut fg = c.spawn_run(&["--name", "fg", &bb, "sh", "-c", "echo ready; sleep 30"]);
+    fg.wait_for("ready", Duration::from_secs(30));
+    let line = ps_line(&c, "fg");
+    assert!(line.contains("Up "), "{line}");
+    // exec and top reach it: its pid is recorded.
+    let out = c.env.ok(&["exec", "fg", "cat", "/proc/1/cmdline"]);
+    assert!(out.stdout.starts_with("sleep"), "{out}");
+    c.env.ok(&["top", "fg"]).assert_stdout_has("sleep 30");
+    // stop from another command ends the foreground run with its code.
+    c.env.ok(&["stop", "-t", "1", "fg"]);
+    let out = fg.finish();
+    assert_eq!(out.code, 137, "{out}");
+    assert!(ps_line(&c, "fg").contains("Exited (137)"));
+    c.env.ok(&["rm", "fg"]);
+}

@@ -23,24 +23,51 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> 
 
 #[derive(Debug, clap::Args)]
 pub struct StartArgs {
-    /// Attach STDOUT/STDERR and forward signals (not supported yet)
+    /// Attach STDOUT/STDERR and forward signals
     #[arg(short, long)]
     pub attach: bool,
-    /// Attach container's STDIN (not supported yet)
+    /// Attach container's STDIN
     #[arg(short, long)]
     pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, default_value = "ctrl-p,ctrl-q")]
+    pub detach_keys: String,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
 pub fn start_cmd(args: StartArgs, cfg: &Config) -> Result<i32> {
+    let store = Store::open(&cfg.root)?;
     if args.attach || args.interactive {
-        crate::bail_kind!(
-            InvalidArgument,
-            "start -a/-i: attaching is not supported yet; use `skiff logs -f`"
+        if args.containers.len() > 1 {
+            crate::bail_kind!(
+                InvalidArgument,
+                "you cannot start and attach multiple containers at once"
+            );
+        }
+        let rec = state::find(&store, &args.containers[0])?;
+        let conn = if state::is_running(&rec) {
+            crate::runtime::attach::connect(&crate::runtime::attach::socket_path(
+                &cfg.runroot,
+                &rec.id,
+            ))?
+        } else {
+            store.update_container(&rec.id, |c| {
+                c.state.stopped_by_user = false;
+                c.state.restart_count = 0;
+                Ok(())
+            })?;
+            start::attached(cfg, &rec.id)?
+        };
+        return super::attach::relay(
+            &store,
+            &rec,
+            conn,
+            args.interactive,
+            true,
+            &args.detach_keys,
         );
     }
-    let store = Store::open(&cfg.root)?;
     each(&args.containers, |n| {
         let rec = state::find(&store, n)?;
         if !state::is_running(&rec) {

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 pub mod archive;
+pub mod attach;
 pub mod commit;
 pub mod container_prune;
 pub mod cp;
@@ -129,6 +130,8 @@ pub enum Command {
     Port(port::Args),
     /// Get real time events from skiff's record
     Events(events::Args),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(attach::Args),
     /// Copy files/folders between a container and the local filesystem
     Cp(cp::Args),
     /// Export a container's filesystem as a tar archive
@@ -182,6 +185,8 @@ pub enum ContainerCommand {
     Port(port::Args),
     /// Remove all stopped containers
     Prune(container_prune::Args),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(attach::Args),
     /// Display detailed information on one or more containers
     Inspect(inspect::Args),
     /// Copy files/folders between a container and the local filesystem
@@ -238,6 +243,7 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
         ContainerCommand::Top(a) => top::run(a, cfg),
         ContainerCommand::Port(a) => port::run(a, cfg),
         ContainerCommand::Prune(a) => container_prune::run(a, cfg),
+        ContainerCommand::Attach(a) => attach::run(a, cfg),
         ContainerCommand::Inspect(a) => inspect::container_cmd(a, cfg),
         ContainerCommand::Cp(a) => cp::run(a, cfg),
         ContainerCommand::Export(a) => export::run(a, cfg),
@@ -289,6 +295,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Top(a) => top::run(a, &cfg),
         Command::Port(a) => port::run(a, &cfg),
         Command::Events(a) => events::run(a, &cfg),
+        Command::Attach(a) => attach::run(a, &cfg),
         Command::Cp(a) => cp::run(a, &cfg),
         Command::Export(a) => export::run(a, &cfg),
         Command::Diff(a) => diff::run(a, &cfg),

@@ -11,6 +11,9 @@ pub struct Args {
     /// The descriptor to report readiness on
     #[arg(long)]
     pub ready_fd: i32,
+    /// Start the container once a client has attached
+    #[arg(long)]
+    pub wait_attach: bool,
     /// The container's full ID
     pub id: String,
 }
@@ -26,7 +29,8 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     crate::runtime::seal::prepare(&bundle.spec)?;
     let ready = crate::sys::proc::take_inherited_fd(args.ready_fd)
         .map_err(|e| anyhow!("ready descriptor {}: {e}", args.ready_fd))?;
-    crate::runtime::monitor::serve(&store, &args.id, ready)
+    let sock = crate::runtime::attach::socket_path(&cfg.runroot, &args.id);
+    crate::runtime::monitor::serve(&store, &args.id, ready, &sock, args.wait_attach)
         .with_context(|| format!("monitor of container {}", args.id))?;
     Ok(0)
 }

@@ -247,15 +247,6 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         return Ok(0);
     }
     let id = made.id.clone();
-    store.update_container(&id, |c| {
-        // skiff itself is the container's owner (see container::state).
-        let me = std::process::id();
-        c.state.status = "running".into();
-        c.state.started_at = Some(crate::store::containers::now());
-        c.state.monitor_pid = Some(me);
-        c.state.monitor_start = crate::util::fs::proc_start_time(me);
-        Ok(())
-    })?;
 
     // Without -i the container's stdin is /dev/null, as Docker's is.
     let io = if opts.interactive || opts.tty {
@@ -273,10 +264,21 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
                 .context("dup stderr")?,
         })
     };
-    if let Some(rec) = store.container(&id)? {
+    let res = crate::runtime::run_spec(&made.dir, made.spec, &id, io, |pid| {
+        // skiff itself is the container's owner (see container::state).
+        let me = std::process::id();
+        let rec = store.update_container(&id, |c| {
+            c.state.status = "running".into();
+            c.state.started_at = Some(crate::store::containers::now());
+            c.state.pid = Some(pid);
+            c.state.pid_start = crate::util::fs::proc_start_time(pid);
+            c.state.monitor_pid = Some(me);
+            c.state.monitor_start = crate::util::fs::proc_start_time(me);
+            Ok(c.clone())
+        })?;
         store.container_event(&rec, "start", &[]);
-    }
-    let res = crate::runtime::run_spec(&made.dir, made.spec, &id, io);
+        Ok(())
+    });
     let (code, err) = match res {
         Ok(exit) => (Some(exit.status()), None),
         Err(e) => (None, Some(e)),
@@ -292,6 +294,8 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             c.state.finished_at = Some(crate::store::containers::now());
             c.state.monitor_pid = None;
             c.state.monitor_start = None;
+            c.state.pid = None;
+            c.state.pid_start = None;
             if let Some(e) = &err {
                 c.state.error = format!("{e:#}");
             }

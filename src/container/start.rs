@@ -10,6 +10,51 @@ use std::os::unix::process::CommandExt;
 
 /// Start container `id` (recorded, not running) in the background.
 pub fn detached(cfg: &Config, id: &str) -> Result<()> {
+    let mut monitor = spawn_monitor(cfg, id, false)?;
+    monitor.finish()
+}
+
+/// Start container `id` with a client attached before it runs (`start
+/// -a`): returns the connection once the container runs.
+pub fn attached(cfg: &Config, id: &str) -> Result<std::os::unix::net::UnixStream> {
+    let mut monitor = spawn_monitor(cfg, id, true)?;
+    // "bound\n" first: the monitor listens and waits for us.
+    let mut line = [0u8; 6];
+    let got = monitor.ready.read_exact(&mut line);
+    if got.is_err() || &line != b"bound\n" {
+        monitor.early.extend_from_slice(&line);
+        return monitor
+            .finish()
+            .and_then(|_| Err(anyhow!("the monitor did not wait for the attach")));
+    }
+    let conn =
+        crate::runtime::attach::connect(&crate::runtime::attach::socket_path(&cfg.runroot, id))?;
+    monitor.finish()?;
+    Ok(conn)
+}
+
+/// A monitor just spawned, and its ready pipe.
+struct Monitor {
+    child: std::process::Child,
+    ready: std::fs::File,
+    early: Vec<u8>,
+}
+
+impl Monitor {
+    /// Read the monitor's report to the end: Ok once the container runs.
+    fn finish(&mut self) -> Result<()> {
+        let mut data = std::mem::take(&mut self.early);
+        let _ = self.ready.read_to_end(&mut data);
+        let res = crate::runtime::monitor::read_ready(&data);
+        if res.is_err() {
+            // It exits right after a failure: no zombie left behind.
+            let _ = self.child.wait();
+        }
+        res
+    }
+}
+
+fn spawn_monitor(cfg: &Config, id: &str, wait_attach: bool) -> Result<Monitor> {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| anyhow!("create a pipe: {}", std::io::Error::from(e)))?;
     // The monitor inherits the write end, by number.
@@ -24,20 +69,17 @@ pub fn detached(cfg: &Config, id: &str) -> Result<()> {
         .arg("container-monitor")
         .arg("--ready-fd")
         .arg(w.as_raw_fd().to_string())
+        .args(wait_attach.then_some("--wait-attach"))
         .arg(id)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .current_dir("/");
-    let mut child = cmd.spawn().context("start the container's monitor")?;
+    let child = cmd.spawn().context("start the container's monitor")?;
     drop(w);
-    let mut data = Vec::new();
-    let mut r = std::fs::File::from(r);
-    let _ = r.read_to_end(&mut data);
-    let res = crate::runtime::monitor::read_ready(&data);
-    if res.is_err() {
-        // It exits right after a failure: no zombie left behind.
-        let _ = child.wait();
-    }
-    res
+    Ok(Monitor {
+        child,
+        ready: std::fs::File::from(r),
+        early: Vec::new(),
+    })
 }

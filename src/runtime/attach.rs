@@ -217,3 +217,163 @@ mod tests {
         assert!(parse_detach_keys("ctrl-pp").is_err());
     }
 }
+
+/// What the attaching side asks for.
+pub struct ClientOpts<'a> {
+    /// The container has a terminal: raw mode here, sizes sent along.
+    pub tty: bool,
+    /// Send our stdin.
+    pub stdin: bool,
+    pub detach_keys: Vec<u8>,
+    /// Signals we receive, passed on (`--sig-proxy`, without a terminal).
+    pub forward: Option<&'a dyn Fn(i32)>,
+}
+
+/// Watches typed input for the detach sequence; holds back a partial
+/// match until it is known not to be one.
+struct DetachKeys {
+    keys: Vec<u8>,
+    matched: usize,
+}
+
+impl DetachKeys {
+    /// Split `data` into what to send, and whether the sequence was typed.
+    fn feed(&mut self, data: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::new();
+        for &b in data {
+            if self.keys.is_empty() {
+                out.push(b);
+                continue;
+            }
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    return (out, true);
+                }
+            } else {
+                out.extend_from_slice(&self.keys[..self.matched]);
+                self.matched = 0;
+                if b == self.keys[0] {
+                    self.matched = 1;
+                } else {
+                    out.push(b);
+                }
+            }
+        }
+        (out, false)
+    }
+}
+
+/// Relay between this terminal (or these streams) and the container
+/// until its output ends or the user detaches.
+pub fn client(mut conn: UnixStream, o: &ClientOpts) -> Result<Ended> {
+    use super::signals::Forwarder;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let stdin = std::io::stdin();
+    let _raw = if o.tty && o.stdin {
+        super::pty::RawMode::enable(stdin.as_fd())?
+    } else {
+        None
+    };
+    let signals = Forwarder::new()?;
+    let send_size = |conn: &mut UnixStream| {
+        let fd = std::io::stdout();
+        if let Ok(ws) = rustix::termios::tcgetwinsize(fd.as_fd()) {
+            let mut p = ws.ws_row.to_be_bytes().to_vec();
+            p.extend_from_slice(&ws.ws_col.to_be_bytes());
+            let _ = conn.write_all(&frame(RESIZE, &p));
+        }
+    };
+    if o.tty {
+        send_size(&mut conn);
+    }
+    let mut keys = DetachKeys {
+        keys: if o.tty {
+            o.detach_keys.clone()
+        } else {
+            Vec::new()
+        },
+        matched: 0,
+    };
+    let mut stdin_open = o.stdin;
+    let mut inbuf = Vec::new();
+    let mut chunk = vec![0u8; 32 * 1024];
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    loop {
+        let mut fds = vec![
+            PollFd::new(conn.as_fd(), PollFlags::POLLIN),
+            PollFd::new(signals.fd(), PollFlags::POLLIN),
+        ];
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(anyhow!("poll: {e}")),
+        }
+        let ready = |f: &PollFd| {
+            f.revents().is_some_and(|r| {
+                r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+            })
+        };
+        let (c_ready, s_ready) = (ready(&fds[0]), ready(&fds[1]));
+        let i_ready = fds.get(2).is_some_and(ready);
+        drop(fds);
+        if c_ready {
+            let n = conn.read(&mut chunk).unwrap_or(0);
+            if n == 0 {
+                return Ok(Ended::Closed);
+            }
+            inbuf.extend_from_slice(&chunk[..n]);
+            for (kind, data) in take_frames(&mut inbuf) {
+                let w: &mut dyn Write = if kind == STDERR { &mut err } else { &mut out };
+                let _ = w.write_all(&data);
+                let _ = w.flush();
+            }
+        }
+        if i_ready {
+            let n = rustix::io::read(stdin.as_fd(), &mut chunk).unwrap_or(0);
+            if n == 0 {
+                stdin_open = false;
+            } else {
+                let (data, detach) = keys.feed(&chunk[..n]);
+                if !data.is_empty() && conn.write_all(&frame(STDIN, &data)).is_err() {
+                    stdin_open = false;
+                }
+                if detach {
+                    return Ok(Ended::Detached);
+                }
+            }
+        }
+        if s_ready {
+            while let Some(s) = signals.next()? {
+                if s.signal == libc::SIGWINCH {
+                    if o.tty {
+                        send_size(&mut conn);
+                    }
+                } else if let Some(f) = o.forward {
+                    if s.signal != libc::SIGCHLD {
+                        f(s.signal);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod detach_tests {
+    use super::*;
+
+    #[test]
+    fn the_detach_sequence_is_held_back_and_found() {
+        let mut k = DetachKeys {
+            keys: vec![16, 17],
+            matched: 0,
+        };
+        assert_eq!(k.feed(b"ab"), (b"ab".to_vec(), false));
+        assert_eq!(k.feed(&[16]), (vec![], false));
+        assert_eq!(k.feed(b"x"), (vec![16, b'x'], false));
+        assert_eq!(k.feed(&[b'y', 16, 17, b'z']), (vec![b'y'], true));
+    }
+}

@@ -104,11 +104,20 @@ pub fn run_bundle(bundle: &Path, id: &str, io: RunIo) -> Result<Exit> {
 }
 
 /// [`run_bundle`] for a spec already in memory (the one just written to
-/// `dir/config.json`), sparing the read back.
-pub fn run_spec(dir: &Path, spec: oci_spec::runtime::Spec, id: &str, io: RunIo) -> Result<Exit> {
+/// `dir/config.json`), sparing the read back. `started` is told the
+/// container process's pid once its command runs.
+pub fn run_spec(
+    dir: &Path,
+    spec: oci_spec::runtime::Spec,
+    id: &str,
+    io: RunIo,
+    started: impl FnOnce(u32) -> Result<()>,
+) -> Result<Exit> {
     let b = bundle::Bundle::new(dir, spec)?;
     seal::prepare(&b.spec)?;
-    process::run(&b, id, io)
+    let s = process::spawn(&b, id, io)?;
+    started(s.child.pid().as_raw() as u32)?;
+    process::wait(s)
 }
 
 /// The text of an errno as the rest of skiff words errors: lowercase,

@@ -10,6 +10,7 @@
 //! writes `ok` once the container's command runs, or `err CODE` and the
 //! error's text when it could not start it.
 
+use super::attach::{self, Hub, Input};
 use super::bundle::Bundle;
 use super::logfile::{self, LogWriter, Stream};
 use super::process::{self, Spawned};
@@ -33,13 +34,34 @@ const RESET_AFTER: Duration = Duration::from_secs(10);
 const SLIM_AFTER: Duration = Duration::from_secs(1);
 
 /// Run container `id` under this process until it is done for good.
-/// `ready` is the pipe to the command that started the monitor.
-pub fn serve(store: &Store, id: &str, ready: OwnedFd) -> Result<()> {
+/// `ready` is the pipe to the command that started the monitor; clients
+/// attach on the socket at `attach_path`. With `wait_attach` (`start -a`),
+/// the container starts once the first client is there (the monitor says
+/// `bound` on the ready pipe when it listens).
+pub fn serve(
+    store: &Store,
+    id: &str,
+    ready: OwnedFd,
+    attach_path: &std::path::Path,
+    wait_attach: bool,
+) -> Result<()> {
     let mut ready = Some(std::fs::File::from(ready));
+    let mut hub = match Hub::bind(attach_path) {
+        Ok(h) => Some(h),
+        // Detached containers run without attach rather than not at all.
+        Err(_) if !wait_attach => None,
+        Err(e) => return Err(e),
+    };
+    if wait_attach {
+        if let (Some(h), Some(r)) = (hub.as_mut(), ready.as_mut()) {
+            let _ = r.write_all(b"bound\n");
+            h.wait_first(Duration::from_secs(30));
+        }
+    }
     let mut backoff = BACKOFF_START;
     loop {
         let started = Instant::now();
-        let exit = match run_once(store, id, &mut ready) {
+        let exit = match run_once(store, id, &mut ready, hub.as_mut()) {
             Ok(spawned_exit) => spawned_exit,
             Err(e) => {
                 let code = kind_of(&e).map(|k| k.exit_code()).unwrap_or(125);
@@ -138,7 +160,12 @@ fn record_exit(store: &Store, id: &str, exit: &Exit) -> Result<ContainerRecord> 
 /// Start the container once and serve it until it exits. `ready` is the
 /// starting command's pipe while it still waits: told once the container
 /// runs (its start time is then the container's StartedAt).
-fn run_once(store: &Store, id: &str, ready: &mut Option<std::fs::File>) -> Result<Exit> {
+fn run_once(
+    store: &Store,
+    id: &str,
+    ready: &mut Option<std::fs::File>,
+    hub: Option<&mut Hub>,
+) -> Result<Exit> {
     let first = ready.is_some();
     let rec = store.container(id)?.ok_or_else(|| {
         crate::error::kind_err(ErrorKind::NotFound, format!("No such container: {id}"))
@@ -149,14 +176,24 @@ fn run_once(store: &Store, id: &str, ready: &mut Option<std::fs::File>) -> Resul
         Some(p) => Some(LogWriter::open(&p, &rec.log)?),
         None => None,
     };
+    // With -i (and no terminal) the container's stdin is a pipe that
+    // attached clients write to.
+    let mut stdin_w = None;
     let (io, pipes) = if rec.tty {
         (RunIo::Inherit, None)
     } else {
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
+        let stdin = if rec.interactive {
+            let (r, w) = pipe()?;
+            stdin_w = Some(w);
+            Some(r)
+        } else {
+            None
+        };
         (
             RunIo::Stdio(Stdio {
-                stdin: None,
+                stdin,
                 stdout: out_w,
                 stderr: err_w,
             }),
@@ -187,7 +224,7 @@ fn run_once(store: &Store, id: &str, ready: &mut Option<std::fs::File>) -> Resul
     if let Some(mut r) = ready.take() {
         let _ = r.write_all(b"ok\n");
     }
-    let exit = pump(spawned, pipes, log.as_mut())?;
+    let exit = pump(spawned, pipes, stdin_w, log.as_mut(), hub)?;
     if let Some(l) = log.as_mut() {
         let _ = l.flush();
     }
@@ -199,12 +236,15 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
         .map_err(|e| anyhow!("create a pipe: {}", super::io_text(&e.into())))
 }
 
-/// Copy the container's output to the log until the container exits;
-/// forward signals sent to the monitor.
+/// Copy the container's output to the log and to attached clients until
+/// the container exits; pass their input on; forward signals sent to the
+/// monitor.
 fn pump(
     spawned: Spawned,
     pipes: Option<(OwnedFd, OwnedFd)>,
+    stdin_w: Option<OwnedFd>,
     mut log: Option<&mut LogWriter>,
+    mut hub: Option<&mut Hub>,
 ) -> Result<Exit> {
     let Spawned {
         mut child,
@@ -218,7 +258,12 @@ fn pump(
         sources.push((o, Stream::Stdout));
         sources.push((e, Stream::Stderr));
     }
+    // Where clients' input goes: the pty, or the stdin pipe.
+    let mut input = stdin_w;
+    let mut tty_fd = None;
     if let Some(m) = master {
+        input = m.try_clone().ok();
+        tty_fd = m.try_clone().ok();
         sources.push((m, Stream::Stdout));
     }
     let mut buf = vec![0u8; 32 * 1024];
@@ -231,6 +276,12 @@ fn pump(
         let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
         for (fd, _) in &sources {
             fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
+        let hub_at = fds.len();
+        if let Some(h) = hub.as_deref() {
+            for fd in h.fds() {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
         }
         let timeout = match slim_at {
             Some(t) => {
@@ -269,11 +320,21 @@ fn pump(
                     if let Some(l) = log.as_deref_mut() {
                         l.write(*stream, &buf[..n])?;
                     }
+                    if let Some(h) = hub.as_deref_mut() {
+                        let kind = match stream {
+                            Stream::Stdout => attach::STDOUT,
+                            Stream::Stderr => attach::STDERR,
+                        };
+                        h.broadcast(kind, &buf[..n]);
+                    }
                 }
             }
         }
         for i in closed.into_iter().rev() {
             sources.remove(i);
+        }
+        if let Some(h) = hub.as_deref_mut() {
+            serve_clients(h, &ready[hub_at..], &mut input, tty_fd.as_ref());
         }
         if !ready[0] {
             continue;
@@ -291,6 +352,54 @@ fn pump(
             }
         }
     }
+}
+
+/// New clients, and what the connected ones sent: input to the
+/// container, terminal sizes to its pty.
+fn serve_clients(h: &mut Hub, ready: &[bool], input: &mut Option<OwnedFd>, tty: Option<&OwnedFd>) {
+    let mut gone = Vec::new();
+    for (i, r) in ready.iter().enumerate().skip(1) {
+        if !*r {
+            continue;
+        }
+        let Some(msgs) = h.read_client(i - 1) else {
+            gone.push(i - 1);
+            continue;
+        };
+        for m in msgs {
+            match m {
+                Input::Stdin(d) => {
+                    if let Some(fd) = input.as_ref() {
+                        if write_all(fd, &d).is_err() {
+                            *input = None;
+                        }
+                    }
+                }
+                Input::Resize(rows, cols) => {
+                    if let Some(t) = tty {
+                        super::pty::set_size(t.as_fd(), rows, cols);
+                    }
+                }
+            }
+        }
+    }
+    for i in gone.into_iter().rev() {
+        h.remove(i);
+    }
+    if ready.first() == Some(&true) {
+        h.accept();
+    }
+}
+
+fn write_all(fd: &OwnedFd, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        match rustix::io::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// After the exit: what is still in the pipes, without waiting for
@@ -334,6 +443,7 @@ fn read_some(fd: &OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {
 /// command: `Ok` once running, else the error with its kind's exit code.
 pub fn read_ready(data: &[u8]) -> Result<()> {
     let text = String::from_utf8_lossy(data);
+    let text = text.strip_prefix("bound\n").unwrap_or(&text);
     if text.starts_with("ok") {
         return Ok(());
     }

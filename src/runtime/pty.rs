@@ -124,3 +124,14 @@ pub fn copy_size(from: BorrowedFd, to: BorrowedFd) {
         let _ = rustix::termios::tcsetwinsize(to, ws);
     }
 }
+
+/// Give the terminal `fd` a size (rows, columns).
+pub fn set_size(fd: BorrowedFd, rows: u16, cols: u16) {
+    let ws = rustix::termios::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let _ = rustix::termios::tcsetwinsize(fd, ws);
+}
