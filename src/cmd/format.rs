@@ -58,29 +58,58 @@ pub fn render_rows(
         }
     };
     let mut out = String::new();
+    let compiled = Compiled::new(&tmpl)?;
     if table {
         let hdr: serde_json::Map<String, Json> = headers
             .iter()
             .map(|(k, v)| (k.to_string(), Json::String(v.to_string())))
             .collect();
-        out.push_str(&render(&tmpl, &Json::Object(hdr))?);
+        out.push_str(&compiled.render(&Json::Object(hdr))?);
         out.push('\n');
     }
     for r in rows {
-        out.push_str(&render(&tmpl, r)?);
+        out.push_str(&compiled.render(r)?);
         out.push('\n');
     }
     Ok(if table { tabwriter(&out) } else { out })
 }
 
+/// Write a command's output to stdout; a reader that went away (`| head`)
+/// ends the output quietly, as it does for Docker.
+pub fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow!("write the output: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Render one template over one value.
 pub fn render(tmpl: &str, value: &Json) -> Result<String> {
-    let mut t = Template::default();
-    t.add_funcs(&FUNCS);
-    t.parse(tmpl)
-        .map_err(|e| anyhow!("template parsing error: {e}"))?;
-    t.render(&Context::from(to_value(value)))
-        .map_err(|e| anyhow!("template: {e}"))
+    Compiled::new(tmpl)?.render(value)
+}
+
+/// A template parsed once, for rendering over many values (parsing is
+/// the costly part: the engine's lexer runs on a thread of its own).
+pub struct Compiled(Template);
+
+impl Compiled {
+    pub fn new(tmpl: &str) -> Result<Compiled> {
+        let mut t = Template::default();
+        t.add_funcs(&FUNCS);
+        t.parse(tmpl)
+            .map_err(|e| anyhow!("template parsing error: {e}"))?;
+        Ok(Compiled(t))
+    }
+
+    pub fn render(&self, value: &Json) -> Result<String> {
+        self.0
+            .render(&Context::from(to_value(value)))
+            .map_err(|e| anyhow!("template: {e}"))
+    }
 }
 
 const FUNCS: [(&str, Func); 9] = [

@@ -203,6 +203,13 @@ fn rewrite_label_calls(tmpl: &str) -> (String, Vec<String>) {
 /// The containers the flags select, newest first.
 fn select(store: &Store, cfg: &Config, args: &Args, filters: &Filters) -> Result<Vec<Selected>> {
     let all = state::list(store)?;
+    let need_spec = filters.has("volume")
+        || args.format.as_deref().is_some_and(|f| {
+            f.contains("Mounts")
+                || f.contains("Networks")
+                || f == "json"
+                || f.contains("{{json .}}")
+        });
     let limit = if args.latest { 1 } else { args.last };
     let show_all = args.all
         || limit > 0
@@ -247,8 +254,14 @@ fn select(store: &Store, cfg: &Config, args: &Args, filters: &Filters) -> Result
         if !show_all && !live {
             continue;
         }
-        let spec = load_spec(store, &rec.id);
-        let labels = labels(&rec, spec.as_ref());
+        // The spec (large: it holds the seccomp profile) only when a
+        // filter or the format needs mounts or networks.
+        let spec = need_spec.then(|| load_spec(store, &rec.id)).flatten();
+        let labels = if need_spec {
+            labels(&rec, spec.as_ref())
+        } else {
+            rec.labels.clone()
+        };
         let mounts = mounts(store, &rec, spec.as_ref());
         let volume_keys: Vec<String> = mounts
             .iter()
@@ -304,16 +317,16 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let store = Store::open(&cfg.root)?;
     let selected = select(&store, cfg, &args, &filters)?;
     if args.quiet {
+        let mut text = String::new();
         for s in &selected {
-            println!(
-                "{}",
-                if args.no_trunc {
-                    &s.rec.id
-                } else {
-                    &s.rec.id[..12]
-                }
-            );
+            text.push_str(if args.no_trunc {
+                &s.rec.id
+            } else {
+                &s.rec.id[..12]
+            });
+            text.push('\n');
         }
+        super::format::print_out(&text)?;
         return Ok(0);
     }
     let (format, label_keys) = match Format::parse(args.format.as_deref()) {
@@ -342,7 +355,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     } else {
         DEFAULT_TABLE.to_string()
     };
-    print!("{}", render_rows(&format, &table, &HEADERS, &rows)?);
+    super::format::print_out(&render_rows(&format, &table, &HEADERS, &rows)?)?;
     Ok(0)
 }
 

@@ -69,7 +69,15 @@ pub fn create<'a>(
         layers: img.layers.clone(),
         created: crate::store::containers::now(),
         command: args_vec,
-        labels: opts.labels.clone(),
+        // The image's labels, overridden by --label (Docker's
+        // Config.Labels).
+        labels: run_cfg
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(opts.labels.clone())
+            .collect(),
         auto_remove: opts.rm,
         anonymous_volumes: Vec::new(),
         volumes: Vec::new(),

@@ -2,42 +2,55 @@
 //! binary's code, the C library) that it touched while starting but will
 //! not touch again are handed back to the page cache.
 
-/// Advise the kernel to reclaim this process's file-backed mappings
-/// (`MADV_PAGEOUT`). Nothing is lost: clean file pages are simply unmapped
-/// and come back from the page cache on the next touch; pages the process
-/// wrote (private copies) are left alone without swap. Returns how many
-/// mappings were advised; errors (an old kernel) are ignored.
+/// Hand back this process's pages of mapped files. A file mapping none of
+/// whose pages this process wrote (`Anonymous: 0` in smaps: code, read-only
+/// data) is dropped from its page tables with `MADV_DONTNEED` (its pages
+/// come back from the page cache, unchanged, on the next touch; pages
+/// shared with other processes leave this one's RSS too); any other file
+/// mapping is only advised `MADV_PAGEOUT`, which never changes memory.
+/// Returns how many mappings were advised; errors are ignored.
 pub fn page_out_file_mappings() -> usize {
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
         return 0;
     };
     let mut n = 0;
-    for line in maps.lines() {
-        let mut f = line.split_whitespace();
-        let (Some(range), Some(_perms), Some(_off), Some(_dev), Some(inode)) =
-            (f.next(), f.next(), f.next(), f.next(), f.next())
-        else {
-            continue;
-        };
-        // Anonymous mappings (heap, stack, vdso) have inode 0.
-        if inode == "0" {
-            continue;
+    let mut current: Option<(usize, usize, bool)> = None;
+    let mut advise = |m: Option<(usize, usize, bool)>| {
+        if let Some((start, end, clean)) = m {
+            let how = if clean {
+                libc::MADV_DONTNEED
+            } else {
+                libc::MADV_PAGEOUT
+            };
+            // SAFETY: the range is one of this process's own file
+            // mappings, page aligned by the kernel. MADV_PAGEOUT never
+            // changes memory; MADV_DONTNEED is used only on private file
+            // mappings with no page written by this process, whose
+            // contents therefore equal the file's and are read back from
+            // it on the next access.
+            if unsafe { libc::madvise(start as *mut libc::c_void, end - start, how) } == 0 {
+                n += 1;
+            }
         }
-        let Some((a, b)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
-        else {
-            continue;
-        };
-        // SAFETY: MADV_PAGEOUT is advice only: it never changes the
-        // contents of memory (clean file pages are refetched on access,
-        // dirty private ones are kept without swap). The range comes from
-        // this process's own map, page aligned by the kernel.
-        let r =
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT) };
-        if r == 0 {
-            n += 1;
+    };
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        let first = f.next().unwrap_or_default();
+        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
+            // A mapping's header: range perms offset dev inode [path].
+            let (_perms, _off, _dev, inode) = (f.next(), f.next(), f.next(), f.next());
+            let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            else {
+                current = None;
+                continue;
+            };
+            // Anonymous mappings (heap, stack, vdso) have inode 0.
+            current = (inode.is_some_and(|i| i != "0")).then_some((start, end, false));
+        } else if first == "Anonymous:" {
+            if let Some(m) = current.take() {
+                let clean = f.next() == Some("0");
+                advise(Some((m.0, m.1, clean)));
+            }
         }
     }
     n
