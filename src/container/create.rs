@@ -92,7 +92,28 @@ pub fn create<'a>(
             ..Default::default()
         },
     };
-    let dir = store.create_container(&record)?;
+    let mut record = record;
+    let mut attempt = 0;
+    let dir = loop {
+        match store.create_container(&record) {
+            Ok(d) => break d,
+            // A generated name that is taken: another one, as Docker
+            // retries; after a few, with a number to make it unique.
+            Err(e)
+                if opts.name.is_none()
+                    && attempt < 20
+                    && crate::error::kind_of(&e) == Some(ErrorKind::AlreadyExists) =>
+            {
+                attempt += 1;
+                let fresh = new_id();
+                record.name = random_container_name(&fresh);
+                if attempt > 5 {
+                    record.name = format!("{}{}", record.name, &fresh[4..8]);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let mut cleanup = Cleanup {
         store,
         id: id.clone(),
