@@ -192,21 +192,56 @@ impl Store {
         Ok(out)
     }
 
+    /// The id and name of every container, reading no more of each record
+    /// than that.
+    fn container_names(&self) -> Result<Vec<(String, String)>> {
+        #[derive(Deserialize)]
+        struct Brief {
+            id: String,
+            name: String,
+        }
+        let rd = match fs::read_dir(self.containers_dir()) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).context("read the containers directory"),
+        };
+        let mut out = Vec::new();
+        for e in rd {
+            let p = e?.path().join("container.json");
+            if let Ok(b) = fs::read(&p) {
+                if let Ok(r) = serde_json::from_slice::<Brief>(&b) {
+                    out.push((r.id, r.name));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The container a user string names: full id, unique id prefix, or name.
     pub fn find_container(&self, s: &str) -> Result<ContainerRecord> {
-        let all = self.containers()?;
-        if let Some(c) = all
-            .iter()
-            .find(|c| c.id == s || c.name == s.trim_start_matches('/'))
-        {
-            return Ok(c.clone());
+        // A full id needs no scan.
+        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if let Some(c) = self.read_container(s)? {
+                return Ok(c);
+            }
         }
-        let hits: Vec<&ContainerRecord> = all
+        let all = self.container_names()?;
+        let full = |id: &str| {
+            self.read_container(id)?
+                .ok_or_else(|| kind_err(ErrorKind::NotFound, format!("No such container: {s}")))
+        };
+        if let Some((id, _)) = all
             .iter()
-            .filter(|c| !s.is_empty() && c.id.starts_with(s))
+            .find(|(id, name)| id == s || name == s.trim_start_matches('/'))
+        {
+            return full(id);
+        }
+        let hits: Vec<&(String, String)> = all
+            .iter()
+            .filter(|(id, _)| !s.is_empty() && id.starts_with(s))
             .collect();
         match hits.len() {
-            1 => Ok(hits[0].clone()),
+            1 => full(&hits[0].0),
             0 => Err(kind_err(
                 ErrorKind::NotFound,
                 format!("No such container: {s}"),
