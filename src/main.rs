@@ -2,12 +2,11 @@
 //! its error, if any, into Docker's exit code. This is the only place where
 //! an error becomes an exit code.
 
-use clap::Parser;
 use skiff::cmd::{self, Cli};
 use skiff::error::kind_of;
 
 fn main() {
-    let code = match Cli::try_parse() {
+    let code = match Cli::parse_args() {
         Ok(cli) => match cmd::dispatch(cli) {
             Ok(code) => code,
             Err(err) => {
