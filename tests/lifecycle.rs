@@ -557,8 +557,11 @@ fn a_foreground_container_is_running_for_other_commands() {
     let bb = c.bb();
     let mut fg = c.spawn_run(&["--name", "fg", &bb, "sh", "-c", "echo ready; sleep 30"]);
     fg.wait_for("ready", Duration::from_secs(30));
-    let line = ps_line(&c, "fg");
-    assert!(line.contains("Up "), "{line}");
+    // The record says running once skiff has seen the exec, which the
+    // container's first output can overtake by a moment.
+    wait_until("fg running", Duration::from_secs(10), || {
+        ps_line(&c, "fg").contains("Up ")
+    });
     // exec and top reach it: its pid is recorded.
     let out = c.env.ok(&["exec", "fg", "cat", "/proc/1/cmdline"]);
     assert!(out.stdout.starts_with("sleep"), "{out}");
