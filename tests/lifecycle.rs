@@ -350,27 +350,9 @@ fn twenty_at_once_with_ps_and_rm_beside() {
     args.extend(all.iter().map(String::as_str));
     c.env.ok(&args);
     assert!(c.container_dirs().is_empty());
-    let end = Instant::now() + Duration::from_secs(10);
-    while !monitors_of(&c.env.root).is_empty() {
-        if Instant::now() > end {
-            let left: Vec<String> = monitors_of(&c.env.root)
-                .iter()
-                .map(|p| {
-                    let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-                    let stack =
-                        std::fs::read_to_string(format!("/proc/{p}/stack")).unwrap_or_default();
-                    let wchan =
-                        std::fs::read_to_string(format!("/proc/{p}/wchan")).unwrap_or_default();
-                    format!(
-                        "{p}: {} wchan={wchan}\n{stack}",
-                        String::from_utf8_lossy(&cmd).replace('\0', " ")
-                    )
-                })
-                .collect();
-            panic!("monitors left after rm -f:\n{}", left.join("\n"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("every monitor's exit", Duration::from_secs(10), || {
+        monitors_of(&c.env.root).is_empty()
+    });
 }
 
 #[test]

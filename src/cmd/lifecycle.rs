@@ -52,11 +52,6 @@ pub fn start_cmd(args: StartArgs, cfg: &Config) -> Result<i32> {
                 &rec.id,
             ))?
         } else {
-            store.update_container(&rec.id, |c| {
-                c.state.stopped_by_user = false;
-                c.state.restart_count = 0;
-                Ok(())
-            })?;
             start::attached(cfg, &rec.id)?
         };
         return super::attach::relay(
@@ -71,11 +66,6 @@ pub fn start_cmd(args: StartArgs, cfg: &Config) -> Result<i32> {
     each(&args.containers, |n| {
         let rec = state::find(&store, n)?;
         if !state::is_running(&rec) {
-            store.update_container(&rec.id, |c| {
-                c.state.stopped_by_user = false;
-                c.state.restart_count = 0;
-                Ok(())
-            })?;
             start::detached(cfg, &rec.id)?;
         }
         println!("{n}");
@@ -123,11 +113,6 @@ pub fn restart_cmd(args: StopArgs, cfg: &Config) -> Result<i32> {
     each(&args.containers, |n| {
         let rec = state::find(&store, n)?;
         ops::stop(&store, &rec, args.time, sig)?;
-        store.update_container(&rec.id, |c| {
-            c.state.stopped_by_user = false;
-            c.state.restart_count = 0;
-            Ok(())
-        })?;
         start::detached(cfg, &rec.id)?;
         store.container_event(&rec, "restart", &[]);
         println!("{n}");

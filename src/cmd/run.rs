@@ -264,6 +264,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
                 .context("dup stderr")?,
         })
     };
+    let mut running = None;
     let res = crate::runtime::run_spec(&made.dir, made.spec, &id, io, |pid| {
         // skiff itself is the container's owner (see container::state).
         let me = std::process::id();
@@ -277,14 +278,15 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             Ok(c.clone())
         })?;
         store.container_event(&rec, "start", &[]);
+        running = Some(rec);
         Ok(())
     });
     let (code, err) = match res {
         Ok(exit) => (Some(exit.status()), None),
         Err(e) => (None, Some(e)),
     };
-    if let (Some(c), Some(rec)) = (code, store.container(&id)?) {
-        store.container_event(&rec, "die", &[("exitCode", &c.to_string())]);
+    if let (Some(c), Some(rec)) = (code, &running) {
+        store.container_event(rec, "die", &[("exitCode", &c.to_string())]);
     }
     if !opts.rm {
         made.cleanup.disarm();

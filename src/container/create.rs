@@ -114,6 +114,7 @@ pub fn create<'a>(
             Err(e) => return Err(e),
         }
     };
+    store.container_event(&record, "create", &[]);
     let mut cleanup = Cleanup {
         store,
         id: id.clone(),
@@ -223,9 +224,6 @@ pub fn create<'a>(
         c.volumes = used;
         Ok(())
     })?;
-    if let Some(rec) = store.container(&id)? {
-        store.container_event(&rec, "create", &[]);
-    }
     Ok(Created {
         id,
         dir,
@@ -485,11 +483,11 @@ impl Drop for Cleanup<'_> {
         if !self.armed {
             return;
         }
-        if let Err(e) = self.store.remove_container(&self.id) {
+        if let Err(e) = self
+            .store
+            .remove_container_and_volumes(&self.id, &self.anonymous)
+        {
             eprintln!("skiff: remove container {}: {e:#}", self.id);
-        }
-        for v in &self.anonymous {
-            let _ = self.store.remove_volume(v);
         }
     }
 }

@@ -67,10 +67,7 @@ pub fn sync(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecor
         Err(e) => return Err(e),
     };
     if fixed.auto_remove && fixed.state.status == "exited" {
-        store.remove_container(&fixed.id)?;
-        for v in &fixed.anonymous_volumes {
-            let _ = store.remove_volume(v);
-        }
+        store.remove_container_and_volumes(&fixed.id, &fixed.anonymous_volumes)?;
         return Ok(None);
     }
     Ok(Some(fixed))

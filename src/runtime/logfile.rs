@@ -269,10 +269,11 @@ pub fn read_all(path: &Path) -> Result<Vec<Entry>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn cfg(driver: &str, opts: &[(&str, &str)]) -> LogConfig {
+    /// A log configuration for tests.
+    pub(crate) fn cfg(driver: &str, opts: &[(&str, &str)]) -> LogConfig {
         LogConfig {
             driver: driver.into(),
             options: opts

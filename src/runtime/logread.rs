@@ -359,18 +359,9 @@ fn pass_line(line: &[u8], sink: &mut dyn FnMut(Entry) -> Result<()>) -> Result<(
 
 #[cfg(test)]
 mod tests {
+    use super::super::logfile::tests::cfg;
     use super::super::logfile::{log_path, LogWriter, Stream};
     use super::*;
-
-    fn cfg(driver: &str, opts: &[(&str, &str)]) -> LogConfig {
-        LogConfig {
-            driver: driver.into(),
-            options: opts
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
-    }
 
     fn texts(files: &mut LogFiles) -> Vec<String> {
         let mut out = Vec::new();

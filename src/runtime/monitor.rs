@@ -13,7 +13,7 @@
 use super::attach::{self, Hub, Input};
 use super::bundle::Bundle;
 use super::logfile::{self, LogWriter, Stream};
-use super::process::{self, Spawned};
+use super::process::{self, read_some, write_all, Spawned};
 use super::{Exit, RunIo, Stdio};
 use crate::error::{kind_of, ErrorKind};
 use crate::store::containers::now;
@@ -120,10 +120,7 @@ fn remove_if_auto(store: &Store, id: &str) -> Result<()> {
         return Ok(());
     };
     if rec.auto_remove {
-        store.remove_container(id)?;
-        for v in &rec.anonymous_volumes {
-            let _ = store.remove_volume(v);
-        }
+        store.remove_container_and_volumes(id, &rec.anonymous_volumes)?;
     }
     Ok(())
 }
@@ -214,6 +211,12 @@ fn run_once(
         c.state.oom_killed = false;
         if first || c.state.started_at.is_none() {
             c.state.started_at = Some(now());
+        }
+        if first {
+            // A start the user asked for: an earlier `stop` no longer
+            // holds, and the policy counts its restarts afresh.
+            c.state.stopped_by_user = false;
+            c.state.restart_count = 0;
         }
         c.state.finished_at = None;
         Ok(())
@@ -314,7 +317,7 @@ fn pump(
             if !ready[i + 1] {
                 continue;
             }
-            match read_some(fd, &mut buf) {
+            match read_some(fd.as_fd(), &mut buf) {
                 Ok(0) | Err(_) => closed.push(i),
                 Ok(n) => {
                     if let Some(l) = log.as_deref_mut() {
@@ -370,7 +373,7 @@ fn serve_clients(h: &mut Hub, ready: &[bool], input: &mut Option<OwnedFd>, tty: 
             match m {
                 Input::Stdin(d) => {
                     if let Some(fd) = input.as_ref() {
-                        if write_all(fd, &d).is_err() {
+                        if write_all(fd.as_fd(), &d).is_err() {
                             *input = None;
                         }
                     }
@@ -391,17 +394,6 @@ fn serve_clients(h: &mut Hub, ready: &[bool], input: &mut Option<OwnedFd>, tty: 
     }
 }
 
-fn write_all(fd: &OwnedFd, mut data: &[u8]) -> std::io::Result<()> {
-    while !data.is_empty() {
-        match rustix::io::write(fd, data) {
-            Ok(n) => data = &data[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
-
 /// After the exit: what is still in the pipes, without waiting for
 /// processes the container left behind that may hold them open.
 fn drain(
@@ -415,7 +407,7 @@ fn drain(
             if !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0) {
                 break;
             }
-            match read_some(fd, buf) {
+            match read_some(fd.as_fd(), buf) {
                 Ok(n) if n > 0 => {
                     if let Some(l) = log.as_deref_mut() {
                         l.write(*stream, &buf[..n])?;
@@ -426,17 +418,6 @@ fn drain(
         }
     }
     Ok(())
-}
-
-fn read_some(fd: &OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {
-    loop {
-        match rustix::io::read(fd, &mut *buf) {
-            Err(rustix::io::Errno::INTR) => continue,
-            // The pty master reads EIO once no slave is open.
-            Err(rustix::io::Errno::IO) => return Ok(0),
-            r => return r.map_err(Into::into),
-        }
-    }
 }
 
 /// The text `serve` writes to the ready pipe, read back by the starting

@@ -258,7 +258,7 @@ impl Relay {
     }
 }
 
-fn read_some(fd: BorrowedFd, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(crate) fn read_some(fd: BorrowedFd, buf: &mut [u8]) -> std::io::Result<usize> {
     loop {
         match rustix::io::read(fd, &mut *buf) {
             Err(rustix::io::Errno::INTR) => continue,
@@ -269,7 +269,7 @@ fn read_some(fd: BorrowedFd, buf: &mut [u8]) -> std::io::Result<usize> {
     }
 }
 
-fn write_all(fd: BorrowedFd, mut buf: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_all(fd: BorrowedFd, mut buf: &[u8]) -> std::io::Result<()> {
     while !buf.is_empty() {
         match rustix::io::write(fd, buf) {
             Ok(n) => buf = &buf[n..],

@@ -173,9 +173,8 @@ impl Store {
         self.read_container(id)
     }
 
-    /// Every container record (directories without one are half-made
-    /// leftovers, skipped here and removed by `remove_container`).
-    pub fn containers(&self) -> Result<Vec<ContainerRecord>> {
+    /// The names of the directories under `containers/`.
+    fn container_ids(&self) -> Result<Vec<String>> {
         let rd = match fs::read_dir(self.containers_dir()) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -183,7 +182,16 @@ impl Store {
         };
         let mut out = Vec::new();
         for e in rd {
-            let name = e?.file_name().to_string_lossy().into_owned();
+            out.push(e?.file_name().to_string_lossy().into_owned());
+        }
+        Ok(out)
+    }
+
+    /// Every container record (directories without one are half-made
+    /// leftovers, skipped here and removed by `remove_container`).
+    pub fn containers(&self) -> Result<Vec<ContainerRecord>> {
+        let mut out = Vec::new();
+        for name in self.container_ids()? {
             if let Some(c) = self.read_container(&name)? {
                 out.push(c);
             }
@@ -200,14 +208,9 @@ impl Store {
             id: String,
             name: String,
         }
-        let rd = match fs::read_dir(self.containers_dir()) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).context("read the containers directory"),
-        };
         let mut out = Vec::new();
-        for e in rd {
-            let p = e?.path().join("container.json");
+        for id in self.container_ids()? {
+            let p = self.container_dir(&id).join("container.json");
             if let Ok(b) = fs::read(&p) {
                 if let Ok(r) = serde_json::from_slice::<Brief>(&b) {
                     out.push((r.id, r.name));
@@ -342,6 +345,16 @@ impl Store {
     /// so a crash mid-way leaves a directory `containers()` ignores.
     pub fn remove_container(&self, id: &str) -> Result<()> {
         self.remove_container_if(id, |_| true).map(drop)
+    }
+
+    /// Remove a container that is done for good (`--rm`) with the
+    /// volumes made for it alone.
+    pub fn remove_container_and_volumes(&self, id: &str, anonymous: &[String]) -> Result<()> {
+        self.remove_container(id)?;
+        for v in anonymous {
+            let _ = self.remove_volume(v);
+        }
+        Ok(())
     }
 
     /// Remove the container if `ok` approves its record, read under the
