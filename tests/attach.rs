@@ -74,11 +74,11 @@ fn attach_without_a_tty_streams_apart_and_sends_stdin() {
     a.wait_for("out-one", WAIT);
     a.write_stdin(b"two\n");
     a.wait_for("out-two", WAIT);
-    c.env
-        .ok(&["exec", "cat", "sh", "-c", "kill -INT 1 || true"]);
-    // The container's end ends the attach.
-    c.env.ok(&["rm", "-f", "cat"]);
+    // The container's end ends the attach, with the container's code.
+    c.env.ok(&["kill", "cat"]);
     let out = a.finish();
+    assert_eq!(out.code, 137, "{out}");
+    c.env.ok(&["rm", "cat"]);
     assert!(out.stderr.contains("err-one"), "{out}");
     assert!(!out.stdout.contains("err-one"), "{out}");
     c.run_ok(&["-d", "--name", "cat", &c.bb(), "true"]);
