@@ -6,7 +6,7 @@ use crate::container::state;
 use crate::error::{kind_err, ErrorKind};
 use crate::runtime::exec_in::{self, ExecOpts, Target};
 use crate::runtime::opts::env::{parse_env, parse_env_file};
-use crate::store::Store;
+use crate::store::{ContainerRecord, Store};
 use anyhow::{Context, Result};
 
 #[derive(Debug, clap::Args)]
@@ -75,19 +75,23 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let opts = args.opts()?;
     let store = Store::open(&cfg.root)?;
     let rec = state::find(&store, &args.container)?;
-    let pid = rec.state.pid.filter(|_| state::is_running(&rec));
+    let exit = exec_in::exec(&target(&store, &rec)?, &opts)?;
+    Ok(exit.status())
+}
+
+/// The running container `rec` as exec enters it.
+pub fn target(store: &Store, rec: &ContainerRecord) -> Result<Target> {
+    let pid = rec.state.pid.filter(|_| state::is_running(rec));
     let Some(pid) = pid else {
         return Err(kind_err(
             ErrorKind::InvalidState,
             format!("container {} is not running", rec.id),
         ));
     };
-    let target = Target {
+    Ok(Target {
         dir: store.container_dir(&rec.id),
         id: rec.id.clone(),
         pid,
         pid_start: rec.state.pid_start,
-    };
-    let exit = exec_in::exec(&target, &opts)?;
-    Ok(exit.status())
+    })
 }

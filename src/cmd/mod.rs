@@ -193,6 +193,9 @@ pub enum Command {
     /// The monitor of a detached container
     #[command(hide = true, name = "container-monitor")]
     ContainerMonitor(monitor::Args),
+    /// One health check of a running container
+    #[command(hide = true, name = "container-probe")]
+    ContainerProbe(monitor::ProbeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,6 +348,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Exec(a) => exec::run(a, &cfg),
         Command::Container(c) => container(c, &cfg),
         Command::ContainerMonitor(a) => monitor::run(a, &cfg),
+        Command::ContainerProbe(a) => monitor::probe(a, &cfg),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `skiff container-monitor` (hidden): the monitor of one detached
 //! container, started by `run -d`, `start` and `restart`; see
-//! `runtime::monitor`.
+//! `runtime::monitor`. And `skiff container-probe` (hidden), the health
+//! check it runs in the container now and then (`runtime::probe`).
 
 use crate::config::Config;
 use crate::store::Store;
@@ -30,7 +31,40 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let ready = crate::sys::proc::take_inherited_fd(args.ready_fd)
         .map_err(|e| anyhow!("ready descriptor {}: {e}", args.ready_fd))?;
     let sock = crate::runtime::attach::socket_path(&cfg.runroot, &args.id);
-    crate::runtime::monitor::serve(&store, &args.id, ready, &sock, args.wait_attach)
+    let roots = crate::runtime::probe::Roots {
+        root: cfg.root.clone(),
+        runroot: cfg.runroot.clone(),
+    };
+    crate::runtime::monitor::serve(&store, &args.id, ready, &sock, args.wait_attach, &roots)
         .with_context(|| format!("monitor of container {}", args.id))?;
     Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// The container's full ID
+    pub id: String,
+}
+
+/// One health probe: the container's check command exec'd in it as its
+/// own user, in its working directory, with its environment; the output
+/// on stdout and stderr, the command's exit code ours.
+pub fn probe(args: ProbeArgs, cfg: &Config) -> Result<i32> {
+    // CVE-2019-5736, as for `exec`.
+    crate::runtime::seal::ensure()?;
+    let store = Store::open(&cfg.root)?;
+    let rec = store
+        .container(&args.id)?
+        .ok_or_else(|| anyhow!("No such container: {}", args.id))?;
+    let command = rec
+        .healthcheck
+        .as_ref()
+        .and_then(|h| h.probe_command())
+        .ok_or_else(|| anyhow!("container {} has no health check", rec.id))?;
+    let opts = crate::runtime::exec_in::ExecOpts {
+        command,
+        ..Default::default()
+    };
+    let target = super::exec::target(&store, &rec)?;
+    Ok(crate::runtime::exec_in::exec(&target, &opts)?.status())
 }

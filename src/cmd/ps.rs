@@ -78,7 +78,11 @@ pub fn status_text(rec: &ContainerRecord) -> String {
     };
     let code = rec.state.exit_code.unwrap_or(0);
     match rec.state.status.as_str() {
-        "running" => format!("Up {}", since(&rec.state.started_at)),
+        "running" => match rec.state.health.as_ref().map(|h| h.status.as_str()) {
+            Some("starting") => format!("Up {} (health: starting)", since(&rec.state.started_at)),
+            Some(h) => format!("Up {} ({h})", since(&rec.state.started_at)),
+            None => format!("Up {}", since(&rec.state.started_at)),
+        },
         "paused" => format!("Up {} (Paused)", since(&rec.state.started_at)),
         "restarting" => format!("Restarting ({code}) {} ago", since(&rec.state.finished_at)),
         "exited" => format!("Exited ({code}) {} ago", since(&rec.state.finished_at)),
@@ -275,6 +279,11 @@ fn select(store: &Store, cfg: &Config, args: &Args, filters: &Filters) -> Result
             labels: &labels,
             started: rec.state.started_at.is_some(),
             volumes: &volume_keys,
+            health: rec
+                .state
+                .health
+                .as_ref()
+                .map_or("none", |h| h.status.as_str()),
         };
         let created = parse_time(Some(&rec.created));
         let ok = filters.matches(&subject)

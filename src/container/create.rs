@@ -87,6 +87,10 @@ pub fn create<'a>(
         stop_timeout: opts.stop_timeout,
         restart: opts.restart.clone(),
         log: opts.log.clone(),
+        healthcheck: crate::image::config::HealthConfig::merged(
+            opts.healthcheck.as_ref(),
+            run_cfg.healthcheck.as_ref(),
+        ),
         state: ContainerState {
             status: "created".into(),
             ..Default::default()

@@ -13,6 +13,7 @@
 use super::attach::{self, Hub, Input};
 use super::bundle::Bundle;
 use super::logfile::{self, LogWriter, Stream};
+use super::probe::{Prober, Roots};
 use super::process::{self, read_some, write_all, Spawned};
 use super::{Exit, RunIo, Stdio};
 use crate::error::{kind_of, ErrorKind};
@@ -37,13 +38,15 @@ const SLIM_AFTER: Duration = Duration::from_secs(1);
 /// `ready` is the pipe to the command that started the monitor; clients
 /// attach on the socket at `attach_path`. With `wait_attach` (`start -a`),
 /// the container starts once the first client is there (the monitor says
-/// `bound` on the ready pipe when it listens).
+/// `bound` on the ready pipe when it listens). Health probes find the
+/// store through `roots`.
 pub fn serve(
     store: &Store,
     id: &str,
     ready: OwnedFd,
     attach_path: &std::path::Path,
     wait_attach: bool,
+    roots: &Roots,
 ) -> Result<()> {
     let mut ready = Some(std::fs::File::from(ready));
     let mut hub = match Hub::bind(attach_path) {
@@ -61,7 +64,7 @@ pub fn serve(
     let mut backoff = BACKOFF_START;
     loop {
         let started = Instant::now();
-        let exit = match run_once(store, id, &mut ready, hub.as_mut()) {
+        let exit = match run_once(store, id, &mut ready, hub.as_mut(), roots) {
             Ok(spawned_exit) => spawned_exit,
             Err(e) => {
                 let code = kind_of(&e).map(|k| k.exit_code()).unwrap_or(125);
@@ -147,6 +150,10 @@ fn record_exit(store: &Store, id: &str, exit: &Exit) -> Result<ContainerRecord> 
         c.state.finished_at = Some(now());
         c.state.pid = None;
         c.state.pid_start = None;
+        // Docker's word for a check that no longer runs.
+        if let Some(h) = c.state.health.as_mut() {
+            h.status = super::health::UNHEALTHY.into();
+        }
         Ok(c.clone())
     })?;
     let code = exit.status().to_string();
@@ -162,6 +169,7 @@ fn run_once(
     id: &str,
     ready: &mut Option<std::fs::File>,
     hub: Option<&mut Hub>,
+    roots: &Roots,
 ) -> Result<Exit> {
     let first = ready.is_some();
     let rec = store.container(id)?.ok_or_else(|| {
@@ -227,7 +235,19 @@ fn run_once(
     if let Some(mut r) = ready.take() {
         let _ = r.write_all(b"ok\n");
     }
-    let exit = pump(spawned, pipes, stdin_w, log.as_mut(), hub)?;
+    let mut prober = Prober::start(store, id, roots.clone(), rec.healthcheck.as_ref())?;
+    let exit = pump(
+        spawned,
+        pipes,
+        stdin_w,
+        log.as_mut(),
+        hub,
+        prober.as_mut().map(|p| (p, store)),
+    );
+    if let Some(p) = prober.as_mut() {
+        p.stop();
+    }
+    let exit = exit?;
     if let Some(l) = log.as_mut() {
         let _ = l.flush();
     }
@@ -241,13 +261,14 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 /// Copy the container's output to the log and to attached clients until
 /// the container exits; pass their input on; forward signals sent to the
-/// monitor.
+/// monitor; run the health probes when they are due.
 fn pump(
     spawned: Spawned,
     pipes: Option<(OwnedFd, OwnedFd)>,
     stdin_w: Option<OwnedFd>,
     mut log: Option<&mut LogWriter>,
     mut hub: Option<&mut Hub>,
+    mut probe: Option<(&mut Prober, &Store)>,
 ) -> Result<Exit> {
     let Spawned {
         mut child,
@@ -280,16 +301,25 @@ fn pump(
         for (fd, _) in &sources {
             fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
         }
+        if let Some(fd) = probe.as_ref().and_then(|(p, _)| p.fd()) {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
         let hub_at = fds.len();
         if let Some(h) = hub.as_deref() {
             for fd in h.fds() {
                 fds.push(PollFd::new(fd, PollFlags::POLLIN));
             }
         }
-        let timeout = match slim_at {
+        let wake_at = [slim_at, probe.as_ref().map(|(p, _)| p.deadline())]
+            .into_iter()
+            .flatten()
+            .min();
+        let timeout = match wake_at {
             Some(t) => {
-                let left = t.saturating_duration_since(Instant::now()).as_millis();
-                PollTimeout::try_from(left.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
+                // Rounded up: woken a little late rather than early.
+                let left = t.saturating_duration_since(Instant::now()).as_micros();
+                let ms = left.div_ceil(1000).min(60_000) as i32;
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
             }
             None => PollTimeout::NONE,
         };
@@ -339,11 +369,18 @@ fn pump(
         if let Some(h) = hub.as_deref_mut() {
             serve_clients(h, &ready[hub_at..], &mut input, tty_fd.as_ref());
         }
+        if let Some((p, store)) = probe.as_mut() {
+            // Its output, its end (SIGCHLD below comes too) or its time.
+            p.poll(store)?;
+        }
         if !ready[0] {
             continue;
         }
         while let Some(s) = signals.next()? {
             if s.signal == libc::SIGCHLD {
+                if let Some((p, store)) = probe.as_mut() {
+                    p.poll(store)?;
+                }
                 if let Some(exit) = child.try_wait()? {
                     drain(&sources, &mut buf, log)?;
                     return Ok(exit);

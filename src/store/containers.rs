@@ -48,6 +48,31 @@ pub struct ContainerState {
     /// `always`, on the next start) leaves it stopped.
     #[serde(default)]
     pub stopped_by_user: bool,
+    /// The health check's state, once a container with one has started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+}
+
+/// Docker's `State.Health`: `starting`, `healthy` or `unhealthy`, the
+/// failures in a row and the last few probes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Health {
+    pub status: String,
+    pub failing_streak: u32,
+    #[serde(default)]
+    pub log: Vec<HealthResult>,
+}
+
+/// One probe: when it ran, its exit code (-1 when it could not finish)
+/// and the start of its output.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthResult {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i32,
+    pub output: String,
 }
 
 /// `--restart`: `no`, `always`, `unless-stopped`, `on-failure[:N]`.
@@ -131,6 +156,9 @@ pub struct ContainerRecord {
     pub restart: RestartPolicy,
     #[serde(default)]
     pub log: LogConfig,
+    /// The health check: the image's, with the `--health-*` flags over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::image::config::HealthConfig>,
     pub state: ContainerState,
 }
 
@@ -406,6 +434,7 @@ mod tests {
             stop_timeout: None,
             restart: Default::default(),
             log: Default::default(),
+            healthcheck: None,
             state: ContainerState {
                 status: "created".into(),
                 ..Default::default()

@@ -33,7 +33,7 @@ pub fn parse(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
 
 /// A Go duration (`time.ParseDuration`) in nanoseconds: `[-+]` then one
 /// or more `NUMBER[.FRACTION]UNIT`, units ns, us, µs, ms, s, m, h.
-fn go_duration(s: &str) -> Option<i128> {
+pub fn go_duration(s: &str) -> Option<i128> {
     let (neg, mut rest) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),

@@ -20,6 +20,8 @@
 //! - `run/evil-exe`: `/evil`, a script whose interpreter is
 //!   `/proc/self/exe`, so exec'ing it runs the runtime's own binary inside
 //!   the container (CVE-2019-5736).
+//! - `run/health`: a `HEALTHCHECK` (`test -f /tmp/ok` every 200 ms, two
+//!   failures for unhealthy).
 //! - [`RunImages::which`]: two images that differ only in `/which.txt`
 //!   (`A` or `B`), for tests that move a tag between them.
 
@@ -43,6 +45,7 @@ pub struct RunImages {
     pub evil_mount: Image,
     pub evil_devnull: Image,
     pub evil_exe: Image,
+    pub health: Image,
     /// `[A, B]`: `/which.txt` holds `A\n` or `B\n`.
     pub which: [Image; 2],
     /// The host paths `run/evil-mount`'s symlinks resolve to when followed
@@ -65,6 +68,7 @@ pub fn run_images() -> &'static RunImages {
             ("evil-mount", &imgs.evil_mount),
             ("evil-devnull", &imgs.evil_devnull),
             ("evil-exe", &imgs.evil_exe),
+            ("health", &imgs.health),
         ] {
             super::seed::put(storage, &format!("run/{name}"), "latest", &img.content());
         }
@@ -200,6 +204,18 @@ fn build() -> RunImages {
         ],
     );
 
+    let health = Image::build(
+        &spec(
+            "run-health",
+            json!({ "Healthcheck": {
+                "Test": ["CMD-SHELL", "test -f /tmp/ok"],
+                "Interval": 200_000_000,
+                "Retries": 2,
+            } }),
+        ),
+        vec![bb.clone()],
+    );
+
     let which = ["A", "B"].map(|w| {
         Image::build(
             &spec(&format!("run-which-{w}"), json!({})),
@@ -218,6 +234,7 @@ fn build() -> RunImages {
         evil_mount,
         evil_devnull,
         evil_exe,
+        health,
         which,
         escape_targets,
     }

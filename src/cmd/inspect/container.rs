@@ -191,7 +191,7 @@ fn state_json(rec: &ContainerRecord) -> Value {
     let s = &rec.state;
     let status = s.status.as_str();
     let live = matches!(status, "running" | "paused" | "restarting");
-    json!({
+    let mut state = json!({
         "Status": status,
         "Running": live,
         "Paused": status == "paused",
@@ -203,7 +203,27 @@ fn state_json(rec: &ContainerRecord) -> Value {
         "Error": s.error,
         "StartedAt": docker_time(s.started_at.as_deref()),
         "FinishedAt": docker_time(s.finished_at.as_deref()),
-    })
+    });
+    if let Some(h) = &s.health {
+        let log: Vec<Value> = h
+            .log
+            .iter()
+            .map(|r| {
+                json!({
+                    "Start": docker_time(Some(&r.start)),
+                    "End": docker_time(Some(&r.end)),
+                    "ExitCode": r.exit_code,
+                    "Output": r.output,
+                })
+            })
+            .collect();
+        state["Health"] = json!({
+            "Status": h.status,
+            "FailingStreak": h.failing_streak,
+            "Log": log,
+        });
+    }
+    state
 }
 
 fn mounts_json(mounts: &[MountView]) -> Value {
@@ -373,6 +393,20 @@ fn config_json(
         "Entrypoint": entrypoint,
         "Labels": labels,
     });
+    if let Some(h) = &rec.healthcheck {
+        // Docker's place for it: right after Cmd.
+        if let Value::Object(m) = c.take() {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let after_cmd = k == "Cmd";
+                out.insert(k, v);
+                if after_cmd {
+                    out.insert("Healthcheck".into(), json!(h));
+                }
+            }
+            c = Value::Object(out);
+        }
+    }
     if let Some(sig) = rec.stop_signal {
         c["StopSignal"] = json!(signal_name(sig));
     }

@@ -5,11 +5,14 @@ use crate::error::{kind_err, ErrorKind};
 use anyhow::Result;
 use std::collections::BTreeMap;
 
-/// The keys `ps --filter` takes (Docker's, less the ones about networks,
-/// ports and health, which skiff's containers do not have yet).
-const KEYS: [&str; 9] = [
-    "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
+/// The keys `ps --filter` takes (Docker's, less the ones about networks
+/// and ports, which skiff's containers do not have yet).
+const KEYS: [&str; 10] = [
+    "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume", "health",
 ];
+
+/// The values `health=` takes.
+const HEALTH: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
 
 /// Docker's container states, the values `status=` takes.
 const STATES: [&str; 7] = [
@@ -53,6 +56,12 @@ impl Filters {
             match k.as_str() {
                 "status" if !STATES.contains(&v) => return Err(invalid(f)),
                 "exited" if v.parse::<i32>().is_err() => return Err(invalid(f)),
+                "health" if !HEALTH.contains(&v) => {
+                    return Err(kind_err(
+                        ErrorKind::InvalidArgument,
+                        format!("Unrecognised filter value for health: {v}"),
+                    ))
+                }
                 _ => {}
             }
             by_key.entry(k).or_default().push(v.to_string());
@@ -86,6 +95,8 @@ pub struct Subject<'a> {
     pub started: bool,
     /// Volume names and mount destinations, for `volume=`.
     pub volumes: &'a [String],
+    /// The health check's status, `none` without one.
+    pub health: &'a str,
 }
 
 impl Filters {
@@ -106,6 +117,7 @@ impl Filters {
                 s.status == "exited" && s.started && v.parse().ok() == s.exit_code
             })
             && self.any("volume", |v| s.volumes.iter().any(|x| x == v))
+            && self.any("health", |v| v == s.health)
     }
 }
 
@@ -198,8 +210,12 @@ mod tests {
             labels: &labels,
             started: true,
             volumes: &[],
+            health: "none",
         };
         assert!(f(&[]).matches(&s));
+        assert!(f(&["health=none"]).matches(&s));
+        assert!(!f(&["health=healthy"]).matches(&s));
+        assert!(Filters::parse(&["health=sick".to_string()]).is_err());
         assert!(f(&["status=running", "status=exited"]).matches(&s));
         assert!(!f(&["status=running", "name=web"]).matches(&s));
         assert!(f(&["status=exited", "name=^/web1$"]).matches(&s));

@@ -1,9 +1,80 @@
 //! The flags about a container's life rather than its process: restart
-//! policy, logging, stop timeout.
+//! policy, logging, stop timeout, health check.
 
 use super::bad;
+use crate::image::config::HealthConfig;
 use crate::store::{LogConfig, RestartPolicy};
 use anyhow::Result;
+
+/// The `--health-*` flags as given.
+#[derive(Debug, Clone, Default)]
+pub struct HealthFlags {
+    pub cmd: Option<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub start_period: Option<String>,
+    pub start_interval: Option<String>,
+    pub retries: Option<i64>,
+    pub none: bool,
+}
+
+/// Docker's shortest interval, timeout and start period: 1 ms.
+const MIN_HEALTH_DURATION: i64 = 1_000_000;
+
+/// The health check the flags ask for: `None` when no flag is given (the
+/// image's applies), `Test: ["NONE"]` for `--no-healthcheck`, else the
+/// settings given, the rest left to the image (Docker's rules and words).
+pub fn parse_health(f: &HealthFlags) -> Result<Option<HealthConfig>> {
+    let duration = |flag: &str, v: &Option<String>| -> Result<i64> {
+        let Some(v) = v else { return Ok(0) };
+        let n = crate::util::timespec::go_duration(v).ok_or_else(|| {
+            bad(format!(
+                "invalid argument {v:?} for \"--health-{flag}\" flag: time: invalid duration {v:?}"
+            ))
+        })?;
+        if n < 0 {
+            return Err(bad(format!("--health-{flag} cannot be negative")));
+        }
+        let n = n.min(i64::MAX as i128) as i64;
+        if n != 0 && n < MIN_HEALTH_DURATION {
+            // The daemon's words, with the field's name.
+            let field: String = flag
+                .split('-')
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .collect();
+            return Err(bad(format!(
+                "{field} in Healthcheck cannot be less than 1ms"
+            )));
+        }
+        Ok(n)
+    };
+    let h = HealthConfig {
+        test: match f.cmd.as_deref() {
+            Some(c) if !c.is_empty() => vec!["CMD-SHELL".into(), c.into()],
+            _ => Vec::new(),
+        },
+        interval: duration("interval", &f.interval)?,
+        timeout: duration("timeout", &f.timeout)?,
+        start_period: duration("start-period", &f.start_period)?,
+        start_interval: duration("start-interval", &f.start_interval)?,
+        retries: match f.retries {
+            Some(n) if n < 0 => return Err(bad("--health-retries cannot be negative")),
+            Some(n) => n,
+            None => 0,
+        },
+    };
+    let any = h != HealthConfig::default();
+    if f.none {
+        if any {
+            return Err(bad("--no-healthcheck conflicts with --health-* options"));
+        }
+        return Ok(Some(HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        }));
+    }
+    Ok(any.then_some(h))
+}
 
 /// `--restart no|always|unless-stopped|on-failure[:N]`, in Docker's words.
 pub fn parse_restart(s: &str) -> Result<RestartPolicy> {
@@ -117,6 +188,39 @@ mod tests {
         assert_eq!(parse_restart("on-failure").unwrap().max_retries, 0);
         for bad in ["sometimes", "always:2", "on-failure:x", "on-failure:-1"] {
             assert!(parse_restart(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn health_flags_in_dockers_words() {
+        assert_eq!(parse_health(&HealthFlags::default()).unwrap(), None);
+        let h = parse_health(&HealthFlags {
+            cmd: Some("wget -q localhost".into()),
+            interval: Some("1.5s".into()),
+            retries: Some(2),
+            ..Default::default()
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(h.test, ["CMD-SHELL", "wget -q localhost"]);
+        assert_eq!((h.interval, h.timeout, h.retries), (1_500_000_000, 0, 2));
+        let none = HealthFlags {
+            none: true,
+            ..Default::default()
+        };
+        assert_eq!(parse_health(&none).unwrap().unwrap().test, ["NONE"]);
+        let conflict = HealthFlags {
+            timeout: Some("3s".into()),
+            ..none
+        };
+        assert!(parse_health(&conflict).is_err());
+        for (interval, retries) in [("10", 0), ("-1s", 0), ("500us", 0), ("1s", -1)] {
+            let f = HealthFlags {
+                interval: Some(interval.into()),
+                retries: Some(retries),
+                ..Default::default()
+            };
+            assert!(parse_health(&f).is_err(), "{interval} {retries}");
         }
     }
 

@@ -72,6 +72,7 @@ pub struct RunFlags {
     pub log_driver: Option<String>,
     pub log_opt: Vec<String>,
     pub stop_timeout: Option<i64>,
+    pub health: life::HealthFlags,
 }
 
 /// What parsing needs from the world, passed in so parsing stays pure.
@@ -135,6 +136,8 @@ pub struct RunOpts {
     pub log: crate::store::LogConfig,
     /// `--stop-timeout` seconds (negative: wait forever, as Docker's -1).
     pub stop_timeout: Option<i64>,
+    /// The `--health-*` flags (`None`: the image's check, if any).
+    pub healthcheck: Option<crate::image::config::HealthConfig>,
 }
 
 /// Wrap a flag value's error the way Docker's CLI (pflag) reports it.
@@ -288,6 +291,7 @@ impl RunOpts {
             o.restart = life::parse_restart(r)?;
         }
         o.log = life::parse_log(flags.log_driver.as_deref(), &flags.log_opt)?;
+        o.healthcheck = life::parse_health(&flags.health)?;
         o.validate()?;
         Ok(o)
     }
