@@ -299,6 +299,116 @@ fn a_killed_monitor_is_noticed_by_the_next_command() {
 }
 
 #[test]
+fn a_killed_container_and_killed_commands_leave_a_true_state() {
+    let c = Ctx::new("life_kill_cmds");
+    let bb = c.bb();
+    // The container's process killed: its monitor records the signal.
+    let id = run_d(&c, &["--name", "shot", &bb, "sleep", "60"]);
+    let pid = record(&c, &id)["state"]["pid"].as_u64().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert_eq!(c.env.ok(&["wait", "shot"]).stdout.trim(), "137");
+    assert!(ps_line(&c, "shot").contains("Exited (137)"));
+
+    // `run -d` killed at every point of its work, from the first
+    // millisecond to after it printed: whatever it left is either a whole
+    // container that every command handles or nothing at all.
+    for i in 0..12u64 {
+        let name = format!("k{i}");
+        let mut ch = c
+            .env
+            .spawn(&["run", "-d", "--name", &name, &bb, "sleep", "60"]);
+        std::thread::sleep(Duration::from_millis(i * 4));
+        let _ = ch.kill();
+        let _ = ch.wait();
+    }
+    let out = c.env.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    for line in out.lines().into_iter() {
+        let (name, state) = line.split_once(' ').unwrap();
+        assert!(
+            ["created", "running", "exited"].contains(&state),
+            "{name}: {state}\n{out}"
+        );
+        c.env.ok(&["inspect", name]);
+        if state == "created" {
+            c.env.ok(&["start", name]);
+        }
+    }
+    c.env.ok(&["rm", "-f", "shot"]);
+    let names: Vec<String> = out
+        .lines()
+        .into_iter()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .filter(|n| n != "shot")
+        .collect();
+    if !names.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(names.iter().map(String::as_str));
+        c.env.ok(&args);
+    }
+    // A name a killed command held is free again, with no other command
+    // run before.
+    for i in 0..12u64 {
+        let name = format!("n{i}");
+        let mut ch = c.env.spawn(&["create", "--name", &name, &bb, "true"]);
+        std::thread::sleep(Duration::from_millis(i * 3));
+        let _ = ch.kill();
+        let _ = ch.wait();
+        let whole = c
+            .container_records()
+            .iter()
+            .any(|r| r["name"] == name.as_str() && r["state"].get("creator_pid").is_none());
+        if whole {
+            c.env.ok(&["rm", &name]);
+        }
+        c.env.ok(&["create", "--name", &name, &bb, "true"]);
+        c.env.ok(&["rm", &name]);
+    }
+    // The same, made certain: a record whose maker is dead.
+    let id = c
+        .env
+        .ok(&["create", "--name", "half", &bb, "true"])
+        .stdout
+        .trim()
+        .to_string();
+    let path = c
+        .env
+        .root
+        .join("containers")
+        .join(&id)
+        .join("container.json");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    dead.wait().unwrap();
+    rec["state"]["creator_pid"] = dead.id().into();
+    rec["state"]["creator_start"] = 1.into();
+    std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
+    c.env.ok(&["create", "--name", "half", &bb, "true"]);
+    assert!(!c.container_dirs().contains(&id));
+    c.env.ok(&["rm", "half"]);
+    for i in 0..12 {
+        let name = format!("k{i}");
+        c.env.ok(&["create", "--name", &name, &bb, "true"]);
+        c.env.ok(&["rm", &name]);
+    }
+    // Half-made leftovers go with the next removal.
+    assert!(c.container_records().is_empty());
+    wait_until("every monitor's exit", Duration::from_secs(10), || {
+        monitors_of(&c.env.root).is_empty()
+    });
+    let root = c.env.root.clone();
+    assert!(
+        common::run::mounts_under(&[&root]).is_empty(),
+        "{:?}",
+        common::run::mounts_under(&[&root])
+    );
+}
+
+#[test]
 fn twenty_at_once_with_ps_and_rm_beside() {
     let c = Ctx::new("life_many");
     let bb = c.bb();

@@ -93,6 +93,8 @@ pub fn create<'a>(
         ),
         state: ContainerState {
             status: "created".into(),
+            creator_pid: Some(std::process::id()),
+            creator_start: crate::util::fs::proc_start_time(std::process::id()),
             ..Default::default()
         },
     };
@@ -226,6 +228,9 @@ pub fn create<'a>(
     store.update_container(&id, |c| {
         c.anonymous_volumes = anonymous;
         c.volumes = used;
+        // Whole from here on.
+        c.state.creator_pid = None;
+        c.state.creator_start = None;
         Ok(())
     })?;
     Ok(Created {

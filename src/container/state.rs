@@ -31,8 +31,13 @@ fn stale(rec: &ContainerRecord) -> bool {
     ) && !owner_alive(rec)
 }
 
-/// `rec` with its status made true (and the store with it).
+/// `rec` with its status made true (and the store with it); `None` when
+/// it is gone, or half-made by a command that was killed (then removed).
 pub fn sync(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecord>> {
+    if rec.half_made() {
+        store.remove_container_if(&rec.id, ContainerRecord::half_made)?;
+        return Ok(None);
+    }
     if !stale(&rec) {
         return Ok(Some(rec));
     }

@@ -48,6 +48,13 @@ pub struct ContainerState {
     /// `always`, on the next start) leaves it stopped.
     #[serde(default)]
     pub stopped_by_user: bool,
+    /// The command making the container, with its start time, until the
+    /// container is whole: a record whose maker died before is a
+    /// half-made container (`container::state::sync` removes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_start: Option<u64>,
     /// The health check's state, once a container with one has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
@@ -289,6 +296,12 @@ impl Store {
     pub fn create_container(&self, rec: &ContainerRecord) -> Result<PathBuf> {
         let _lock = self.lock_containers()?;
         if let Some(other) = self.containers()?.iter().find(|c| c.name == rec.name) {
+            if other.half_made() {
+                // Left by a command killed while making it: not a
+                // container, and its name is free.
+                self.remove_container_dir(&other.id)?;
+                return self.create_container_locked(rec);
+            }
             return Err(kind_err(
                 ErrorKind::AlreadyExists,
                 format!(
@@ -297,6 +310,10 @@ impl Store {
                 ),
             ));
         }
+        self.create_container_locked(rec)
+    }
+
+    fn create_container_locked(&self, rec: &ContainerRecord) -> Result<PathBuf> {
         let dir = self.container_dir(&rec.id);
         mkdir_all(&dir, 0o710)?;
         for sub in ["upper", "work", "rootfs"] {
@@ -400,14 +417,28 @@ impl Store {
                 return Ok(false);
             }
         }
+        self.remove_container_dir(id)?;
+        Ok(true)
+    }
+
+    /// Remove the record, then the rest (the containers lock held).
+    fn remove_container_dir(&self, id: &str) -> Result<()> {
         let dir = self.container_dir(id);
         match fs::remove_file(dir.join("container.json")) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("remove container {id}")),
         }
-        super::remove_tree(&dir).with_context(|| format!("remove container {id}"))?;
-        Ok(true)
+        super::remove_tree(&dir).with_context(|| format!("remove container {id}"))
+    }
+}
+
+impl ContainerRecord {
+    /// Did the command making the container die before it was whole?
+    pub fn half_made(&self) -> bool {
+        self.state
+            .creator_pid
+            .is_some_and(|p| !crate::util::fs::process_is(p, self.state.creator_start))
     }
 }
 
