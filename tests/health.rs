@@ -19,7 +19,9 @@ fn inspect(c: &Ctx, name: &str) -> Value {
 fn wait_health(c: &Ctx, name: &str, want: &str, timeout: Duration) -> Value {
     let end = Instant::now() + timeout;
     loop {
-        let v = inspect(c, name);
+        // The container may not exist yet (a foreground run starting).
+        let out = c.env.run(&["inspect", name]);
+        let v = serde_json::from_str::<Value>(&out.stdout).unwrap_or_default()[0].clone();
         if v["State"]["Health"]["Status"] == want {
             return v;
         }
@@ -310,4 +312,28 @@ fn no_healthcheck_and_bad_settings() {
         .assert_code(125)
         .assert_error_line();
     assert!(c.container_records().is_empty());
+}
+
+#[test]
+fn a_foreground_container_is_checked_too() {
+    let c = Ctx::new("health_fg");
+    let mut fg = c.spawn_run(&[
+        "--name",
+        "fg",
+        "--health-cmd",
+        "test -f /tmp/up",
+        "--health-interval",
+        "100ms",
+        &c.bb(),
+        "sh",
+        "-c",
+        "touch /tmp/up; sleep 2; echo done",
+    ]);
+    let v = wait_health(&c, "fg", "healthy", Duration::from_secs(10));
+    assert_eq!(v["State"]["Status"], "running");
+    fg.wait_for("done", Duration::from_secs(10));
+    let out = fg.finish();
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(inspect(&c, "fg")["State"]["Health"]["Status"], "unhealthy");
+    c.env.ok(&["rm", "fg"]);
 }

@@ -308,8 +308,19 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             Ok(c.clone())
         })?;
         store.container_event(&rec, "start", &[]);
+        let roots = crate::runtime::probe::Roots {
+            root: cfg.root.clone(),
+            runroot: cfg.runroot.clone(),
+        };
+        let prober =
+            crate::runtime::probe::Prober::start(&store, &id, roots, rec.healthcheck.as_ref())?;
         running = Some(rec);
-        Ok(())
+        Ok(prober.map(|prober| {
+            Box::new(crate::runtime::probe::Beside {
+                prober,
+                store: &store,
+            }) as Box<dyn crate::runtime::process::Beside>
+        }))
     });
     let (code, err) = match res {
         Ok(exit) => (Some(exit.status()), None),
@@ -330,6 +341,9 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             c.state.pid_start = None;
             if let Some(e) = &err {
                 c.state.error = format!("{e:#}");
+            }
+            if let Some(h) = c.state.health.as_mut() {
+                h.status = crate::runtime::health::UNHEALTHY.into();
             }
             Ok(())
         })?;

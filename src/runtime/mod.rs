@@ -107,19 +107,20 @@ pub fn run_bundle(bundle: &Path, id: &str, io: RunIo) -> Result<Exit> {
 
 /// [`run_bundle`] for a spec already in memory (the one just written to
 /// `dir/config.json`), sparing the read back. `started` is told the
-/// container process's pid once its command runs.
-pub fn run_spec(
+/// container process's pid once its command runs, and may give work to do
+/// beside it while it runs.
+pub fn run_spec<'a>(
     dir: &Path,
     spec: oci_spec::runtime::Spec,
     id: &str,
     io: RunIo,
-    started: impl FnOnce(u32) -> Result<()>,
+    started: impl FnOnce(u32) -> Result<Option<Box<dyn process::Beside + 'a>>>,
 ) -> Result<Exit> {
     let b = bundle::Bundle::new(dir, spec)?;
     seal::prepare(&b.spec)?;
     let s = process::spawn(&b, id, io)?;
-    started(s.child.pid().as_raw() as u32)?;
-    process::wait(s)
+    let beside = started(s.child.pid().as_raw() as u32)?;
+    process::wait_with(s, beside)
 }
 
 /// The text of an errno as the rest of skiff words errors: lowercase,

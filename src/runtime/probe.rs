@@ -290,3 +290,24 @@ fn kill_group_but(pgid: u32) {
         }
     }
 }
+
+/// A prober served by a foreground run (`process::wait_with`).
+pub struct Beside<'a> {
+    pub prober: Prober,
+    pub store: &'a Store,
+}
+
+impl super::process::Beside for Beside<'_> {
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.prober.deadline())
+    }
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.prober.fd()
+    }
+    fn wake(&mut self) -> Result<()> {
+        self.prober.poll(self.store)
+    }
+    fn stop(&mut self) {
+        self.prober.stop();
+    }
+}

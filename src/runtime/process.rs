@@ -29,13 +29,35 @@ pub fn run(b: &Bundle, id: &str, io: RunIo) -> Result<Exit> {
 /// Serve a process [`spawn`]ed (or [`launch`]ed) in the foreground:
 /// forward signals and relay its pty until it exits.
 pub fn wait(s: Spawned) -> Result<Exit> {
+    wait_with(s, None)
+}
+
+/// Work a foreground run does beside the container (its health probes):
+/// woken by its descriptor, at its deadline and on SIGCHLD.
+pub trait Beside {
+    /// When to call [`Beside::wake`] at the latest.
+    fn deadline(&self) -> Option<std::time::Instant>;
+    /// A descriptor to wake on when readable.
+    fn fd(&self) -> Option<BorrowedFd<'_>>;
+    /// Do what is due.
+    fn wake(&mut self) -> Result<()>;
+    /// The container has exited.
+    fn stop(&mut self);
+}
+
+/// [`wait`], with `beside` served until the container exits.
+pub fn wait_with<'a>(s: Spawned, mut beside: Option<Box<dyn Beside + 'a>>) -> Result<Exit> {
     let Spawned {
         mut child,
         signals,
         master,
         stdio,
     } = s;
-    supervise(&mut child, &signals, master, stdio)
+    let exit = supervise(&mut child, &signals, master, stdio, beside.as_deref_mut());
+    if let Some(b) = beside.as_mut() {
+        b.stop();
+    }
+    exit
 }
 
 /// A container process past its `execve`, with what its parent needs to
@@ -286,6 +308,7 @@ fn supervise(
     signals: &Forwarder,
     master: Option<OwnedFd>,
     stdio: Option<Stdio>,
+    mut beside: Option<&mut (dyn Beside + '_)>,
 ) -> Result<Exit> {
     let mut relay = master.map(|m| Relay::new(m, stdio)).transpose()?;
     let _raw = match relay.as_ref().and_then(|r| r.input.as_ref()) {
@@ -307,7 +330,18 @@ fn supervise(
                 fds.push(PollFd::new(i.as_fd(), PollFlags::POLLIN));
             }
         }
-        match poll(&mut fds, PollTimeout::NONE) {
+        let mut timeout = PollTimeout::NONE;
+        if let Some(b) = beside.as_deref() {
+            if let Some(fd) = b.fd() {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
+            if let Some(t) = b.deadline() {
+                let left = t.saturating_duration_since(std::time::Instant::now());
+                let ms = left.as_micros().div_ceil(1000).min(60_000) as i32;
+                timeout = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
+            }
+        }
+        match poll(&mut fds, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => bail!("poll: {}", super::errno_text(e as i32)),
         }
@@ -339,11 +373,17 @@ fn supervise(
                 let _ = write_all(r.master.as_fd(), &buf[..n]);
             }
         }
+        if let Some(b) = beside.as_deref_mut() {
+            b.wake()?;
+        }
         if !sig_ready {
             continue;
         }
         while let Some(s) = signals.next()? {
             if s.signal == libc::SIGCHLD {
+                if let Some(b) = beside.as_deref_mut() {
+                    b.wake()?;
+                }
                 if let Some(exit) = child.try_wait()? {
                     if let Some(r) = &relay {
                         drain(r, &mut buf);
