@@ -38,7 +38,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::sched::CloneFlags;
 use rustix::fs::{Mode, OFlags};
 use std::ffi::CString;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -100,16 +100,61 @@ pub fn exec(target: &Target, opts: &ExecOpts) -> Result<Exit> {
     check_start(proc_dir.as_fd(), target)?;
     drop((root, proc_dir));
     let io = stdio(opts)?;
-    let detach = opts.detach;
-    let spawned = process::launch(&plan, io, |chan, stdio| child(&plan, chan, stdio, detach))?;
-    if detach {
-        // The process runs (its execve closed the channel); skiff's own
-        // child was only the fork that started it, gone by now, and is
-        // reaped as `spawned` drops.
-        drop(spawned);
-        return Ok(Exit::Code(0));
+    if opts.detach {
+        return detached(|| process::launch(&plan, io, |chan, stdio| child(&plan, chan, stdio)));
     }
+    let spawned = process::launch(&plan, io, |chan, stdio| child(&plan, chan, stdio))?;
     process::wait(spawned)
+}
+
+/// `exec -d`: a copy of skiff in a session of its own starts the process
+/// and stays its parent until it exits, so that it is reaped (the
+/// container's init may reap nothing) as Docker's shim reaps its execs.
+/// The command returns once the process runs, or with the error that kept
+/// it from running (told over a pipe, in the monitor's words).
+fn detached(start: impl FnOnce() -> Result<process::Spawned>) -> Result<Exit> {
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| anyhow!("create a pipe: {}", super::io_text(&e.into())))?;
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    match fork_into(0, None).map_err(|e| anyhow!("fork: {}", super::io_text(&e)))? {
+        Forked::Parent(_) => {
+            drop(w);
+            let mut said = Vec::new();
+            let _ = std::fs::File::from(r).read_to_end(&mut said);
+            // The copy keeps running: no zombie of it is left, as it is
+            // reaped by whoever inherits it when this command exits.
+            super::monitor::read_ready(&said)?;
+            Ok(Exit::Code(0))
+        }
+        Forked::Child => {
+            drop(r);
+            let mut w = std::fs::File::from(w);
+            let _ = rustix::process::setsid();
+            // Off the caller's terminal and pipes: a `$(skiff exec -d ...)`
+            // must not wait for the process's end.
+            if let Ok(null) =
+                rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+            {
+                let _ = rustix::stdio::dup2_stdin(&null);
+                let _ = rustix::stdio::dup2_stdout(&null);
+                let _ = rustix::stdio::dup2_stderr(&null);
+            }
+            let spawned = match start() {
+                Ok(s) => s,
+                Err(e) => {
+                    let code = crate::error::kind_of(&e)
+                        .map(|k| k.exit_code())
+                        .unwrap_or(125);
+                    let _ = write!(w, "err {code}\n{e:#}");
+                    exit_now(code);
+                }
+            };
+            let _ = w.write_all(b"ok\n");
+            drop(w);
+            let code = process::wait(spawned).map(|e| e.status()).unwrap_or(125);
+            exit_now(code)
+        }
+    }
 }
 
 fn not_running(id: &str) -> anyhow::Error {
@@ -379,28 +424,7 @@ fn stdio(opts: &ExecOpts) -> Result<RunIo> {
 
 /// The forked child, born in the container's pid namespace; never
 /// returns.
-fn child(
-    plan: &Plan,
-    chan: Channel,
-    stdio: Option<&Stdio>,
-    detach: bool,
-) -> std::convert::Infallible {
-    if detach {
-        // A second fork, so that the process is not skiff's child: its
-        // parent exits at once and it is re-parented inside the container.
-        match fork_into(0, None) {
-            Ok(Forked::Parent(_)) => exit_now(0),
-            Ok(Forked::Child) => {
-                // Out of skiff's session: the terminal's signals and its
-                // hangup are not the process's business.
-                let _ = rustix::process::setsid();
-            }
-            Err(e) => init::report(
-                &chan,
-                anyhow!("fork the detached process: {}", super::io_text(&e)),
-            ),
-        }
-    }
+fn child(plan: &Plan, chan: Channel, stdio: Option<&Stdio>) -> std::convert::Infallible {
     let e = match enter(plan, &chan, stdio) {
         Ok(_) => anyhow!("the exec'd process returned from its setup"),
         Err(e) => e,
