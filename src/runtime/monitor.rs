@@ -370,8 +370,10 @@ fn pump(
             serve_clients(h, &ready[hub_at..], &mut input, tty_fd.as_ref());
         }
         if let Some((p, store)) = probe.as_mut() {
-            // Its output, its end (SIGCHLD below comes too) or its time.
-            p.poll(store)?;
+            // Its output, its end (SIGCHLD below comes too) or its time. A
+            // failure to record a result (the record removed meanwhile by
+            // `rm -f`, which ends the container too) stops nothing.
+            let _ = p.poll(store);
         }
         if !ready[0] {
             continue;
@@ -379,7 +381,7 @@ fn pump(
         while let Some(s) = signals.next()? {
             if s.signal == libc::SIGCHLD {
                 if let Some((p, store)) = probe.as_mut() {
-                    p.poll(store)?;
+                    let _ = p.poll(store);
                 }
                 if let Some(exit) = child.try_wait()? {
                     drain(&sources, &mut buf, log)?;

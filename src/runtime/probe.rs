@@ -216,15 +216,17 @@ impl Prober {
             let h = c.state.health.get_or_insert_with(|| health::started(None));
             changed = health::record(h, result, &self.schedule, in_start);
             Ok(c.clone())
-        })?;
-        if let Some(h) = &rec.state.health {
+        });
+        if let Some(h) = rec.as_ref().ok().and_then(|r| r.state.health.as_ref()) {
             self.status = h.status.clone();
         }
+        // The next probe is set even when the record could not be written.
+        let now = Instant::now();
+        self.next = now + self.schedule.wait(now - self.started, &self.status);
+        let rec = rec?;
         if let Some(status) = changed {
             store.container_event(&rec, &format!("health_status: {status}"), &[]);
         }
-        let now = Instant::now();
-        self.next = now + self.schedule.wait(now - self.started, &self.status);
         Ok(())
     }
 }
@@ -304,8 +306,9 @@ impl super::process::Beside for Beside<'_> {
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         self.prober.fd()
     }
-    fn wake(&mut self) -> Result<()> {
-        self.prober.poll(self.store)
+    fn wake(&mut self) {
+        // A record removed meanwhile (`rm -f`): the container goes too.
+        let _ = self.prober.poll(self.store);
     }
     fn stop(&mut self) {
         self.prober.stop();

@@ -39,8 +39,8 @@ pub trait Beside {
     fn deadline(&self) -> Option<std::time::Instant>;
     /// A descriptor to wake on when readable.
     fn fd(&self) -> Option<BorrowedFd<'_>>;
-    /// Do what is due.
-    fn wake(&mut self) -> Result<()>;
+    /// Do what is due (its failures are its own: the container runs on).
+    fn wake(&mut self);
     /// The container has exited.
     fn stop(&mut self);
 }
@@ -374,7 +374,7 @@ fn supervise(
             }
         }
         if let Some(b) = beside.as_deref_mut() {
-            b.wake()?;
+            b.wake();
         }
         if !sig_ready {
             continue;
@@ -382,7 +382,7 @@ fn supervise(
         while let Some(s) = signals.next()? {
             if s.signal == libc::SIGCHLD {
                 if let Some(b) = beside.as_deref_mut() {
-                    b.wake()?;
+                    b.wake();
                 }
                 if let Some(exit) = child.try_wait()? {
                     if let Some(r) = &relay {
