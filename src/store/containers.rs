@@ -228,15 +228,27 @@ impl Store {
                 return Ok(c);
             }
         }
+        let name = s.trim_start_matches('/');
+        if let Some(id) = self.name_hint(name) {
+            // An unreadable record is left to the scan to judge.
+            if let Some(c) = self
+                .read_container(&id)
+                .ok()
+                .flatten()
+                .filter(|c| c.name == name)
+            {
+                return Ok(c);
+            }
+        }
         let all = self.container_names()?;
         let full = |id: &str| {
             self.read_container(id)?
                 .ok_or_else(|| kind_err(ErrorKind::NotFound, format!("No such container: {s}")))
         };
-        if let Some((id, _)) = all
-            .iter()
-            .find(|(id, name)| id == s || name == s.trim_start_matches('/'))
-        {
+        if let Some((id, n)) = all.iter().find(|(id, n)| id == s || n == name) {
+            if n == name {
+                self.set_name_hint(name, id);
+            }
             return full(id);
         }
         let hits: Vec<&(String, String)> = all
@@ -275,6 +287,7 @@ impl Store {
             mkdir_all(&dir.join(sub), 0o755)?;
         }
         self.write_record(rec)?;
+        self.set_name_hint(&rec.name, &rec.id);
         Ok(dir)
     }
 
@@ -322,8 +335,11 @@ impl Store {
                 ),
             ));
         }
-        rec.name = new.to_string();
-        self.write_record(&rec)
+        let old = std::mem::replace(&mut rec.name, new.to_string());
+        self.write_record(&rec)?;
+        self.set_name_hint(new, &rec.id);
+        self.drop_name_hint(&old, &rec.id);
+        Ok(())
     }
 
     /// Change a container's record under the lock (reloaded first).
@@ -367,8 +383,9 @@ impl Store {
         ok: impl FnOnce(&ContainerRecord) -> bool,
     ) -> Result<bool> {
         let _lock = self.lock_containers()?;
-        if let Some(rec) = self.read_container(id)? {
-            if !ok(&rec) {
+        let rec = self.read_container(id)?;
+        if let Some(rec) = &rec {
+            if !ok(rec) {
                 return Ok(false);
             }
         }
@@ -379,6 +396,9 @@ impl Store {
             Err(e) => return Err(e).with_context(|| format!("remove container {id}")),
         }
         super::remove_tree(&dir).with_context(|| format!("remove container {id}"))?;
+        if let Some(rec) = rec {
+            self.drop_name_hint(&rec.name, id);
+        }
         Ok(true)
     }
 }
@@ -434,6 +454,28 @@ mod tests {
         assert!(!s.container_dir("aaaa1111").exists());
         assert!(valid_container_name("my-app_1.2"));
         assert!(!valid_container_name("-x"));
+    }
+
+    #[test]
+    fn names_are_found_through_hints_that_are_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        s.create_container(&rec("aaaa1111", "web")).unwrap();
+        s.create_container(&rec("bbbb2222", "db")).unwrap();
+        assert_eq!(s.name_hint("web").as_deref(), Some("aaaa1111"));
+        s.rename_container("aaaa1111", "front").unwrap();
+        assert_eq!(s.name_hint("web"), None);
+        assert_eq!(s.find_container("/front").unwrap().id, "aaaa1111");
+        // A wrong or missing hint costs a scan, which mends it.
+        s.set_name_hint("db", "aaaa1111");
+        assert_eq!(s.find_container("db").unwrap().id, "bbbb2222");
+        assert_eq!(s.name_hint("db").as_deref(), Some("bbbb2222"));
+        fs::remove_dir_all(d.path().join("container-names")).unwrap();
+        assert_eq!(s.find_container("front").unwrap().id, "aaaa1111");
+        assert_eq!(s.name_hint("front").as_deref(), Some("aaaa1111"));
+        s.remove_container("aaaa1111").unwrap();
+        assert_eq!(s.name_hint("front"), None);
+        assert!(s.find_container("front").is_err());
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod gc;
 mod images;
 mod layers;
 mod layout;
+mod names;
 mod refs;
 mod scratch;
 mod volumes;
