@@ -16,7 +16,9 @@ use crate::runtime::create::{
 };
 use crate::runtime::opts::mounts::image_volumes;
 use crate::runtime::opts::{MountKind, MountRequest, PullPolicy, RunOpts};
-use crate::runtime::spec::{build_spec, HostFiles, ResolvedDevice, ResolvedMount, SpecInput};
+use crate::runtime::spec::{
+    build_spec, container_config, HostFiles, ResolvedDevice, ResolvedMount, SpecInput,
+};
 use crate::store::{ContainerRecord, ContainerState, ImageRecord, Store};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -87,6 +89,10 @@ pub fn create<'a>(
         stop_timeout: opts.stop_timeout,
         restart: opts.restart.clone(),
         log: opts.log.clone(),
+        config: match serde_json::to_value(container_config(&run_cfg, opts))? {
+            serde_json::Value::Object(m) => Some(m),
+            _ => None,
+        },
         state: ContainerState {
             status: "created".into(),
             ..Default::default()

@@ -131,6 +131,13 @@ pub struct ContainerRecord {
     pub restart: RestartPolicy,
     #[serde(default)]
     pub log: LogConfig,
+    /// Docker's `Config` object the container was made with: the image's
+    /// run config with the flags applied (Entrypoint, Cmd, Env,
+    /// WorkingDir, User, Labels, Volumes, StopSignal, ...), what `commit`
+    /// starts from. Kept as JSON: the image module owns its shape. `None`
+    /// in records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Map<String, serde_json::Value>>,
     pub state: ContainerState,
 }
 
@@ -426,6 +433,7 @@ mod tests {
             stop_timeout: None,
             restart: Default::default(),
             log: Default::default(),
+            config: None,
             state: ContainerState {
                 status: "created".into(),
                 ..Default::default()
