@@ -403,6 +403,9 @@ fn child(
     }
     let e = match enter(plan, &chan, stdio) {
         Ok(_) => anyhow!("the exec'd process returned from its setup"),
+        Err(e) if e.chain().any(|c| c.is::<init::CwdError>()) => {
+            kind_err(ErrorKind::CannotInvoke, format!("{e:#}"))
+        }
         Err(e) => e,
     };
     init::report(&chan, e)
