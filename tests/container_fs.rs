@@ -278,7 +278,7 @@ fn commit_then_run_the_new_image() {
 #[test]
 fn commit_takes_the_containers_config() {
     let c = Ctx::new("fs_commit_config");
-    let _g = Cleanup(&c, &["fscfg", "fscfg-run"]);
+    let _g = Cleanup(&c, &["fscfg", "fscfg-run", "fscfg-ep"]);
     let script = "echo $FOO $(pwd) $(id -un)";
     let out = c.run_ok(&[
         "--name",
@@ -347,6 +347,20 @@ fn commit_takes_the_containers_config() {
     let cfg = &c.env.inspect("committed/cfg:v3")["Config"];
     assert_eq!(cfg["Cmd"], serde_json::json!(["true"]), "{cfg:#}");
     assert_eq!(cfg["WorkingDir"], "/tmp", "{cfg:#}");
-    c.env.ok(&["rm", "-v", "fscfg", "fscfg-run"]);
+
+    // --entrypoint is the container's Entrypoint, for inspect and commit.
+    c.run_ok(&["--name", "fscfg-ep", "--entrypoint", "echo", &c.bb(), "hi"]);
+    let out = c.env.ok(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Entrypoint}} {{json .Config.Cmd}}",
+        "fscfg-ep",
+    ]);
+    assert_eq!(out.stdout, "[\"echo\"] [\"hi\"]\n", "{out}");
+    c.env.ok(&["commit", "fscfg-ep", "committed/cfg:v4"]);
+    let cfg = &c.env.inspect("committed/cfg:v4")["Config"];
+    assert_eq!(cfg["Entrypoint"], serde_json::json!(["echo"]), "{cfg:#}");
+    assert_eq!(cfg["Cmd"], serde_json::json!(["hi"]), "{cfg:#}");
+    c.env.ok(&["rm", "-v", "fscfg", "fscfg-run", "fscfg-ep"]);
     c.env.assert_store_clean();
 }
