@@ -475,6 +475,8 @@ mod tests {
         assert_eq!(s.name_hint("web"), None);
         assert_eq!(s.find_container("/front").unwrap().id, "aaaa1111");
         // A wrong or missing hint costs a scan, which mends it.
+        s.set_name_hint("db", "../../aaaa1111");
+        assert_eq!(s.name_hint("db"), None, "not an id");
         s.set_name_hint("db", "aaaa1111");
         assert_eq!(s.find_container("db").unwrap().id, "bbbb2222");
         assert_eq!(s.name_hint("db").as_deref(), Some("bbbb2222"));

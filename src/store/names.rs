@@ -26,7 +26,11 @@ impl Store {
             return None;
         }
         let target = fs::read_link(self.names_dir().join(name)).ok()?;
-        target.to_str().map(str::to_string)
+        // Only an id leads anywhere: never a path out of `containers/`.
+        target
+            .to_str()
+            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_string)
     }
 
     /// Point the hint for `name` at container `id`, replacing whatever it
