@@ -274,3 +274,93 @@ fn commit_then_run_the_new_image() {
     assert_eq!(img["Author"], "someone", "{img}");
     c.env.assert_store_clean();
 }
+
+#[test]
+fn commit_takes_the_containers_config() {
+    let c = Ctx::new("fs_commit_config");
+    let _g = Cleanup(&c, &["fscfg", "fscfg-run", "fscfg-ep"]);
+    let script = "echo $FOO $(pwd) $(id -un)";
+    let out = c.run_ok(&[
+        "--name",
+        "fscfg",
+        "-e",
+        "FOO=bar",
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        "--label",
+        "own=yes",
+        "--stop-signal",
+        "SIGINT",
+        "-v",
+        "/data",
+        &c.bb(),
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(out.stdout, "bar /tmp nobody\n", "{out}");
+    c.env.ok(&["commit", "fscfg", "committed/cfg:v1"]);
+    let cfg = &c.env.inspect("committed/cfg:v1")["Config"];
+    assert!(
+        cfg["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "FOO=bar"),
+        "{cfg:#}"
+    );
+    assert_eq!(cfg["WorkingDir"], "/tmp", "{cfg:#}");
+    assert_eq!(cfg["User"], "nobody", "{cfg:#}");
+    assert_eq!(
+        cfg["Cmd"],
+        serde_json::json!(["sh", "-c", script]),
+        "{cfg:#}"
+    );
+    assert_eq!(cfg["Labels"]["own"], "yes", "{cfg:#}");
+    assert_eq!(cfg["StopSignal"], "SIGINT", "{cfg:#}");
+    assert!(cfg["Volumes"].get("/data").is_some(), "{cfg:#}");
+    // The new image runs the container's command, as the container ran it.
+    let out = c.run_ok(&["--rm", "committed/cfg:v1"]);
+    assert_eq!(out.stdout, "bar /tmp nobody\n", "{out}");
+
+    // --change applies on top of the container's config.
+    c.env.ok(&[
+        "commit",
+        "-c",
+        "WORKDIR /srv",
+        "-c",
+        "ENV MORE=1",
+        "fscfg",
+        "committed/cfg:v2",
+    ]);
+    let cfg = &c.env.inspect("committed/cfg:v2")["Config"];
+    assert_eq!(cfg["WorkingDir"], "/srv", "{cfg:#}");
+    let env = cfg["Env"].as_array().unwrap();
+    assert!(env.iter().any(|e| e == "FOO=bar") && env.iter().any(|e| e == "MORE=1"));
+
+    // A container of the committed image made with another command
+    // commits that command, the image's config otherwise.
+    c.run_ok(&["--name", "fscfg-run", "committed/cfg:v1", "true"]);
+    c.env.ok(&["commit", "fscfg-run", "committed/cfg:v3"]);
+    let cfg = &c.env.inspect("committed/cfg:v3")["Config"];
+    assert_eq!(cfg["Cmd"], serde_json::json!(["true"]), "{cfg:#}");
+    assert_eq!(cfg["WorkingDir"], "/tmp", "{cfg:#}");
+
+    // --entrypoint is the container's Entrypoint, for inspect and commit.
+    c.run_ok(&["--name", "fscfg-ep", "--entrypoint", "echo", &c.bb(), "hi"]);
+    let out = c.env.ok(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Entrypoint}} {{json .Config.Cmd}}",
+        "fscfg-ep",
+    ]);
+    assert_eq!(out.stdout, "[\"echo\"] [\"hi\"]\n", "{out}");
+    c.env.ok(&["commit", "fscfg-ep", "committed/cfg:v4"]);
+    let cfg = &c.env.inspect("committed/cfg:v4")["Config"];
+    assert_eq!(cfg["Entrypoint"], serde_json::json!(["echo"]), "{cfg:#}");
+    assert_eq!(cfg["Cmd"], serde_json::json!(["hi"]), "{cfg:#}");
+    c.env.ok(&["rm", "-v", "fscfg", "fscfg-run", "fscfg-ep"]);
+    c.env.assert_store_clean();
+}

@@ -129,6 +129,25 @@ fn exec_joins_the_running_container() {
 }
 
 #[test]
+fn a_working_directory_that_cannot_be_entered_is_126() {
+    let c = Ctx::new("exec_bad_cwd");
+    let _rm = Cleanup(&c, &["ecwd"]);
+    start(&c, "ecwd");
+    for (dir, user, why) in [
+        ("/no/such/dir", "root", "no such file or directory"),
+        ("/etc/passwd", "root", "not a directory"),
+        ("/root", "nobody", "permission denied"),
+    ] {
+        let out = exec(&c, &["-u", user, "-w", dir, "ecwd", "echo", "ran"]);
+        out.assert_code(126).assert_error_line();
+        out.assert_stderr_has(&format!("chdir to {dir}: {why}"));
+        assert_eq!(out.stdout, "", "{out}");
+    }
+    // The container is none the worse.
+    assert_eq!(exec_ok(&c, &["-w", "/tmp", "ecwd", "pwd"]), "/tmp\n");
+}
+
+#[test]
 fn exit_codes_pass_through() {
     let c = Ctx::new("exec_codes");
     let _rm = Cleanup(&c, &["ec", "ec-stopped"]);

@@ -293,6 +293,18 @@ fn no_healthcheck_and_bad_settings() {
         v["Config"]["Healthcheck"],
         serde_json::json!({"Test": ["CMD-SHELL", "test -f /tmp/ok"], "Interval": 200_000_000, "Retries": 7})
     );
+    // A commit keeps the container's check, as Docker's does.
+    c.env.ok(&["commit", "tuned", "tuned-image"]);
+    let out = c.env.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Healthcheck}}",
+        "tuned-image",
+    ]);
+    let h: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(h["Retries"], 7, "{out}");
+    assert_eq!(h["Test"][1], "test -f /tmp/ok", "{out}");
     c.env.ok(&["rm", "-f", "off", "tuned"]);
 
     let bb = c.bb();

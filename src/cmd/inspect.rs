@@ -147,10 +147,11 @@ pub fn image_cmd(args: Args, cfg: &Config) -> Result<i32> {
     inspect(args, cfg, Kind::Image)
 }
 
-/// The object `name` denotes, as JSON.
+/// The object `name` denotes, as JSON. The image records are read only
+/// when some name is not a container's, once.
 fn lookup(
     store: &Store,
-    images: &[ImageRecord],
+    images: &mut Option<Vec<ImageRecord>>,
     cfg: &Config,
     kind: Kind,
     name: &str,
@@ -165,6 +166,10 @@ fn lookup(
             Err(_) => {}
         }
     }
+    let images = match images {
+        Some(i) => i,
+        None => images.insert(store.images()?),
+    };
     match find(images, cfg, name) {
         Ok(img) => image_json(store, img),
         Err(e) if kind == Kind::Any && kind_of(&e) == Some(ErrorKind::NotFound) => Err(kind_err(
@@ -176,16 +181,12 @@ fn lookup(
 }
 
 fn inspect(args: Args, cfg: &Config, kind: Kind) -> Result<i32> {
-    let store = Store::open(&cfg.root)?;
-    let images = if kind == Kind::Container {
-        Vec::new()
-    } else {
-        store.images()?
-    };
+    let store = Store::open_to_read(&cfg.root)?;
+    let mut images = None;
     let mut out = Vec::new();
     let mut missing = Vec::new();
     for n in &args.names {
-        match lookup(&store, &images, cfg, kind, n, args.size) {
+        match lookup(&store, &mut images, cfg, kind, n, args.size) {
             Ok(v) => out.push(v),
             Err(e) => missing.push(e),
         }

@@ -323,7 +323,7 @@ struct Selected {
 
 pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let filters = Filters::parse(&args.filters)?;
-    let store = Store::open(&cfg.root)?;
+    let store = Store::open_to_read(&cfg.root)?;
     let selected = select(&store, cfg, &args, &filters)?;
     if args.quiet {
         let mut text = String::new();

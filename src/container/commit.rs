@@ -1,6 +1,7 @@
 //! `commit`: a container's changes become a new layer on top of its
-//! image, with the image's config carried over, `--change` lines applied
-//! and a history entry added.
+//! image, with the container's config (the image's as `run` changed it:
+//! its command, environment, working directory, user, ...) as the new
+//! image's, `--change` lines applied and a history entry added.
 
 use super::changes::write_layer;
 use crate::image::change;
@@ -33,6 +34,14 @@ pub fn commit(store: &Store, rec: &ContainerRecord, opts: &CommitOptions) -> Res
             Manifest::Image(m) => m.layers,
             _ => bail!("image {}: not an image manifest", base.id),
         };
+    // Docker commits the container's own config; a record from before
+    // skiff kept it leaves the image's.
+    if let Some(own) = &rec.config {
+        config.config = Some(
+            serde_json::from_value(serde_json::Value::Object(own.clone()))
+                .context("the container's config")?,
+        );
+    }
     let run = config.config.get_or_insert_with(Default::default);
     for c in &opts.changes {
         change::apply(run, c).with_context(|| format!("--change {c:?}"))?;

@@ -16,7 +16,9 @@ use crate::runtime::create::{
 };
 use crate::runtime::opts::mounts::image_volumes;
 use crate::runtime::opts::{MountKind, MountRequest, PullPolicy, RunOpts};
-use crate::runtime::spec::{build_spec, HostFiles, ResolvedDevice, ResolvedMount, SpecInput};
+use crate::runtime::spec::{
+    build_spec, container_config, HostFiles, ResolvedDevice, ResolvedMount, SpecInput,
+};
 use crate::store::{ContainerRecord, ContainerState, ImageRecord, Store};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -61,6 +63,7 @@ pub fn create<'a>(
             .as_deref()
             .and_then(|s| crate::runtime::opts::parse_signal(s).ok())
     });
+    let container_cfg = container_config(&run_cfg, opts);
     let record = ContainerRecord {
         id: id.clone(),
         name,
@@ -87,10 +90,11 @@ pub fn create<'a>(
         stop_timeout: opts.stop_timeout,
         restart: opts.restart.clone(),
         log: opts.log.clone(),
-        healthcheck: crate::image::config::HealthConfig::merged(
-            opts.healthcheck.as_ref(),
-            run_cfg.healthcheck.as_ref(),
-        ),
+        healthcheck: container_cfg.healthcheck.clone(),
+        config: match serde_json::to_value(container_cfg)? {
+            serde_json::Value::Object(m) => Some(m),
+            _ => None,
+        },
         state: ContainerState {
             status: "created".into(),
             creator_pid: Some(std::process::id()),

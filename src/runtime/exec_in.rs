@@ -427,6 +427,9 @@ fn stdio(opts: &ExecOpts) -> Result<RunIo> {
 fn child(plan: &Plan, chan: Channel, stdio: Option<&Stdio>) -> std::convert::Infallible {
     let e = match enter(plan, &chan, stdio) {
         Ok(_) => anyhow!("the exec'd process returned from its setup"),
+        Err(e) if e.chain().any(|c| c.is::<init::CwdError>()) => {
+            kind_err(ErrorKind::CannotInvoke, format!("{e:#}"))
+        }
         Err(e) => e,
     };
     init::report(&chan, e)

@@ -186,7 +186,7 @@ pub(crate) fn finish(plan: &Plan, chan: &Channel, trampoline: Option<BorrowedFd>
     }
     change_user(plan)?;
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(plan.umask));
-    enter_cwd(&plan.cwd)?;
+    enter_cwd(&plan.cwd).map_err(|e| anyhow::Error::new(CwdError(format!("{e:#}"))))?;
     if let Some(c) = &plan.caps {
         caps::apply(c)?;
     }
@@ -351,6 +351,21 @@ fn change_user(plan: &Plan) -> Result<()> {
     }
     Ok(())
 }
+
+/// The working directory could not be entered. `exec` reports it as a
+/// command that cannot be invoked (Docker's `exec -w /missing` exits 126);
+/// for a container's init it stays skiff's own failure (125), as Docker's
+/// daemon prepares a `run`'s working directory itself.
+#[derive(Debug)]
+pub(crate) struct CwdError(String);
+
+impl std::fmt::Display for CwdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CwdError {}
 
 /// Enter the working directory, resolved inside the root without magic
 /// links, and check the kernel sees it inside the root: a cwd outside it

@@ -10,7 +10,10 @@ use crate::runtime::defaults::{
     MASKED_PATHS, READONLY_PATHS,
 };
 use crate::runtime::opts::env::{env_has, merge_env, EnvVar};
-use crate::runtime::opts::{MountRequest, NetworkMode, RunOpts, SeccompChoice};
+use crate::runtime::opts::units::signal_name;
+use crate::runtime::opts::{
+    MountKind, MountOrigin, MountRequest, NetworkMode, RunOpts, SeccompChoice,
+};
 use crate::runtime::seccomp_default::default_seccomp;
 use crate::runtime::seccomp_profile::{Host, Profile};
 use crate::runtime::spec_mounts::{build_mounts, rootfs_propagation};
@@ -153,6 +156,56 @@ pub fn process_cwd(image: &RunConfig, opts: &RunOpts) -> String {
         .clone()
         .or_else(|| image.working_dir.clone().filter(|w| !w.is_empty()))
         .unwrap_or_else(|| "/".into())
+}
+
+/// Docker's `Config` of the container: the image's run config with the
+/// flags applied, the way [`process_args`], [`process_env`] and
+/// [`process_cwd`] apply them (the environment before `PATH`, `HOSTNAME`
+/// and `HOME` are added for the process), and what `commit` makes the new
+/// image's config from. Anonymous volumes from `-v /path` join the image's
+/// `Volumes`, as Docker's do; binds and named volumes do not.
+pub fn container_config(image: &RunConfig, opts: &RunOpts) -> RunConfig {
+    let mut c = image.clone();
+    if let Some(ep) = &opts.entrypoint {
+        c.entrypoint = (!ep.is_empty()).then(|| ep.clone());
+        c.cmd = None;
+    }
+    if !opts.command.is_empty() {
+        c.cmd = Some(opts.command.clone());
+    }
+    if !opts.env.is_empty() {
+        c.env = Some(merge_env(
+            image.env.as_deref().unwrap_or_default(),
+            &opts.env,
+        ));
+    }
+    if let Some(w) = &opts.workdir {
+        c.working_dir = Some(w.clone());
+    }
+    if let Some(u) = opts.user.as_ref().filter(|u| !u.is_empty()) {
+        c.user = Some(u.clone());
+    }
+    if !opts.labels.is_empty() {
+        let mut labels = image.labels.clone().unwrap_or_default();
+        labels.extend(opts.labels.clone());
+        c.labels = Some(labels);
+    }
+    let anonymous = opts.mounts.iter().filter(|m| {
+        m.kind == MountKind::Volume && m.source.is_none() && m.origin == MountOrigin::VolumeFlag
+    });
+    for m in anonymous {
+        c.volumes
+            .get_or_insert_with(Default::default)
+            .insert(m.target.clone(), serde_json::json!({}));
+    }
+    if let Some(sig) = opts.stop_signal {
+        c.stop_signal = Some(signal_name(sig).unwrap_or_else(|| sig.to_string()));
+    }
+    c.healthcheck = crate::image::config::HealthConfig::merged(
+        opts.healthcheck.as_ref(),
+        image.healthcheck.as_ref(),
+    );
+    c
 }
 
 /// Capabilities as Docker (since 20.10.14) sets them: the resolved set is

@@ -139,6 +139,57 @@ fn args_follow_entrypoint_rules() {
 }
 
 #[test]
+fn the_container_config_is_the_images_with_the_flags_applied() {
+    let mut f = Fixture::new(RunFlags {
+        command: vec!["echo".into(), "hi".into()],
+        env: vec!["LANG=en_US.UTF-8".into(), "NEW=1".into()],
+        workdir: Some("/srv//app/".into()),
+        user: Some("app".into()),
+        volume: vec!["/data".into(), "named:/named".into()],
+        label: vec!["own=yes".into()],
+        stop_signal: Some("int".into()),
+        ..Default::default()
+    });
+    f.image.entrypoint = Some(vec!["/entry".into()]);
+    f.image
+        .extra
+        .insert("OnBuild".into(), serde_json::json!(["RUN true"]));
+    let c = container_config(&f.image, &f.opts);
+    assert_eq!(c.entrypoint, Some(vec!["/entry".to_string()]));
+    assert_eq!(c.cmd, Some(vec!["echo".to_string(), "hi".to_string()]));
+    assert_eq!(
+        c.env,
+        Some(vec![
+            "PATH=/usr/bin:/bin".to_string(),
+            "LANG=en_US.UTF-8".to_string(),
+            "NEW=1".to_string()
+        ])
+    );
+    assert_eq!(c.working_dir.as_deref(), Some("/srv/app"));
+    assert_eq!(c.user.as_deref(), Some("app"));
+    let volumes: Vec<&String> = c.volumes.as_ref().unwrap().keys().collect();
+    assert_eq!(volumes, ["/data"]);
+    let labels = c.labels.unwrap();
+    assert_eq!(
+        (labels["maintainer"].as_str(), labels["own"].as_str()),
+        ("img", "yes")
+    );
+    assert_eq!(c.stop_signal.as_deref(), Some("SIGINT"));
+    assert_eq!(c.extra["OnBuild"], serde_json::json!(["RUN true"]));
+
+    // --entrypoint drops the image's Cmd; no flags leave the image's own.
+    f.opts.command.clear();
+    f.opts.entrypoint = Some(vec!["/bin/other".into()]);
+    let c = container_config(&f.image, &f.opts);
+    assert_eq!(
+        (c.entrypoint, c.cmd),
+        (Some(vec!["/bin/other".into()]), None)
+    );
+    let f = Fixture::new(RunFlags::default());
+    assert_eq!(container_config(&f.image, &f.opts), f.image);
+}
+
+#[test]
 fn env_merges_like_docker() {
     let mut f = Fixture::new(RunFlags {
         env: vec![

@@ -166,6 +166,13 @@ pub struct ContainerRecord {
     /// The health check: the image's, with the `--health-*` flags over it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<crate::image::config::HealthConfig>,
+    /// Docker's `Config` object the container was made with: the image's
+    /// run config with the flags applied (Entrypoint, Cmd, Env,
+    /// WorkingDir, User, Labels, Volumes, StopSignal, ...), what `commit`
+    /// starts from. Kept as JSON: the image module owns its shape. `None`
+    /// in records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Map<String, serde_json::Value>>,
     pub state: ContainerState,
 }
 
@@ -263,15 +270,27 @@ impl Store {
                 return Ok(c);
             }
         }
+        let name = s.trim_start_matches('/');
+        if let Some(id) = self.name_hint(name) {
+            // An unreadable record is left to the scan to judge.
+            if let Some(c) = self
+                .read_container(&id)
+                .ok()
+                .flatten()
+                .filter(|c| c.name == name)
+            {
+                return Ok(c);
+            }
+        }
         let all = self.container_names()?;
         let full = |id: &str| {
             self.read_container(id)?
                 .ok_or_else(|| kind_err(ErrorKind::NotFound, format!("No such container: {s}")))
         };
-        if let Some((id, _)) = all
-            .iter()
-            .find(|(id, name)| id == s || name == s.trim_start_matches('/'))
-        {
+        if let Some((id, n)) = all.iter().find(|(id, n)| id == s || n == name) {
+            if n == name {
+                self.set_name_hint(name, id);
+            }
             return full(id);
         }
         let hits: Vec<&(String, String)> = all
@@ -299,7 +318,7 @@ impl Store {
             if other.half_made() {
                 // Left by a command killed while making it: not a
                 // container, and its name is free.
-                self.remove_container_dir(&other.id)?;
+                self.remove_container_dir(&other.id, Some(&other.name))?;
                 return self.create_container_locked(rec);
             }
             return Err(kind_err(
@@ -320,6 +339,7 @@ impl Store {
             mkdir_all(&dir.join(sub), 0o755)?;
         }
         self.write_record(rec)?;
+        self.set_name_hint(&rec.name, &rec.id);
         Ok(dir)
     }
 
@@ -367,8 +387,11 @@ impl Store {
                 ),
             ));
         }
-        rec.name = new.to_string();
-        self.write_record(&rec)
+        let old = std::mem::replace(&mut rec.name, new.to_string());
+        self.write_record(&rec)?;
+        self.set_name_hint(new, &rec.id);
+        self.drop_name_hint(&old, &rec.id);
+        Ok(())
     }
 
     /// Change a container's record under the lock (reloaded first).
@@ -412,24 +435,30 @@ impl Store {
         ok: impl FnOnce(&ContainerRecord) -> bool,
     ) -> Result<bool> {
         let _lock = self.lock_containers()?;
-        if let Some(rec) = self.read_container(id)? {
-            if !ok(&rec) {
+        let rec = self.read_container(id)?;
+        if let Some(rec) = &rec {
+            if !ok(rec) {
                 return Ok(false);
             }
         }
-        self.remove_container_dir(id)?;
+        self.remove_container_dir(id, rec.as_ref().map(|r| r.name.as_str()))?;
         Ok(true)
     }
 
-    /// Remove the record, then the rest (the containers lock held).
-    fn remove_container_dir(&self, id: &str) -> Result<()> {
+    /// Remove the record, then the rest, and the hint of its name (the
+    /// containers lock held).
+    fn remove_container_dir(&self, id: &str, name: Option<&str>) -> Result<()> {
         let dir = self.container_dir(id);
         match fs::remove_file(dir.join("container.json")) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("remove container {id}")),
         }
-        super::remove_tree(&dir).with_context(|| format!("remove container {id}"))
+        super::remove_tree(&dir).with_context(|| format!("remove container {id}"))?;
+        if let Some(name) = name {
+            self.drop_name_hint(name, id);
+        }
+        Ok(())
     }
 }
 
@@ -466,6 +495,7 @@ mod tests {
             restart: Default::default(),
             log: Default::default(),
             healthcheck: None,
+            config: None,
             state: ContainerState {
                 status: "created".into(),
                 ..Default::default()
@@ -494,6 +524,30 @@ mod tests {
         assert!(!s.container_dir("aaaa1111").exists());
         assert!(valid_container_name("my-app_1.2"));
         assert!(!valid_container_name("-x"));
+    }
+
+    #[test]
+    fn names_are_found_through_hints_that_are_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        s.create_container(&rec("aaaa1111", "web")).unwrap();
+        s.create_container(&rec("bbbb2222", "db")).unwrap();
+        assert_eq!(s.name_hint("web").as_deref(), Some("aaaa1111"));
+        s.rename_container("aaaa1111", "front").unwrap();
+        assert_eq!(s.name_hint("web"), None);
+        assert_eq!(s.find_container("/front").unwrap().id, "aaaa1111");
+        // A wrong or missing hint costs a scan, which mends it.
+        s.set_name_hint("db", "../../aaaa1111");
+        assert_eq!(s.name_hint("db"), None, "not an id");
+        s.set_name_hint("db", "aaaa1111");
+        assert_eq!(s.find_container("db").unwrap().id, "bbbb2222");
+        assert_eq!(s.name_hint("db").as_deref(), Some("bbbb2222"));
+        fs::remove_dir_all(d.path().join("container-names")).unwrap();
+        assert_eq!(s.find_container("front").unwrap().id, "aaaa1111");
+        assert_eq!(s.name_hint("front").as_deref(), Some("aaaa1111"));
+        s.remove_container("aaaa1111").unwrap();
+        assert_eq!(s.name_hint("front"), None);
+        assert!(s.find_container("front").is_err());
     }
 
     #[test]

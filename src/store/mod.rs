@@ -20,6 +20,7 @@ mod gc;
 mod images;
 mod layers;
 mod layout;
+mod names;
 mod refs;
 mod scratch;
 mod volumes;
@@ -65,6 +66,18 @@ impl Store {
         Ok(root.join("oci-layout").exists().then(|| Store {
             root: root.to_path_buf(),
         }))
+    }
+
+    /// The store at `root` for commands that look rather than change
+    /// (`inspect`, `ps`): taken as it is when there is one, without the
+    /// directory checks and the sweep of dead writers' leftovers that
+    /// [`Store::open`] makes (the next command that writes sweeps); made
+    /// as [`Store::open`] makes it when there is none yet.
+    pub fn open_to_read(root: &Path) -> Result<Store> {
+        match Store::open_existing(root)? {
+            Some(s) => Ok(s),
+            None => Store::open(root),
+        }
     }
 
     pub fn root(&self) -> &Path {

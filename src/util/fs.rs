@@ -108,35 +108,42 @@ pub fn mkdir_all(dir: &Path, mode: u32) -> Result<()> {
         .with_context(|| format!("create directory {}", dir.display()))
 }
 
+/// The state letter and start time (clock ticks since boot) of a
+/// process, from one read of `/proc/PID/stat`; `None` when it is gone.
+fn proc_stat(pid: u32) -> Option<(char, Option<u64>)> {
+    use std::io::Read;
+    // /proc files report no size: without room up front the read would
+    // start at 32 bytes and take six calls.
+    let mut stat = String::with_capacity(512);
+    fs::File::open(format!("/proc/{pid}/stat"))
+        .ok()?
+        .read_to_string(&mut stat)
+        .ok()?;
+    // Fields after the command name (which may contain spaces and ')'):
+    // the state (field 3) first, the start time (field 22) 19 after it.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.nth(18).and_then(|t| t.parse().ok())))
+}
+
 /// The start time of a process in clock ticks since boot, `None` when it is
 /// gone or unreadable.
 pub fn proc_start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces and ')'):
-    // index 0 is field 3 (state), so field 22 (starttime) is index 19.
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(19)?.parse().ok()
+    proc_stat(pid)?.1
 }
 
 /// Is process `pid` alive and the same one that started at `start` (a
 /// later process may have its pid)? Without a start time, any live `pid`.
 pub fn process_is(pid: u32, start: Option<u64>) -> bool {
-    pid_alive(pid) && start.is_none_or(|s| proc_start_time(pid) == Some(s))
+    proc_stat(pid).is_some_and(|(state, started)| {
+        !matches!(state, 'Z' | 'X') && start.is_none_or(|s| started == Some(s))
+    })
 }
 
 /// Is a process with this pid alive (zombies count as gone)?
 pub fn pid_alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => {
-            // The state follows the last ')' (the command name may hold one).
-            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start());
-            !matches!(
-                state.and_then(|r| r.chars().next()),
-                Some('Z') | Some('X') | None
-            )
-        }
-        Err(_) => false,
-    }
+    proc_stat(pid).is_some_and(|(state, _)| !matches!(state, 'Z' | 'X'))
 }
 
 /// Parse the pid out of a name made by [`tmp_sibling`] or any name shaped
@@ -161,7 +168,20 @@ mod tests {
 
     #[test]
     fn pids() {
-        assert!(pid_alive(std::process::id()));
+        let me = std::process::id();
+        assert!(pid_alive(me));
+        let start = proc_start_time(me).unwrap();
+        assert!(process_is(me, Some(start)) && process_is(me, None));
+        assert!(!process_is(me, Some(start + 1)));
+        // An exited child not yet reaped is a zombie: gone.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let t0 = std::time::Instant::now();
+        while pid_alive(child.id()) && t0.elapsed().as_secs() < 10 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(!process_is(child.id(), None));
+        assert!(proc_start_time(child.id()).is_some(), "still listed");
+        child.wait().unwrap();
         let t = tmp_sibling(Path::new("/a/b"));
         let name = t.file_name().unwrap().to_str().unwrap();
         assert_eq!(pid_in_name(name, ".tmp-"), Some(std::process::id()));

@@ -16,9 +16,11 @@ use std::path::Path;
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 /// A container's spec, if its `config.json` can be read (a half-made
-/// container may not have one yet).
+/// container may not have one yet). Read whole, then parsed: parsing from
+/// a reader costs several times more.
 pub fn load_spec(store: &Store, id: &str) -> Option<Spec> {
-    Spec::load(store.container_dir(id).join("config.json")).ok()
+    let bytes = std::fs::read(store.container_dir(id).join("config.json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// An RFC 3339 time the way Go's `RFC3339Nano` prints it (trailing zeros
@@ -155,9 +157,14 @@ pub fn image_size(store: &Store, rec: &ContainerRecord) -> u64 {
         .map_or(0, |i| i.size)
 }
 
-/// Split the command into Docker's Entrypoint and Cmd: the image's
-/// entrypoint when the command starts with it, the rest is Cmd.
+/// Docker's Entrypoint and Cmd: the container's own, as recorded; for a
+/// record from before skiff kept them, the command split at the image's
+/// entrypoint when the command starts with it.
 fn entrypoint_and_cmd(store: &Store, rec: &ContainerRecord) -> (Value, Value) {
+    if let Some(c) = &rec.config {
+        let field = |k: &str| c.get(k).cloned().unwrap_or(Value::Null);
+        return (field("Entrypoint"), field("Cmd"));
+    }
     let image_ep = store
         .read_blob(&rec.image_id)
         .ok()
