@@ -169,7 +169,9 @@ fn the_cgroup_lives_as_long_as_the_container() {
     // The container's process is in its cgroup, its monitor is not.
     let own = read(Path::new(&format!("/proc/{pid}/cgroup")));
     assert!(own.contains(&format!("/skiff/{id}")), "{own}");
-    for m in common::skiff::monitors_of(c.env.dir()) {
+    let monitors = common::skiff::monitors_of(&c.env.root);
+    assert_eq!(monitors.len(), 1, "one monitor");
+    for m in monitors {
         let cg = read(Path::new(&format!("/proc/{m}/cgroup")));
         assert!(!cg.contains(&id), "the monitor stays outside: {cg}");
     }
@@ -293,4 +295,54 @@ fn bad_values_are_refused_before_anything_is_made() {
             .assert_stderr_has(words);
     }
     assert!(c.container_dirs().is_empty(), "{:?}", c.container_dirs());
+}
+
+#[test]
+fn cpuset_and_cpu_limits_seen_from_inside() {
+    if !layout_is_v1() {
+        return;
+    }
+    let c = Ctx::new("cg_cpuset");
+    let bb = c.bb();
+    let out = c.run_ok(&[
+        "--rm",
+        "--cpuset-cpus",
+        "0",
+        "--cpuset-mems",
+        "0",
+        "--cpu-quota",
+        "20000",
+        "--cpu-period",
+        "50000",
+        &bb,
+        "cat",
+        "/sys/fs/cgroup/cpuset/cpuset.cpus",
+        "/sys/fs/cgroup/cpuset/cpuset.mems",
+        "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+        "/sys/fs/cgroup/cpu/cpu.cfs_period_us",
+    ]);
+    assert_eq!(out.lines(), ["0", "0", "20000", "50000"], "{out}");
+}
+
+#[test]
+fn a_lost_container_s_cgroup_goes_at_the_next_look() {
+    let c = Ctx::new("cg_lost");
+    let bb = c.bb();
+    let out = c.run_ok(&["-d", "-m", "64m", "--pids-limit", "20", &bb, "sleep", "100"]);
+    let id = out.stdout.trim().to_string();
+    assert!(!cgroup_dirs_named(&id).is_empty(), "made while it runs");
+    for m in common::skiff::monitors_of(&c.env.root) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(m as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    c.env.ok(&["ps", "-a"]);
+    assert!(
+        cgroup_dirs_named(&id).is_empty(),
+        "{:?}",
+        cgroup_dirs_named(&id)
+    );
+    c.env.ok(&["rm", &id]);
 }

@@ -24,7 +24,7 @@ pub fn apply(dir: &Path, c: &LinuxCpu) -> Result<()> {
 }
 
 /// v1 makes a cpuset cgroup with no CPUs and no memory nodes, and refuses
-/// tasks until it has some: a new directory gets its parent's.
+/// tasks until it has some: an empty directory gets its parent's.
 pub fn inherit_v1(dir: &Path) -> Result<()> {
     let parent = dir.parent().unwrap_or(dir);
     for file in ["cpuset.cpus", "cpuset.mems"] {

@@ -138,8 +138,8 @@ impl Group {
     }
 }
 
-/// Make `base/name/rel` and the parents missing on the way; a new cpuset
-/// directory gets its parent's CPUs and memory nodes.
+/// Make `base/name/rel` and the parents missing on the way; an empty
+/// cpuset directory gets its parent's CPUs and memory nodes.
 fn make(base: &Path, name: &str, rel: &Path) -> Result<PathBuf> {
     let mut dir = base.join(name);
     if !dir.is_dir() {
@@ -150,7 +150,10 @@ fn make(base: &Path, name: &str, rel: &Path) -> Result<PathBuf> {
     }
     for part in rel.components() {
         dir.push(part);
-        if fs::mkdir(&dir)? && name == "cpuset" {
+        fs::mkdir(&dir)?;
+        // Also when it was there: a parent made by another tool may have
+        // been left empty.
+        if name == "cpuset" {
             cpuset::inherit_v1(&dir)?;
         }
     }
