@@ -1,7 +1,22 @@
-//! Control groups. For now: finding out which layout the machine has.
-//! Limits, stats and the freezer come with the container runtime.
+//! Control groups: which layout the machine has, and a container's own
+//! cgroup on it (made, joined, limited, killed, removed). One type over v2
+//! and v1; each controller's files in its own module. Only `oci_spec`'s
+//! resources come in, never skiff's records.
 
-use std::path::Path;
+mod cpu;
+mod cpuset;
+pub mod fs;
+mod memory;
+mod pids;
+pub mod v1;
+pub mod v2;
+
+pub use cpu::shares_to_weight;
+
+use anyhow::{bail, Result};
+use oci_spec::runtime::LinuxResources;
+use std::os::fd::BorrowedFd;
+use std::path::{Component, Path, PathBuf};
 
 /// The cgroup layout of the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,3 +69,195 @@ pub fn detect() -> Layout {
         Layout::None
     }
 }
+
+/// Where the hierarchies are mounted, and in which layout.
+#[derive(Debug, Clone)]
+pub struct Hierarchies {
+    pub layout: Layout,
+    /// `/sys/fs/cgroup` on a host.
+    pub base: PathBuf,
+}
+
+impl Hierarchies {
+    /// The host's.
+    pub fn host() -> Hierarchies {
+        Hierarchies {
+            layout: detect(),
+            base: PathBuf::from("/sys/fs/cgroup"),
+        }
+    }
+
+    /// The cgroup2 mount, if there is one.
+    fn unified(&self) -> Option<PathBuf> {
+        match self.layout {
+            Layout::Unified => Some(self.base.clone()),
+            Layout::Hybrid => Some(self.base.join("unified")),
+            Layout::Legacy | Layout::None => None,
+        }
+    }
+}
+
+/// A container's cgroup.
+#[derive(Debug)]
+pub enum Cgroup {
+    /// v2: one directory holds the processes and every limit.
+    V2(v2::Group),
+    /// v1 (legacy or hybrid): a directory per controller with limits. On
+    /// hybrid the controller-less cgroup2 hierarchy holds the processes
+    /// too (the child is cloned into it, and `cgroup.kill` ends them all);
+    /// on legacy a freezer directory does that work.
+    V1 {
+        dirs: v1::Group,
+        tracker: Option<v2::Group>,
+    },
+}
+
+/// `path` (`/skiff/ID`) relative to a hierarchy's root; `..` refused.
+fn relative(path: &Path) -> Result<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::RootDir | Component::CurDir => {}
+            _ => bail!("invalid cgroup path {}", path.display()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        bail!("invalid cgroup path {}: the root cgroup", path.display());
+    }
+    Ok(out)
+}
+
+impl Cgroup {
+    /// Make the cgroup `path` with the limits of `res`. `None` when the
+    /// machine has no cgroup file system and no limit is asked for.
+    pub fn create(
+        h: &Hierarchies,
+        path: &Path,
+        res: Option<&LinuxResources>,
+    ) -> Result<Option<Cgroup>> {
+        let rel = relative(path)?;
+        let limits = res.map(v1::controllers).unwrap_or_default();
+        match h.layout {
+            Layout::Unified => Ok(Some(Cgroup::V2(v2::Group::create(&h.base, &rel, res)?))),
+            Layout::None if limits.is_empty() => Ok(None),
+            Layout::None => bail!("cannot apply resource limits: no cgroup file system is mounted"),
+            Layout::Hybrid | Layout::Legacy => {
+                let tracker = match h.unified() {
+                    Some(u) => Some(v2::Group::create(&u, &rel, None)?),
+                    None => None,
+                };
+                let mut names = limits;
+                if tracker.is_none() {
+                    names.push("freezer");
+                }
+                match v1::Group::create(&h.base, &rel, &names, res) {
+                    Ok(dirs) => Ok(Some(Cgroup::V1 { dirs, tracker })),
+                    Err(e) => {
+                        if let Some(t) = &tracker {
+                            let _ = fs::rmdir(&t.dir);
+                        }
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The cgroup `path` as it is now; `None` when it does not exist.
+    pub fn open(h: &Hierarchies, path: &Path) -> Result<Option<Cgroup>> {
+        let rel = relative(path)?;
+        let tracker = match h.unified().map(|u| u.join(&rel)) {
+            Some(d) if d.is_dir() => Some(v2::Group::open(d)?),
+            _ => None,
+        };
+        Ok(match h.layout {
+            Layout::Unified => tracker.map(Cgroup::V2),
+            Layout::None => None,
+            Layout::Hybrid | Layout::Legacy => {
+                let dirs = v1::Group::open(&h.base, &rel);
+                (tracker.is_some() || !dirs.dirs.is_empty()).then_some(Cgroup::V1 { dirs, tracker })
+            }
+        })
+    }
+
+    /// The directory a child is cloned into (`CLONE_INTO_CGROUP`).
+    pub fn clone_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Cgroup::V2(g) => Some(g.fd()),
+            Cgroup::V1 { tracker, .. } => tracker.as_ref().map(|t| t.fd()),
+        }
+    }
+
+    /// Must the parent move the child in by pid (v1), before it goes on?
+    pub fn joins_by_pid(&self) -> bool {
+        matches!(self, Cgroup::V1 { dirs, .. } if !dirs.dirs.is_empty())
+    }
+
+    /// Move process `pid` into the v1 directories.
+    pub fn add_pid(&self, pid: i32) -> Result<()> {
+        match self {
+            Cgroup::V2(_) => Ok(()),
+            Cgroup::V1 { dirs, .. } => dirs.add_pid(pid),
+        }
+    }
+
+    /// The cgroup2 directory (the container's `/sys/fs/cgroup` on v2, its
+    /// `/sys/fs/cgroup/unified` on hybrid).
+    pub fn v2_dir(&self) -> Option<&Path> {
+        match self {
+            Cgroup::V2(g) => Some(&g.dir),
+            Cgroup::V1 { tracker, .. } => tracker.as_ref().map(|t| t.dir.as_path()),
+        }
+    }
+
+    /// Did the OOM killer end a process of it?
+    pub fn oom_killed(&self) -> bool {
+        match self {
+            Cgroup::V2(g) => memory::oom_kills(&g.dir, true) > 0,
+            Cgroup::V1 { dirs, .. } => dirs.oom_kills() > 0,
+        }
+    }
+
+    /// SIGKILL every process in it.
+    pub fn kill(&self) -> Result<()> {
+        match self {
+            Cgroup::V2(g) => g.kill(),
+            Cgroup::V1 {
+                tracker: Some(t), ..
+            } => t.kill(),
+            Cgroup::V1 { dirs, .. } => dirs.kill(),
+        }
+    }
+
+    /// Remove it, killing what is left in it first.
+    pub fn remove(&self) -> Result<()> {
+        let busy = match self {
+            Cgroup::V2(g)
+            | Cgroup::V1 {
+                tracker: Some(g), ..
+            } => g.populated(),
+            Cgroup::V1 { dirs, .. } => dirs
+                .dirs
+                .iter()
+                .any(|(_, d)| fs::read(d, "cgroup.procs").is_ok_and(|s| !s.is_empty())),
+        };
+        if busy {
+            self.kill()?;
+        }
+        match self {
+            Cgroup::V2(g) => fs::rmdir(&g.dir),
+            Cgroup::V1 { dirs, tracker } => {
+                let r = dirs.remove();
+                match tracker {
+                    Some(t) => r.and(fs::rmdir(&t.dir)),
+                    None => r,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

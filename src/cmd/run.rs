@@ -158,6 +158,42 @@ pub struct Args {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long)]
     pub no_healthcheck: bool,
+    /// Memory limit
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Disable OOM Killer
+    #[arg(long)]
+    pub oom_kill_disable: bool,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, allow_hyphen_values = true)]
+    pub cpu_shares: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Optional parent cgroup for the container
+    #[arg(long)]
+    pub cgroup_parent: Option<String>,
     /// Suppress the pull output
     #[arg(short, long)]
     pub quiet: bool,
@@ -223,6 +259,20 @@ impl Args {
                 retries: self.health_retries,
                 none: self.no_healthcheck,
             },
+            resources: crate::runtime::opts::resources::ResourceFlags {
+                memory: self.memory.clone(),
+                memory_swap: self.memory_swap.clone(),
+                memory_reservation: self.memory_reservation.clone(),
+                oom_kill_disable: self.oom_kill_disable,
+                pids_limit: self.pids_limit,
+                cpus: self.cpus.clone(),
+                cpu_shares: self.cpu_shares,
+                cpu_period: self.cpu_period,
+                cpu_quota: self.cpu_quota,
+                cpuset_cpus: self.cpuset_cpus.clone(),
+                cpuset_mems: self.cpuset_mems.clone(),
+                cgroup_parent: self.cgroup_parent.clone(),
+            },
         }
     }
 
@@ -239,6 +289,8 @@ impl Args {
             cwd: &cwd,
         };
         let opts = RunOpts::from_flags(&self.flags(), &ctx)?;
+        opts.resources
+            .check_host(&crate::runtime::opts::resources::HostCpus::read())?;
         for n in opts.notes() {
             eprintln!("skiff: warning: {n}");
         }
@@ -322,9 +374,9 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             }) as Box<dyn crate::runtime::process::Beside>
         }))
     });
-    let (code, err) = match res {
-        Ok(exit) => (Some(exit.status()), None),
-        Err(e) => (None, Some(e)),
+    let (code, oom, err) = match res {
+        Ok(end) => (Some(end.exit.status()), end.oom_killed, None),
+        Err(e) => (None, false, Some(e)),
     };
     if let (Some(c), Some(rec)) = (code, &running) {
         store.container_event(rec, "die", &[("exitCode", &c.to_string())]);
@@ -334,6 +386,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         store.update_container(&id, |c| {
             c.state.status = if code.is_some() { "exited" } else { "created" }.into();
             c.state.exit_code = code.or(err.as_ref().and_then(kind_of).map(|k| k.exit_code()));
+            c.state.oom_killed = oom;
             c.state.finished_at = Some(crate::store::containers::now());
             c.state.monitor_pid = None;
             c.state.monitor_start = None;

@@ -134,6 +134,8 @@ pub fn stop(
         let wait = (secs >= 0).then(|| Duration::from_secs(secs as u64));
         if !wait_gone(pid, rec.state.pid_start, wait) {
             let _ = signal(&rec, libc::SIGKILL);
+            // And whatever else runs in its cgroup (an exec'd process).
+            let _ = crate::runtime::cgroups::kill_all(&store.container_dir(&rec.id));
             wait_gone(pid, rec.state.pid_start, Some(MONITOR_GRACE));
         }
     }
@@ -189,6 +191,7 @@ fn kill_and_wait(store: &Store, id: &str) -> Result<()> {
     if let Some(rec) = mark_stopped(store, id)? {
         if let Some(pid) = rec.state.pid.filter(|_| is_running(&rec)) {
             let _ = signal(&rec, libc::SIGKILL);
+            let _ = crate::runtime::cgroups::kill_all(&store.container_dir(id));
             wait_gone(pid, rec.state.pid_start, Some(MONITOR_GRACE));
         }
         wait_owner(&rec, MONITOR_GRACE);
@@ -214,6 +217,10 @@ pub fn remove(store: &Store, rec: &ContainerRecord, force: bool, volumes: bool) 
     if live(rec) && !force {
         return Err(refuse(rec));
     }
+    // Its owner removes the cgroup when the container ends; one left
+    // behind goes with the container (found now: its path is in
+    // config.json, which goes too).
+    let cgroup = crate::runtime::cgroups::existing(&store.container_dir(&rec.id));
     for _ in 0..10 {
         if force {
             let now = match store.container(&rec.id)? {
@@ -230,6 +237,9 @@ pub fn remove(store: &Store, rec: &ContainerRecord, force: bool, volumes: bool) 
             !live(r) || !state::owner_alive(r)
         })?;
         if removed {
+            if let Some(cg) = &cgroup {
+                let _ = cg.remove();
+            }
             store.container_event(seen.as_ref().unwrap_or(rec), "destroy", &[]);
             if volumes {
                 let anon = seen.map(|r| r.anonymous_volumes).unwrap_or_default();

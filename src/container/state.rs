@@ -61,6 +61,8 @@ pub fn sync(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecor
         c.state.pid_start = None;
         c.state.monitor_pid = None;
         c.state.monitor_start = None;
+        // The owner that would have removed its cgroup is gone.
+        let _ = crate::runtime::cgroups::remove(&store.container_dir(&c.id));
         Ok(c.clone())
     });
     let fixed = match fixed {

@@ -95,6 +95,7 @@ pub fn exec(target: &Target, opts: &ExecOpts) -> Result<Exit> {
     let files = UserFiles::read(root.as_fd());
     adapt(&mut plan, &bundle, opts, &files, &caps::available())?;
     plan.ns = namespaces(proc_dir.as_fd(), target.pid)?;
+    plan.cgroup = super::cgroups::join(&bundle.spec)?;
     // The descriptors were opened through the process's own /proc
     // directory: if it still has the recorded start time, they are its.
     check_start(proc_dir.as_fd(), target)?;
@@ -440,6 +441,7 @@ fn enter(plan: &Plan, chan: &Channel, stdio: Option<&Stdio>) -> Result<nix::unis
     // Nothing in the container may ptrace or read us while we are still
     // skiff; execve makes the process dumpable again.
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    init::wait_cgroup(plan, chan)?;
     if let Some(io) = stdio.filter(|_| !plan.terminal) {
         init::redirect_stdio(io)?;
     }

@@ -76,6 +76,22 @@ fn errno(e: nix::errno::Errno) -> String {
     super::errno_text(e as i32)
 }
 
+/// Wait until the parent has moved this process into its v1 cgroups, when
+/// it must (v2 cgroups are joined by the clone itself).
+pub(crate) fn wait_cgroup(plan: &Plan, chan: &Channel) -> Result<()> {
+    if !plan
+        .cgroup
+        .as_ref()
+        .is_some_and(|c| c.cgroup.joins_by_pid())
+    {
+        return Ok(());
+    }
+    match chan.recv().context("wait to join the cgroup")? {
+        Some((Msg::CgroupJoined, _)) => Ok(()),
+        other => bail!("wait to join the cgroup: unexpected {other:?}"),
+    }
+}
+
 /// Everything up to the `execve`, which only returns on failure; with the
 /// built-in init, returns in the init (pid 1) with its child's pid.
 fn setup(
@@ -90,6 +106,7 @@ fn setup(
     // Device nodes get exactly the modes the spec gives.
     rustix::process::umask(rustix::fs::Mode::empty());
 
+    wait_cgroup(plan, chan)?;
     if plan.new_userns() {
         match chan.recv().context("wait for the uid/gid maps")? {
             Some((Msg::MapsWritten, _)) => {}
@@ -100,6 +117,10 @@ fn setup(
             .map_err(|e| anyhow!("become root in the user namespace: {}", errno(e)))?;
         nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .map_err(|e| anyhow!("become root in the user namespace: {}", errno(e)))?;
+    }
+    if plan.late_cgroupns() {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| anyhow!("create the cgroup namespace: {}", errno(e)))?;
     }
     for j in &plan.ns.join {
         crate::ns::enter(j)?;

@@ -12,6 +12,7 @@ pub mod attach;
 pub mod bundle;
 pub mod caps;
 pub mod cgroupfs;
+pub mod cgroups;
 pub mod create;
 pub mod defaults;
 pub mod dev;
@@ -105,6 +106,14 @@ pub fn run_bundle(bundle: &Path, id: &str, io: RunIo) -> Result<Exit> {
     process::run(&b, id, io)
 }
 
+/// How a container ended, with what its cgroup saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    pub exit: Exit,
+    /// The OOM killer ended a process of the container.
+    pub oom_killed: bool,
+}
+
 /// [`run_bundle`] for a spec already in memory (the one just written to
 /// `dir/config.json`), sparing the read back. `started` is told the
 /// container process's pid once its command runs, and may give work to do
@@ -115,12 +124,24 @@ pub fn run_spec<'a>(
     id: &str,
     io: RunIo,
     started: impl FnOnce(u32) -> Result<Option<Box<dyn process::Beside + 'a>>>,
-) -> Result<Exit> {
+) -> Result<Ended> {
     let b = bundle::Bundle::new(dir, spec)?;
     seal::prepare(&b.spec)?;
-    let s = process::spawn(&b, id, io)?;
-    let beside = started(s.child.pid().as_raw() as u32)?;
-    process::wait_with(s, beside)
+    let mut s = process::spawn(&b, id, io)?;
+    let cgroup = s.cgroup.take();
+    let beside = match started(s.child.pid().as_raw() as u32) {
+        Ok(b) => b,
+        Err(e) => {
+            // The child killed and reaped before its cgroup goes.
+            drop(s);
+            return Err(e);
+        }
+    };
+    let exit = process::wait_with(s, beside)?;
+    Ok(Ended {
+        exit,
+        oom_killed: cgroup.is_some_and(|c| c.finish()),
+    })
 }
 
 /// The text of an errno as the rest of skiff words errors: lowercase,

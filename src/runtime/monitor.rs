@@ -15,7 +15,7 @@ use super::bundle::Bundle;
 use super::logfile::{self, LogWriter, Stream};
 use super::probe::{Prober, Roots};
 use super::process::{self, read_some, write_all, Spawned};
-use super::{Exit, RunIo, Stdio};
+use super::{Ended, Exit, RunIo, Stdio};
 use crate::error::{kind_of, ErrorKind};
 use crate::store::containers::now;
 use crate::store::{ContainerRecord, Store};
@@ -64,8 +64,8 @@ pub fn serve(
     let mut backoff = BACKOFF_START;
     loop {
         let started = Instant::now();
-        let exit = match run_once(store, id, &mut ready, hub.as_mut(), roots) {
-            Ok(spawned_exit) => spawned_exit,
+        let (exit, oom) = match run_once(store, id, &mut ready, hub.as_mut(), roots) {
+            Ok(ended) => (ended.exit, ended.oom_killed),
             Err(e) => {
                 let code = kind_of(&e).map(|k| k.exit_code()).unwrap_or(125);
                 let _ = store.update_container(id, |c| {
@@ -89,10 +89,10 @@ pub fn serve(
                     // The command reports the error; nothing more to do.
                     return remove_if_auto(store, id);
                 }
-                Exit::Code(code)
+                (Exit::Code(code), false)
             }
         };
-        let rec = record_exit(store, id, &exit)?;
+        let rec = record_exit(store, id, &exit, oom)?;
         if started.elapsed() >= RESET_AFTER {
             backoff = BACKOFF_START;
         }
@@ -143,10 +143,11 @@ fn should_restart(rec: &ContainerRecord, exit: &Exit) -> bool {
     }
 }
 
-fn record_exit(store: &Store, id: &str, exit: &Exit) -> Result<ContainerRecord> {
+fn record_exit(store: &Store, id: &str, exit: &Exit, oom: bool) -> Result<ContainerRecord> {
     let rec = store.update_container(id, |c| {
         c.state.status = "exited".into();
         c.state.exit_code = Some(exit.status());
+        c.state.oom_killed = oom;
         c.state.finished_at = Some(now());
         c.state.pid = None;
         c.state.pid_start = None;
@@ -170,7 +171,7 @@ fn run_once(
     ready: &mut Option<std::fs::File>,
     hub: Option<&mut Hub>,
     roots: &Roots,
-) -> Result<Exit> {
+) -> Result<Ended> {
     let first = ready.is_some();
     let rec = store.container(id)?.ok_or_else(|| {
         crate::error::kind_err(ErrorKind::NotFound, format!("No such container: {id}"))
@@ -205,7 +206,8 @@ fn run_once(
             Some((out_r, err_r)),
         )
     };
-    let spawned = process::spawn(&bundle, id, io)?;
+    let mut spawned = process::spawn(&bundle, id, io)?;
+    let cgroup = spawned.cgroup.take();
     let pid = spawned.child.pid().as_raw() as u32;
     let me = std::process::id();
     store.update_container(id, |c| {
@@ -251,7 +253,10 @@ fn run_once(
     if let Some(l) = log.as_mut() {
         let _ = l.flush();
     }
-    Ok(exit)
+    Ok(Ended {
+        exit,
+        oom_killed: cgroup.is_some_and(|c| c.finish()),
+    })
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {

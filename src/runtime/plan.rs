@@ -67,12 +67,32 @@ pub struct Plan {
     pub parent_death_signal: Option<Signal>,
     /// Run the built-in init as pid 1, the command as its child (`--init`).
     pub init: bool,
+    /// The cgroup the process starts in (set by the caller: made for a
+    /// run, joined by an exec).
+    pub cgroup: Option<super::cgroups::ContainerCgroup>,
 }
 
 impl Plan {
     /// Does the child create a new user namespace?
     pub fn new_userns(&self) -> bool {
         self.ns.create.contains(CloneFlags::CLONE_NEWUSER)
+    }
+
+    /// Does the child make its cgroup namespace itself, once it is in its
+    /// cgroup? A namespace made by the clone would be rooted at the
+    /// parent's cgroup: the kernel copies namespaces before it moves the
+    /// child (`CLONE_INTO_CGROUP`), and v1 cgroups are joined after.
+    pub fn late_cgroupns(&self) -> bool {
+        self.cgroup.is_some() && self.ns.create.contains(CloneFlags::CLONE_NEWCGROUP)
+    }
+
+    /// The namespaces the clone makes.
+    pub fn clone_flags(&self) -> CloneFlags {
+        let mut f = self.ns.create;
+        if self.late_cgroupns() {
+            f.remove(CloneFlags::CLONE_NEWCGROUP);
+        }
+        f
     }
 }
 
@@ -216,6 +236,7 @@ pub fn build(b: &Bundle, id: &str) -> Result<Plan> {
         parent_death_signal: Some(Signal::SIGKILL),
         init: wants_init(spec),
         ns,
+        cgroup: None,
     })
 }
 

@@ -52,6 +52,7 @@ pub fn wait_with<'a>(s: Spawned, mut beside: Option<Box<dyn Beside + 'a>>) -> Re
         signals,
         master,
         stdio,
+        cgroup: _,
     } = s;
     let exit = supervise(&mut child, &signals, master, stdio, beside.as_deref_mut());
     if let Some(b) = beside.as_mut() {
@@ -69,12 +70,25 @@ pub struct Spawned {
     pub master: Option<OwnedFd>,
     /// With a terminal: the streams the pty is relayed to.
     pub stdio: Option<Stdio>,
+    /// The cgroup made for the container, for its owner to finish once it
+    /// has ended. Last: dropped after the child is killed and reaped.
+    pub cgroup: Option<super::cgroups::ContainerCgroup>,
 }
 
 /// Start the container of bundle `b`: plan, fork into its namespaces, and
 /// drive its init to the `execve` of the command.
 pub fn spawn(b: &Bundle, id: &str, io: RunIo) -> Result<Spawned> {
-    let plan = plan::build(b, id)?;
+    let mut plan = plan::build(b, id)?;
+    // Made last before the fork; the plan removes it again if the start
+    // fails.
+    plan.cgroup = super::cgroups::create(&b.spec)?;
+    if let Some(dir) = plan.cgroup.as_ref().and_then(|c| c.cgroup.v2_dir()) {
+        for m in &mut plan.mounts {
+            if m.kind == super::mounts::Kind::Cgroup {
+                m.source = Some(dir.to_path_buf());
+            }
+        }
+    }
     // CVE-2019-5736: the command is exec'd through the trampoline when the
     // init is alone in a new pid namespace; otherwise skiff itself must be
     // running from a sealed copy (seal::prepare).
@@ -88,9 +102,11 @@ pub fn spawn(b: &Bundle, id: &str, io: RunIo) -> Result<Spawned> {
     if (trampoline.is_none() || plan.init) && !super::seal::protected() {
         bail!("refusing to start a container while skiff runs from a writable binary (call runtime::seal::prepare first)");
     }
-    launch(&plan, io, |chan, stdio| {
+    let mut s = launch(&plan, io, |chan, stdio| {
         init::run(&plan, chan, stdio, trampoline)
-    })
+    })?;
+    s.cgroup = plan.cgroup.take();
+    Ok(s)
 }
 
 /// Fork the process `plan` describes into the namespaces it creates (born
@@ -117,7 +133,8 @@ pub fn launch(
         .as_ref()
         .map(PidForChildren::enter)
         .transpose()?;
-    let forked = fork_into(plan.ns.create.bits(), None);
+    let cgroup = plan.cgroup.as_ref().and_then(|c| c.cgroup.clone_fd());
+    let forked = fork_into(plan.clone_flags().bits(), cgroup);
     drop(entered);
     let pid = match forked
         .map_err(|e| anyhow!("clone the container's process: {}", super::io_text(&e)))?
@@ -139,6 +156,7 @@ pub fn launch(
         signals,
         master,
         stdio,
+        cgroup: None,
     })
 }
 
@@ -157,6 +175,15 @@ fn single_threaded() -> Result<()> {
 /// Drive the child to its `execve`: maps first, then messages until the
 /// channel closes (the exec happened). Returns the pty master, if any.
 fn start(plan: &Plan, chan: &Channel, child: &mut Child) -> Result<Option<OwnedFd>> {
+    if let Some(cg) = plan.cgroup.as_ref().filter(|c| c.cgroup.joins_by_pid()) {
+        cg.cgroup.add_pid(child.pid.as_raw())?;
+        chan.send(&Msg::CgroupJoined, None).map_err(|e| {
+            anyhow!(
+                "tell the container it is in its cgroup: {}",
+                super::io_text(&e)
+            )
+        })?;
+    }
     if plan.new_userns() {
         ns::idmap::write(child.pid.as_raw(), &plan.uid_maps, &plan.gid_maps)?;
         chan.send(&Msg::MapsWritten, None).map_err(|e| {

@@ -10,6 +10,7 @@ use crate::runtime::defaults::{
     MASKED_PATHS, READONLY_PATHS,
 };
 use crate::runtime::opts::env::{env_has, merge_env, EnvVar};
+use crate::runtime::opts::resources::Resources;
 use crate::runtime::opts::units::signal_name;
 use crate::runtime::opts::{
     MountKind, MountOrigin, MountRequest, NetworkMode, RunOpts, SeccompChoice,
@@ -20,9 +21,9 @@ use crate::runtime::spec_mounts::{build_mounts, rootfs_propagation};
 use crate::runtime::user::ResolvedUser;
 use anyhow::{Context, Result};
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxCapabilities, LinuxCapabilitiesBuilder, LinuxDevice,
-    LinuxNamespace, LinuxNamespaceType, LinuxResources, PosixRlimit, PosixRlimitBuilder, Process,
-    Root, Spec, User,
+    Capabilities, Capability, LinuxCapabilities, LinuxCapabilitiesBuilder, LinuxCpu, LinuxDevice,
+    LinuxMemory, LinuxNamespace, LinuxNamespaceType, LinuxPids, LinuxResources, PosixRlimit,
+    PosixRlimitBuilder, Process, Root, Spec, User,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -320,7 +321,42 @@ fn resources(input: &SpecInput) -> LinuxResources {
     }
     let mut res = LinuxResources::default();
     res.set_devices(Some(rules));
+    limits(&input.opts.resources, &mut res);
     res
+}
+
+/// The limits of the resource flags, in the spec's terms.
+pub fn limits(r: &Resources, res: &mut LinuxResources) {
+    let set = |n: i64| (n != 0).then_some(n);
+    if r.memory != 0 || r.memory_reservation != 0 || r.memory_swap != 0 || r.oom_kill_disable {
+        let mut m = LinuxMemory::default();
+        m.set_limit(set(r.memory))
+            .set_swap(set(r.memory_swap))
+            .set_reservation(set(r.memory_reservation))
+            .set_disable_oom_killer(r.oom_kill_disable.then_some(true));
+        res.set_memory(Some(m));
+    }
+    let (quota, period) = r.cfs();
+    let cpuset = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    if r.cpu_shares > 0
+        || quota != 0
+        || period != 0
+        || cpuset(&r.cpuset_cpus).is_some()
+        || cpuset(&r.cpuset_mems).is_some()
+    {
+        let mut c = LinuxCpu::default();
+        c.set_shares((r.cpu_shares > 0).then_some(r.cpu_shares as u64))
+            .set_quota(set(quota))
+            .set_period((period > 0).then_some(period as u64))
+            .set_cpus(cpuset(&r.cpuset_cpus))
+            .set_mems(cpuset(&r.cpuset_mems));
+        res.set_cpu(Some(c));
+    }
+    if let Some(n) = r.pids_limit {
+        let mut p = LinuxPids::default();
+        p.set_limit(n);
+        res.set_pids(Some(p));
+    }
 }
 
 fn seccomp(
@@ -354,7 +390,26 @@ fn annotations(input: &SpecInput) -> HashMap<String, String> {
     if input.opts.init {
         out.insert(ANNOTATION_INIT.into(), "true".into());
     }
+    if input.opts.resources != Resources::default() {
+        if let Ok(v) = serde_json::to_string(&input.opts.resources) {
+            out.insert(ANNOTATION_RESOURCES.into(), v);
+        }
+    }
     out
+}
+
+/// The resource flags as given (Docker's `HostConfig` fields, JSON), for
+/// `inspect`: `--cpus` and `--cpu-quota` end the same in the cgroup, not
+/// in `HostConfig`.
+pub const ANNOTATION_RESOURCES: &str = "org.skiff.resources";
+
+/// The resource flags a spec was built with.
+pub fn resources_of(spec: &Spec) -> Resources {
+    spec.annotations()
+        .as_ref()
+        .and_then(|a| a.get(ANNOTATION_RESOURCES))
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default()
 }
 
 /// Build the container's OCI runtime spec.
@@ -373,6 +428,9 @@ fn build(input: &SpecInput) -> Result<Spec> {
         .set_gid_mappings(input.rootless.then(Vec::new))
         .set_devices((!input.rootless).then(|| devices(input)))
         .set_resources((!input.rootless).then(|| resources(input)))
+        .set_cgroups_path(
+            (!input.rootless).then(|| PathBuf::from(opts.resources.cgroup_path(input.id))),
+        )
         .set_seccomp(seccomp(input, &caps)?)
         .set_sysctl((!opts.sysctls.is_empty()).then(|| opts.sysctls.clone().into_iter().collect()))
         .set_rootfs_propagation(rootfs_propagation(input.mounts).map(str::to_string));

@@ -2,7 +2,8 @@
 //! socket pair carrying small typed messages both ways, and a descriptor
 //! when one must cross (the pty master).
 //!
-//! The conversation: the parent writes a new user namespace's maps and says
+//! The conversation: the parent moves the child into its v1 cgroups and
+//! says [`Msg::CgroupJoined`], writes a new user namespace's maps and says
 //! [`Msg::MapsWritten`]; the child may pass the pty master ([`Msg::Pty`]),
 //! says [`Msg::Ready`] with the command it is about to execute, and then
 //! executes it. The child's end is close-on-exec, so the parent reads
@@ -29,6 +30,8 @@ pub enum Msg {
     /// Parent to child: the uid/gid maps of the new user namespace are
     /// written; go on.
     MapsWritten,
+    /// Parent to child: the child is in its v1 cgroups now; go on.
+    CgroupJoined,
     /// Child to parent: the pty master travels with this message.
     Pty,
     /// Child to parent: the container is set up; its command (named in a
@@ -49,6 +52,7 @@ const TAG_ERROR: u8 = 3;
 /// Written by the trampoline's machine code as `[tag, errno]`.
 const TAG_EXEC_ERRNO: u8 = super::trampoline::TAG_EXEC_ERRNO;
 const TAG_READY: u8 = 5;
+const TAG_CGROUP: u8 = 6;
 
 fn kind_byte(kind: Option<ErrorKind>) -> u8 {
     match kind {
@@ -74,6 +78,7 @@ fn byte_kind(b: u8) -> Option<ErrorKind> {
 pub fn encode(msg: &Msg) -> Vec<u8> {
     match msg {
         Msg::MapsWritten => vec![TAG_MAPS],
+        Msg::CgroupJoined => vec![TAG_CGROUP],
         Msg::Pty => vec![TAG_PTY],
         Msg::Ready { command } => {
             let mut v = vec![TAG_READY];
@@ -98,6 +103,7 @@ pub fn decode(bytes: &[u8]) -> io::Result<Msg> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "malformed sync message");
     match bytes.first() {
         Some(&TAG_MAPS) => Ok(Msg::MapsWritten),
+        Some(&TAG_CGROUP) => Ok(Msg::CgroupJoined),
         Some(&TAG_PTY) => Ok(Msg::Pty),
         Some(&TAG_READY) => Ok(Msg::Ready {
             command: String::from_utf8_lossy(&bytes[1..]).into_owned(),
@@ -198,6 +204,7 @@ mod tests {
     fn messages_round_trip() {
         for m in [
             Msg::MapsWritten,
+            Msg::CgroupJoined,
             Msg::Pty,
             Msg::Ready {
                 command: "/bin/sh".into(),

@@ -319,12 +319,9 @@ fn host_config(rec: &ContainerRecord, spec: Option<&Spec>, mounts: &[MountView])
         l.masked_paths().as_ref().is_none_or(|p| p.is_empty())
             && l.readonly_paths().as_ref().is_none_or(|p| p.is_empty())
     });
-    let res = linux.and_then(|l| l.resources().as_ref());
-    let memory = res
-        .and_then(|r| r.memory().as_ref())
-        .and_then(|m| m.limit())
-        .unwrap_or(0);
-    let cpu = res.and_then(|r| r.cpu().as_ref());
+    let res = spec
+        .map(crate::runtime::spec::resources_of)
+        .unwrap_or_default();
     let shm = spec
         .and_then(|s| s.mounts().as_ref())
         .and_then(|ms| ms.iter().find(|m| m.destination() == Path::new("/dev/shm")))
@@ -356,11 +353,18 @@ fn host_config(rec: &ContainerRecord, spec: Option<&Spec>, mounts: &[MountView])
             .is_some_and(|a| a.get(ANNOTATION_INIT).is_some_and(|v| v == "true")),
         "ShmSize": shm,
         "Tmpfs": if tmpfs.is_empty() { Value::Null } else { json!(tmpfs) },
-        "Memory": memory,
-        "CpuShares": cpu.and_then(|c| c.shares()).unwrap_or(0),
-        "CpuQuota": cpu.and_then(|c| c.quota()).unwrap_or(0),
-        "CpuPeriod": cpu.and_then(|c| c.period()).unwrap_or(0),
-        "PidsLimit": res.and_then(|r| r.pids().as_ref()).map(|p| p.limit()),
+        "CgroupParent": res.cgroup_parent,
+        "Memory": res.memory,
+        "MemoryReservation": res.memory_reservation,
+        "MemorySwap": res.memory_swap,
+        "OomKillDisable": res.oom_kill_disable,
+        "NanoCpus": res.nano_cpus,
+        "CpuShares": res.cpu_shares,
+        "CpuPeriod": res.cpu_period,
+        "CpuQuota": res.cpu_quota,
+        "CpusetCpus": res.cpuset_cpus,
+        "CpusetMems": res.cpuset_mems,
+        "PidsLimit": res.pids_limit,
     })
 }
 

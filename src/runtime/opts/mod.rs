@@ -7,6 +7,7 @@ pub mod env;
 pub mod life;
 pub mod mounts;
 pub mod net;
+pub mod resources;
 pub mod security;
 pub mod units;
 
@@ -73,6 +74,7 @@ pub struct RunFlags {
     pub log_opt: Vec<String>,
     pub stop_timeout: Option<i64>,
     pub health: life::HealthFlags,
+    pub resources: resources::ResourceFlags,
 }
 
 /// What parsing needs from the world, passed in so parsing stays pure.
@@ -138,6 +140,8 @@ pub struct RunOpts {
     pub stop_timeout: Option<i64>,
     /// The `--health-*` flags (`None`: the image's check, if any).
     pub healthcheck: Option<crate::image::config::HealthConfig>,
+    /// `--memory`, `--cpus`, `--pids-limit`, ... and `--cgroup-parent`.
+    pub resources: resources::Resources,
 }
 
 /// Wrap a flag value's error the way Docker's CLI (pflag) reports it.
@@ -292,6 +296,7 @@ impl RunOpts {
         }
         o.log = life::parse_log(flags.log_driver.as_deref(), &flags.log_opt)?;
         o.healthcheck = life::parse_health(&flags.health)?;
+        o.resources = resources::Resources::parse(&flags.resources)?;
         o.validate()?;
         Ok(o)
     }
@@ -318,9 +323,14 @@ impl RunOpts {
         Ok(())
     }
 
-    /// Warnings to show before running (options accepted but not acted on).
-    pub fn notes(&self) -> &[String] {
-        &self.security.notes
+    /// Warnings to show before running (options accepted but not acted
+    /// on, or risky).
+    pub fn notes(&self) -> Vec<String> {
+        let mut n = self.security.notes.clone();
+        if self.resources.oom_kill_disable && self.resources.memory == 0 {
+            n.push("Disabling the OOM killer on containers without setting a '-m/--memory' limit may be dangerous.".into());
+        }
+        n
     }
 }
 

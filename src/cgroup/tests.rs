@@ -1,0 +1,172 @@
+//! The file writes against a temporary directory laid out like cgroupfs:
+//! this machine's cgroup2 hierarchy offers no controllers, so the v2 code
+//! cannot be run against the real thing here.
+
+use super::*;
+use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids};
+use std::fs::{create_dir_all, read_to_string, write};
+
+const CONTROL: [&str; 4] = [
+    "cgroup.controllers",
+    "cgroup.subtree_control",
+    "cgroup.procs",
+    "cgroup.events",
+];
+const LIMITS: [&str; 9] = [
+    "memory.max",
+    "memory.swap.max",
+    "memory.low",
+    "pids.max",
+    "cpu.max",
+    "cpu.weight",
+    "cpuset.cpus",
+    "cpuset.mems",
+    "cgroup.kill",
+];
+
+/// A v2 root offering the usual controllers, `skiff` made already, and
+/// `skiff/ID` with the files the kernel would give it.
+fn fake_v2(id: &str) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let leaf = t.path().join("skiff").join(id);
+    create_dir_all(&leaf).unwrap();
+    for d in [t.path(), &t.path().join("skiff"), &leaf] {
+        for f in CONTROL {
+            write(d.join(f), "").unwrap();
+        }
+        write(d.join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+    }
+    for f in LIMITS {
+        write(leaf.join(f), "").unwrap();
+    }
+    t
+}
+
+fn resources() -> LinuxResources {
+    let mut mem = LinuxMemory::default();
+    mem.set_limit(Some(32 << 20))
+        .set_swap(Some(96 << 20))
+        .set_reservation(Some(16 << 20));
+    let mut cpu = LinuxCpu::default();
+    cpu.set_shares(Some(512))
+        .set_quota(Some(50_000))
+        .set_period(Some(100_000))
+        .set_cpus(Some("0".into()))
+        .set_mems(Some("0".into()));
+    let mut pids = LinuxPids::default();
+    pids.set_limit(64);
+    let mut res = LinuxResources::default();
+    res.set_memory(Some(mem))
+        .set_cpu(Some(cpu))
+        .set_pids(Some(pids));
+    res
+}
+
+fn v2(base: &Path) -> Hierarchies {
+    Hierarchies {
+        layout: Layout::Unified,
+        base: base.to_path_buf(),
+    }
+}
+
+#[test]
+fn v2_writes_every_limit_and_enables_controllers_on_the_way() {
+    let t = fake_v2("c1");
+    let cg = Cgroup::create(&v2(t.path()), Path::new("/skiff/c1"), Some(&resources()))
+        .unwrap()
+        .unwrap();
+    let leaf = t.path().join("skiff/c1");
+    let got = |f: &str| read_to_string(leaf.join(f)).unwrap();
+    assert_eq!(got("memory.max"), (32 << 20).to_string());
+    // memory+swap minus memory: the swap alone.
+    assert_eq!(got("memory.swap.max"), (64 << 20).to_string());
+    assert_eq!(got("memory.low"), (16 << 20).to_string());
+    assert_eq!(got("pids.max"), "64");
+    assert_eq!(got("cpu.max"), "50000 100000");
+    assert_eq!(got("cpu.weight"), shares_to_weight(512).to_string());
+    assert_eq!(
+        (got("cpuset.cpus"), got("cpuset.mems")),
+        ("0".into(), "0".into())
+    );
+    for d in [t.path(), &t.path().join("skiff")] {
+        assert_eq!(
+            read_to_string(d.join("cgroup.subtree_control")).unwrap(),
+            "+cpuset +cpu +memory +pids"
+        );
+    }
+    assert_eq!(cg.v2_dir(), Some(leaf.as_path()));
+    assert!(cg.clone_fd().is_some());
+    assert!(!cg.joins_by_pid());
+    cg.kill().unwrap();
+    assert_eq!(got("cgroup.kill"), "1");
+}
+
+#[test]
+fn v2_enables_only_what_is_missing_and_writes_nothing_unasked() {
+    let t = fake_v2("c2");
+    write(t.path().join("cgroup.subtree_control"), "cpu memory pids").unwrap();
+    let mut res = LinuxResources::default();
+    let mut pids = LinuxPids::default();
+    pids.set_limit(-1);
+    res.set_pids(Some(pids));
+    Cgroup::create(&v2(t.path()), Path::new("skiff/c2"), Some(&res)).unwrap();
+    assert_eq!(
+        read_to_string(t.path().join("cgroup.subtree_control")).unwrap(),
+        "cpu memory pids"
+    );
+    assert_eq!(
+        read_to_string(t.path().join("skiff/cgroup.subtree_control")).unwrap(),
+        "+pids"
+    );
+    let leaf = t.path().join("skiff/c2");
+    assert_eq!(read_to_string(leaf.join("pids.max")).unwrap(), "max");
+    assert_eq!(read_to_string(leaf.join("memory.max")).unwrap(), "");
+}
+
+#[test]
+fn v2_unlimited_swap_and_missing_controllers() {
+    let t = fake_v2("c3");
+    let mut mem = LinuxMemory::default();
+    mem.set_limit(Some(8 << 20)).set_swap(Some(-1));
+    let mut res = LinuxResources::default();
+    res.set_memory(Some(mem));
+    Cgroup::create(&v2(t.path()), Path::new("/skiff/c3"), Some(&res)).unwrap();
+    let leaf = t.path().join("skiff/c3");
+    assert_eq!(read_to_string(leaf.join("memory.swap.max")).unwrap(), "max");
+
+    write(t.path().join("cgroup.controllers"), "cpu pids\n").unwrap();
+    let e = Cgroup::create(&v2(t.path()), Path::new("/skiff/c3"), Some(&res)).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("the cgroup controller memory is not available in "),
+        "{e}"
+    );
+}
+
+#[test]
+fn paths_stay_below_the_root() {
+    let t = fake_v2("c4");
+    for bad in ["/", "../x", "/skiff/../../etc"] {
+        assert!(
+            Cgroup::create(&v2(t.path()), Path::new(bad), None).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn opens_what_exists_and_removes_it() {
+    let t = fake_v2("c5");
+    let h = v2(t.path());
+    assert!(Cgroup::open(&h, Path::new("/skiff/none"))
+        .unwrap()
+        .is_none());
+    let cg = Cgroup::open(&h, Path::new("/skiff/c5")).unwrap().unwrap();
+    // A real cgroup directory's files go with it; a temporary one's not.
+    for f in CONTROL.iter().chain(LIMITS.iter()) {
+        std::fs::remove_file(t.path().join("skiff/c5").join(f)).unwrap();
+    }
+    cg.remove().unwrap();
+    assert!(!t.path().join("skiff/c5").exists());
+    assert!(t.path().join("skiff").exists());
+}

@@ -1,0 +1,174 @@
+//! A cgroup on v1 hierarchies: one directory per controller, each under
+//! its own mount (`/sys/fs/cgroup/memory/skiff/ID`, ...). Only the
+//! controllers a container needs get a directory: each costs a mkdir on
+//! start and an rmdir on exit.
+
+use super::fs::{self, read, write};
+use super::{cpu, cpuset, memory, pids};
+use anyhow::{anyhow, Result};
+use oci_spec::runtime::LinuxResources;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Every controller skiff makes directories in.
+pub const KNOWN: [&str; 5] = ["cpuset", "cpu", "memory", "pids", "freezer"];
+
+/// The controllers `res` sets limits with.
+pub fn controllers(res: &LinuxResources) -> Vec<&'static str> {
+    super::v2::controllers(res)
+}
+
+/// Directories of one cgroup, one per controller.
+#[derive(Debug, Default)]
+pub struct Group {
+    pub dirs: Vec<(&'static str, PathBuf)>,
+}
+
+impl Group {
+    /// Make `base/NAME/rel` for each controller in `names` and apply `res`.
+    /// On failure, what was made is removed again.
+    pub fn create(
+        base: &Path,
+        rel: &Path,
+        names: &[&'static str],
+        res: Option<&LinuxResources>,
+    ) -> Result<Group> {
+        let mut g = Group::default();
+        let made = names.iter().try_for_each(|name| {
+            let dir = make(base, name, rel)?;
+            g.dirs.push((name, dir));
+            Ok(())
+        });
+        let r = made.and_then(|()| match res {
+            Some(res) => g.apply(res),
+            None => Ok(()),
+        });
+        if let Err(e) = r {
+            let _ = g.remove();
+            return Err(e);
+        }
+        Ok(g)
+    }
+
+    /// The directories of `rel` that exist, among the known controllers.
+    pub fn open(base: &Path, rel: &Path) -> Group {
+        let dirs = KNOWN
+            .iter()
+            .map(|n| (*n, base.join(n).join(rel)))
+            .filter(|(_, d)| d.is_dir())
+            .collect();
+        Group { dirs }
+    }
+
+    fn dir(&self, name: &str) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, d)| d.as_path())
+    }
+
+    fn apply(&self, res: &LinuxResources) -> Result<()> {
+        if let (Some(d), Some(c)) = (self.dir("cpuset"), res.cpu()) {
+            cpuset::apply(d, c)?;
+        }
+        if let (Some(d), Some(c)) = (self.dir("cpu"), res.cpu()) {
+            cpu::apply_v1(d, c)?;
+        }
+        if let (Some(d), Some(m)) = (self.dir("memory"), res.memory()) {
+            memory::apply_v1(d, m)?;
+        }
+        if let (Some(d), Some(p)) = (self.dir("pids"), res.pids()) {
+            pids::apply(d, p)?;
+        }
+        Ok(())
+    }
+
+    /// Move process `pid` into every directory.
+    pub fn add_pid(&self, pid: i32) -> Result<()> {
+        for (_, d) in &self.dirs {
+            write(d, "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The OOM kills the memory controller counted.
+    pub fn oom_kills(&self) -> u64 {
+        self.dir("memory")
+            .map(|d| memory::oom_kills(d, false))
+            .unwrap_or(0)
+    }
+
+    /// SIGKILL every process. With a freezer directory they are frozen
+    /// first, so none can fork while the list is read and killed; the
+    /// kill is delivered when they thaw.
+    pub fn kill(&self) -> Result<()> {
+        let Some((_, any)) = self.dirs.first() else {
+            return Ok(());
+        };
+        let freezer = self.dir("freezer");
+        if let Some(f) = freezer {
+            freeze(f)?;
+        }
+        let list = read(freezer.unwrap_or(any), "cgroup.procs");
+        if let Ok(list) = &list {
+            for pid in list.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        if let Some(f) = freezer {
+            write(f, "freezer.state", "THAWED")?;
+        }
+        list.map(|_| ())
+    }
+
+    /// Remove every directory (the parents stay: they are shared).
+    pub fn remove(&self) -> Result<()> {
+        let mut first = Ok(());
+        for (_, d) in &self.dirs {
+            if let Err(e) = fs::rmdir(d) {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+}
+
+/// Make `base/name/rel` and the parents missing on the way; an empty
+/// cpuset directory gets its parent's CPUs and memory nodes.
+fn make(base: &Path, name: &str, rel: &Path) -> Result<PathBuf> {
+    let mut dir = base.join(name);
+    if !dir.is_dir() {
+        return Err(anyhow!(
+            "the cgroup controller {name} is not mounted at {}",
+            dir.display()
+        ));
+    }
+    for part in rel.components() {
+        dir.push(part);
+        fs::mkdir(&dir)?;
+        // Also when it was there: a parent made by another tool may have
+        // been left empty.
+        if name == "cpuset" {
+            cpuset::inherit_v1(&dir)?;
+        }
+    }
+    Ok(dir)
+}
+
+/// Freeze the freezer cgroup `dir` and wait until it is.
+fn freeze(dir: &Path) -> Result<()> {
+    write(dir, "freezer.state", "FROZEN")?;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while read(dir, "freezer.state")? != "FROZEN" {
+        if Instant::now() > deadline {
+            return Err(anyhow!("freeze cgroup {}: still freezing", dir.display()));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}

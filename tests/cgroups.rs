@@ -1,0 +1,348 @@
+//! Resource limits held by the container's own cgroup, on whatever layout
+//! this machine has (here: hybrid, v1 controllers and a cgroup2 hierarchy
+//! without controllers): a memory hog OOM-killed at its limit, a fork bomb
+//! held by `--pids-limit`, the cgroup there while the container runs and
+//! gone with it, `exec` joining it, bad values refused before anything is
+//! made.
+
+mod common;
+
+use common::run::{cgroup_dirs_named, Ctx};
+use std::path::{Path, PathBuf};
+
+fn layout_is_v1() -> bool {
+    Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists()
+}
+
+/// The container's directory in hierarchy `h` (`memory`, `unified`, ...).
+fn dir(h: &str, id: &str) -> PathBuf {
+    if layout_is_v1() {
+        Path::new("/sys/fs/cgroup").join(h).join("skiff").join(id)
+    } else {
+        Path::new("/sys/fs/cgroup/skiff").join(id)
+    }
+}
+
+/// `skiff container inspect NAME`, the one object.
+fn inspect(c: &Ctx, name: &str) -> serde_json::Value {
+    let out = c.env.ok(&["container", "inspect", name]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("inspect's JSON");
+    v[0].clone()
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_memory_hog_is_oom_killed_at_its_limit() {
+    let c = Ctx::new("cg_oom");
+    let bb = c.bb();
+    // tail keeps the last lines of a file with no newline: all of it.
+    let out = c.run(&[
+        "--name",
+        "hog",
+        "--memory",
+        "32m",
+        "--memory-swap",
+        "32m",
+        &bb,
+        "tail",
+        "/dev/zero",
+    ]);
+    out.assert_code(137);
+    let j = inspect(&c, "hog");
+    assert_eq!(j["State"]["OOMKilled"], true, "{j:#}");
+    assert_eq!(j["State"]["ExitCode"], 137, "{j:#}");
+    assert_eq!(j["HostConfig"]["Memory"], 32 << 20, "{j:#}");
+
+    // Detached, under its monitor, the same.
+    let out = c.run_ok(&[
+        "-d",
+        "--name",
+        "hog2",
+        "-m",
+        "32m",
+        "--memory-swap",
+        "32m",
+        &bb,
+        "tail",
+        "/dev/zero",
+    ]);
+    let id = out.stdout.trim().to_string();
+    c.env.run(&["wait", "hog2"]).assert_stdout_has("137");
+    let j = inspect(&c, "hog2");
+    assert_eq!(j["State"]["OOMKilled"], true, "{j:#}");
+    // Its cgroup went when it ended.
+    assert!(
+        cgroup_dirs_named(&id).is_empty(),
+        "{:?}",
+        cgroup_dirs_named(&id)
+    );
+
+    // Within its limit, a container is not OOM killed.
+    c.run_ok(&["--name", "fine", "-m", "32m", &bb, "true"]);
+    assert_eq!(inspect(&c, "fine")["State"]["OOMKilled"], false);
+}
+
+#[test]
+fn a_fork_bomb_is_held_by_the_pids_limit() {
+    let c = Ctx::new("cg_pids");
+    let bb = c.bb();
+    let script = "i=0; while [ $i -lt 200 ]; do sleep 100 & i=$((i+1)); echo $i; done";
+    let out = c.run(&["--rm", "--pids-limit", "12", &bb, "sh", "-c", script]);
+    assert_ne!(out.code, 0, "{out}");
+    let last: u32 = out.lines().last().and_then(|l| l.parse().ok()).unwrap_or(0);
+    assert!(last < 12, "at most 11 children beside the shell:\n{out}");
+    out.assert_stderr_any(&["fork", "resource temporarily unavailable"]);
+    // Without the limit the same script runs to its end.
+    let out = c.run_ok(&["--rm", &bb, "sh", "-c", script]);
+    assert_eq!(out.lines().last().copied(), Some("200"), "{out}");
+}
+
+#[test]
+fn the_cgroup_lives_as_long_as_the_container() {
+    let c = Ctx::new("cg_life");
+    let bb = c.bb();
+    let out = c.run_ok(&[
+        "-d",
+        "--name",
+        "box",
+        "--memory",
+        "64m",
+        "--memory-reservation",
+        "32m",
+        "--pids-limit",
+        "50",
+        "--cpus",
+        "0.5",
+        "--cpu-shares",
+        "512",
+        &bb,
+        "sleep",
+        "100",
+    ]);
+    let id = out.stdout.trim().to_string();
+    let j = inspect(&c, "box");
+    let pid = j["State"]["Pid"].as_u64().unwrap();
+    let host = &j["HostConfig"];
+    assert_eq!(host["Memory"], 64 << 20, "{host:#}");
+    assert_eq!(host["MemorySwap"], 128 << 20, "{host:#}");
+    assert_eq!(host["MemoryReservation"], 32 << 20, "{host:#}");
+    assert_eq!(host["NanoCpus"], 500_000_000u64, "{host:#}");
+    assert_eq!(host["CpuShares"], 512, "{host:#}");
+    assert_eq!(host["PidsLimit"], 50, "{host:#}");
+
+    if layout_is_v1() {
+        let mem = dir("memory", &id);
+        assert_eq!(
+            read(&mem.join("memory.limit_in_bytes")),
+            (64 << 20).to_string()
+        );
+        assert_eq!(
+            read(&mem.join("memory.memsw.limit_in_bytes")),
+            (128 << 20).to_string()
+        );
+        assert_eq!(
+            read(&mem.join("memory.soft_limit_in_bytes")),
+            (32 << 20).to_string()
+        );
+        assert_eq!(read(&dir("pids", &id).join("pids.max")), "50");
+        let cpu = dir("cpu", &id);
+        assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "50000");
+        assert_eq!(read(&cpu.join("cpu.cfs_period_us")), "100000");
+        assert_eq!(read(&cpu.join("cpu.shares")), "512");
+        // Only the hierarchies with limits get a directory.
+        assert!(!dir("blkio", &id).exists());
+        assert!(!dir("devices", &id).exists());
+        let procs = read(&mem.join("cgroup.procs"));
+        assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
+    } else {
+        let d = dir("", &id);
+        assert_eq!(read(&d.join("memory.max")), (64 << 20).to_string());
+        assert_eq!(read(&d.join("pids.max")), "50");
+        assert_eq!(read(&d.join("cpu.max")), "50000 100000");
+    }
+    // The container's process is in its cgroup, its monitor is not.
+    let own = read(Path::new(&format!("/proc/{pid}/cgroup")));
+    assert!(own.contains(&format!("/skiff/{id}")), "{own}");
+    let monitors = common::skiff::monitors_of(&c.env.root);
+    assert_eq!(monitors.len(), 1, "one monitor");
+    for m in monitors {
+        let cg = read(Path::new(&format!("/proc/{m}/cgroup")));
+        assert!(!cg.contains(&id), "the monitor stays outside: {cg}");
+    }
+    // Its cgroup namespace is rooted at its cgroup, and an exec joins both.
+    let inside = c.env.ok(&["exec", "box", "cat", "/proc/self/cgroup"]);
+    for l in inside
+        .stdout
+        .lines()
+        .filter(|l| l.contains(":memory:") || l.starts_with("0::"))
+    {
+        assert!(
+            l.ends_with(":/"),
+            "exec joins the container's cgroup: {l}\n{inside}"
+        );
+    }
+    c.env.ok(&["rm", "-f", "box"]);
+    assert!(
+        cgroup_dirs_named(&id).is_empty(),
+        "{:?}",
+        cgroup_dirs_named(&id)
+    );
+
+    // `run --rm`: in its cgroup while it runs, nothing left after.
+    let out = c.run_ok(&[
+        "--rm",
+        "-m",
+        "16m",
+        &bb,
+        "sh",
+        "-c",
+        "hostname; cat /proc/self/cgroup",
+    ]);
+    let short = out.lines()[0].to_string();
+    assert!(out.stdout.contains(":memory:/\n"), "{out}");
+    assert!(
+        cgroup_dirs_named(&short).is_empty(),
+        "{:?}",
+        cgroup_dirs_named(&short)
+    );
+    // Without limits too.
+    let out = c.run_ok(&["--rm", &bb, "hostname"]);
+    let short = out.stdout.trim().to_string();
+    assert!(
+        cgroup_dirs_named(&short).is_empty(),
+        "{:?}",
+        cgroup_dirs_named(&short)
+    );
+}
+
+#[test]
+fn cgroup_parent_places_the_cgroup() {
+    let c = Ctx::new("cg_parent");
+    let bb = c.bb();
+    let out = c.run_ok(&[
+        "--rm",
+        "--cgroup-parent",
+        "skiff-test-parent",
+        "--pids-limit",
+        "9",
+        &bb,
+        "sh",
+        "-c",
+        "hostname; cat /proc/1/cgroup",
+    ]);
+    let short = out.lines()[0].to_string();
+    assert!(cgroup_dirs_named(&short).is_empty(), "{out}");
+    let parents = cgroup_dirs_named("skiff-test-parent");
+    assert!(!parents.is_empty(), "the parent was made");
+    for p in parents {
+        let _ = std::fs::remove_dir(p);
+    }
+}
+
+#[test]
+fn bad_values_are_refused_before_anything_is_made() {
+    let c = Ctx::new("cg_bad");
+    let bb = c.bb();
+    for (flags, words) in [
+        (
+            &["--memory", "4m"][..],
+            "Minimum memory limit allowed is 6MB",
+        ),
+        (&["-m", "lots"][..], "invalid size: 'lots'"),
+        (
+            &["--memory-swap", "64m"][..],
+            "You should always set the Memory limit",
+        ),
+        (
+            &["-m", "64m", "--memory-swap", "32m"][..],
+            "Minimum memoryswap limit",
+        ),
+        (&["--cpus", "99"][..], "Range of CPUs is from 0.01 to"),
+        (
+            &["--cpus", "half"][..],
+            "failed to parse half as a rational number",
+        ),
+        (
+            &["--cpus", "1", "--cpu-quota", "50000"][..],
+            "Conflicting options",
+        ),
+        (
+            &["--cpu-period", "10"][..],
+            "CPU cfs period can not be less than 1ms",
+        ),
+        (
+            &["--cpuset-cpus", "0-4095"][..],
+            "Requested CPUs are not available",
+        ),
+        (
+            &["--cpuset-cpus", "a"][..],
+            "Invalid value a for cpuset cpus",
+        ),
+        (&["--cgroup-parent", "../up"][..], "invalid cgroup parent"),
+    ] {
+        let mut args: Vec<&str> = vec!["--rm"];
+        args.extend_from_slice(flags);
+        args.extend([bb.as_str(), "true"]);
+        let out = c.run(&args);
+        out.assert_code(125)
+            .assert_error_line()
+            .assert_stderr_has(words);
+    }
+    assert!(c.container_dirs().is_empty(), "{:?}", c.container_dirs());
+}
+
+#[test]
+fn cpuset_and_cpu_limits_seen_from_inside() {
+    if !layout_is_v1() {
+        return;
+    }
+    let c = Ctx::new("cg_cpuset");
+    let bb = c.bb();
+    let out = c.run_ok(&[
+        "--rm",
+        "--cpuset-cpus",
+        "0",
+        "--cpuset-mems",
+        "0",
+        "--cpu-quota",
+        "20000",
+        "--cpu-period",
+        "50000",
+        &bb,
+        "cat",
+        "/sys/fs/cgroup/cpuset/cpuset.cpus",
+        "/sys/fs/cgroup/cpuset/cpuset.mems",
+        "/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+        "/sys/fs/cgroup/cpu/cpu.cfs_period_us",
+    ]);
+    assert_eq!(out.lines(), ["0", "0", "20000", "50000"], "{out}");
+}
+
+#[test]
+fn a_lost_container_s_cgroup_goes_at_the_next_look() {
+    let c = Ctx::new("cg_lost");
+    let bb = c.bb();
+    let out = c.run_ok(&["-d", "-m", "64m", "--pids-limit", "20", &bb, "sleep", "100"]);
+    let id = out.stdout.trim().to_string();
+    assert!(!cgroup_dirs_named(&id).is_empty(), "made while it runs");
+    for m in common::skiff::monitors_of(&c.env.root) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(m as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    c.env.ok(&["ps", "-a"]);
+    assert!(
+        cgroup_dirs_named(&id).is_empty(),
+        "{:?}",
+        cgroup_dirs_named(&id)
+    );
+    c.env.ok(&["rm", &id]);
+}
