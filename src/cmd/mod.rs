@@ -66,13 +66,13 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The command line parsed. `skiff run ...`, the command whose start
+    /// The command line parsed. `skiff [--root ...] run ...`, the command whose start
     /// time matters most, is parsed against a command tree that holds `run`
     /// alone: building clap's whole tree (every command and its flags)
     /// costs a tenth of a container's start.
     pub fn parse_args() -> Result<Cli, clap::Error> {
         let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-        if args.get(1).is_some_and(|a| a == "run") {
+        if command_word(&args) == Some("run") {
             return RunCli::try_parse_from(args).map(|r| Cli {
                 root: r.root,
                 runroot: r.runroot,
@@ -85,6 +85,31 @@ impl Cli {
         }
         Cli::try_parse_from(args)
     }
+}
+
+/// The command word of a command line: the first argument after the
+/// global options (`--root`, `--runroot`, `--log-level`, each with its
+/// value attached by `=` or as the next argument). `None` when something
+/// else comes first (help, version, an unknown flag): those lines take the
+/// whole command tree.
+fn command_word(args: &[std::ffi::OsString]) -> Option<&str> {
+    const WITH_VALUE: [&str; 3] = ["--root", "--runroot", "--log-level"];
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        let arg = arg.to_str()?;
+        if !arg.starts_with('-') {
+            return Some(arg);
+        }
+        if WITH_VALUE.contains(&arg) {
+            rest.next()?;
+        } else if !WITH_VALUE
+            .iter()
+            .any(|o| arg.strip_prefix(o).is_some_and(|v| v.starts_with('=')))
+        {
+            return None;
+        }
+    }
+    None
 }
 
 /// [`Cli`] with `run` as its only command (see [`Cli::parse_args`]).
@@ -369,5 +394,24 @@ mod tests {
     fn the_command_line_is_well_formed() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_command_word_follows_the_global_options() {
+        let word = |line: &str| {
+            let args: Vec<std::ffi::OsString> = line.split(' ').map(Into::into).collect();
+            super::command_word(&args).map(str::to_owned)
+        };
+        assert_eq!(word("skiff run img").as_deref(), Some("run"));
+        assert_eq!(
+            word("skiff --root /r --runroot=/rr --log-level debug run --rm img").as_deref(),
+            Some("run")
+        );
+        assert_eq!(word("skiff --root=/r ps").as_deref(), Some("ps"));
+        assert_eq!(word("skiff --root").as_deref(), None);
+        assert_eq!(word("skiff --rooted run").as_deref(), None);
+        assert_eq!(word("skiff -v run").as_deref(), None);
+        assert_eq!(word("skiff --help").as_deref(), None);
+        assert_eq!(word("skiff").as_deref(), None);
     }
 }
