@@ -218,12 +218,15 @@ pub fn create<'a>(
     );
     spec.set_annotations(Some(ann));
     crate::util::fs::atomic_write_volatile(&dir.join("config.json"), &serde_json::to_vec(&spec)?)?;
-    let anonymous = cleanup.anonymous.clone();
-    store.update_container(&id, |c| {
-        c.anonymous_volumes = anonymous;
-        c.volumes = used;
-        Ok(())
-    })?;
+    // The record was written with no volumes: rewritten only if there are.
+    if !cleanup.anonymous.is_empty() || !used.is_empty() {
+        let anonymous = cleanup.anonymous.clone();
+        store.update_container(&id, |c| {
+            c.anonymous_volumes = anonymous;
+            c.volumes = used;
+            Ok(())
+        })?;
+    }
     Ok(Created {
         id,
         dir,
