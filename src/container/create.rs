@@ -205,17 +205,17 @@ pub fn create<'a>(
     })?;
     clamp_capabilities(&mut spec)?;
     let mut ann = spec.annotations().clone().unwrap_or_default();
-    ann.insert(
-        OVERLAY_ANNOTATION.to_string(),
-        OverlayPlan::new(
+    let overlay = OverlayPlan {
+        volatile: opts.rm,
+        ..OverlayPlan::new(
             &img.layers
                 .iter()
                 .map(|c| store.layer_dir(c))
                 .collect::<Vec<_>>(),
             &dir,
         )
-        .to_annotation(),
-    );
+    };
+    ann.insert(OVERLAY_ANNOTATION.to_string(), overlay.to_annotation());
     spec.set_annotations(Some(ann));
     crate::util::fs::atomic_write_volatile(&dir.join("config.json"), &serde_json::to_vec(&spec)?)?;
     // The record was written with no volumes: rewritten only if there are.
