@@ -66,13 +66,14 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The command line parsed. `skiff [--root ...] run ...`, the command whose start
-    /// time matters most, is parsed against a command tree that holds `run`
+    /// The command line parsed. `skiff [--root ...] run ...`, the command
+    /// whose start time matters most, and the monitor a detached `run`
+    /// starts are parsed against a command tree that holds those two
     /// alone: building clap's whole tree (every command and its flags)
     /// costs a tenth of a container's start.
     pub fn parse_args() -> Result<Cli, clap::Error> {
         let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-        if command_word(&args) == Some("run") {
+        if matches!(command_word(&args), Some("run" | "container-monitor")) {
             return RunCli::try_parse_from(args).map(|r| Cli {
                 root: r.root,
                 runroot: r.runroot,
@@ -80,6 +81,7 @@ impl Cli {
                 version: false,
                 command: Some(match r.command {
                     RunOnly::Run(a) => Command::Run(a),
+                    RunOnly::ContainerMonitor(a) => Command::ContainerMonitor(a),
                 }),
             });
         }
@@ -112,7 +114,8 @@ fn command_word(args: &[std::ffi::OsString]) -> Option<&str> {
     None
 }
 
-/// [`Cli`] with `run` as its only command (see [`Cli::parse_args`]).
+/// [`Cli`] with `run` and `container-monitor` as its only commands (see
+/// [`Cli::parse_args`]).
 #[derive(Debug, Parser)]
 #[command(name = "skiff", disable_version_flag = true)]
 struct RunCli {
@@ -130,6 +133,9 @@ struct RunCli {
 enum RunOnly {
     /// Create and run a new container from an image
     Run(Box<run::Args>),
+    /// The monitor of a detached container
+    #[command(hide = true, name = "container-monitor")]
+    ContainerMonitor(monitor::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -394,6 +400,7 @@ mod tests {
     fn the_command_line_is_well_formed() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+        super::RunCli::command().debug_assert();
     }
 
     #[test]

@@ -296,8 +296,7 @@ fn pump(
         let woke = poll(&mut fds, timeout);
         if slim_at.is_some_and(|t| Instant::now() >= t) {
             slim_at = None;
-            crate::sys::mem::trim_heap();
-            crate::sys::mem::page_out_file_mappings();
+            crate::sys::mem::slim();
         }
         match woke {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
