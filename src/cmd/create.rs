@@ -13,6 +13,10 @@ pub fn run(args: super::run::Args, cfg: &Config) -> Result<i32> {
     let opts = args.opts()?;
     let store = Store::open(&cfg.root)?;
     let mut made = container::create(&store, cfg, &opts, &args.pulling())?;
+    store.update_container(&made.id, |c| {
+        c.state.made_whole();
+        Ok(())
+    })?;
     made.cleanup.disarm();
     println!("{}", made.id);
     Ok(0)

@@ -67,14 +67,17 @@ pub struct Cli {
 
 impl Cli {
     /// The command line parsed. The commands whose start time matters most
-    /// (`run`, `inspect`, `ps`) are parsed against a command tree holding
+    /// (`run` and the monitor a detached `run` starts, `inspect`, `ps`) are
+    /// parsed against a command tree holding
     /// that command alone: building clap's whole tree (every command and
     /// its flags) costs a tenth of a container's start and a third of an
     /// `inspect`.
     pub fn parse_args() -> Result<Cli, clap::Error> {
         let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
         match command_word(&args) {
-            Some("run") => OneCli::<RunOnly>::try_parse_from(args).map(OneCli::into_cli),
+            Some("run" | "container-monitor") => {
+                OneCli::<RunOnly>::try_parse_from(args).map(OneCli::into_cli)
+            }
             Some("inspect") => OneCli::<InspectOnly>::try_parse_from(args).map(OneCli::into_cli),
             Some("ps") => OneCli::<PsOnly>::try_parse_from(args).map(OneCli::into_cli),
             _ => Cli::try_parse_from(args),
@@ -137,12 +140,16 @@ impl<C: Subcommand + Into<Command>> OneCli<C> {
 enum RunOnly {
     /// Create and run a new container from an image
     Run(Box<run::Args>),
+    /// The monitor of a detached container
+    #[command(hide = true, name = "container-monitor")]
+    ContainerMonitor(monitor::Args),
 }
 
 impl From<RunOnly> for Command {
     fn from(c: RunOnly) -> Command {
         match c {
             RunOnly::Run(a) => Command::Run(a),
+            RunOnly::ContainerMonitor(a) => Command::ContainerMonitor(a),
         }
     }
 }

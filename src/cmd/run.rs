@@ -351,6 +351,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         // skiff itself is the container's owner (see container::state).
         let me = std::process::id();
         let rec = store.update_container(&id, |c| {
+            c.state.made_whole();
             c.state.status = "running".into();
             c.state.started_at = Some(crate::store::containers::now());
             c.state.pid = Some(pid);
@@ -384,6 +385,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     if !opts.rm {
         made.cleanup.disarm();
         store.update_container(&id, |c| {
+            c.state.made_whole();
             c.state.status = if code.is_some() { "exited" } else { "created" }.into();
             c.state.exit_code = code.or(err.as_ref().and_then(kind_of).map(|k| k.exit_code()));
             c.state.oom_killed = oom;

@@ -215,28 +215,30 @@ pub fn create<'a>(
     })?;
     clamp_capabilities(&mut spec)?;
     let mut ann = spec.annotations().clone().unwrap_or_default();
-    ann.insert(
-        OVERLAY_ANNOTATION.to_string(),
-        OverlayPlan::new(
+    let overlay = OverlayPlan {
+        volatile: opts.rm,
+        ..OverlayPlan::new(
             &img.layers
                 .iter()
                 .map(|c| store.layer_dir(c))
                 .collect::<Vec<_>>(),
             &dir,
         )
-        .to_annotation(),
-    );
+    };
+    ann.insert(OVERLAY_ANNOTATION.to_string(), overlay.to_annotation());
     spec.set_annotations(Some(ann));
     crate::util::fs::atomic_write_volatile(&dir.join("config.json"), &serde_json::to_vec(&spec)?)?;
-    let anonymous = cleanup.anonymous.clone();
-    store.update_container(&id, |c| {
-        c.anonymous_volumes = anonymous;
-        c.volumes = used;
-        // Whole from here on.
-        c.state.creator_pid = None;
-        c.state.creator_start = None;
-        Ok(())
-    })?;
+    // The record was written with no volumes: rewritten only if there are.
+    // (It is made whole, `ContainerState::made_whole`, by the first write
+    // of whoever goes on with it: its start, or `create`'s end.)
+    if !cleanup.anonymous.is_empty() || !used.is_empty() {
+        let anonymous = cleanup.anonymous.clone();
+        store.update_container(&id, |c| {
+            c.anonymous_volumes = anonymous;
+            c.volumes = used;
+            Ok(())
+        })?;
+    }
     Ok(Created {
         id,
         dir,

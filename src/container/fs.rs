@@ -58,7 +58,12 @@ pub fn overlay_of(store: &Store, rec: &ContainerRecord) -> Result<Overlay> {
         let v: serde_json::Value =
             serde_json::from_slice(&bytes).with_context(|| format!("parse {}", cfg.display()))?;
         if let Some(a) = v["annotations"][OVERLAY_ANNOTATION].as_str() {
-            return parse_overlay(a);
+            // Volatile is for the container's own mount alone (see
+            // `Overlay::volatile`).
+            return parse_overlay(a).map(|o| Overlay {
+                volatile: false,
+                ..o
+            });
         }
     }
     Ok(Overlay {
@@ -70,6 +75,7 @@ pub fn overlay_of(store: &Store, rec: &ContainerRecord) -> Result<Overlay> {
             .collect(),
         upper: Some(dir.join("upper")),
         work: Some(dir.join("work")),
+        volatile: false,
     })
 }
 

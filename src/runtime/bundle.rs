@@ -36,6 +36,17 @@ pub struct Overlay {
     pub upper: Option<PathBuf>,
     #[serde(default)]
     pub work: Option<PathBuf>,
+    /// Mount with overlayfs's `volatile` option (Linux 5.10): for a
+    /// container whose upper directory is deleted when it exits (`--rm`).
+    /// Unmounting an overlay otherwise syncs the whole file system that
+    /// holds the upper directory and waits for its journal, a few
+    /// milliseconds to tens of them at every container's exit, for data
+    /// that is about to be deleted. Podman does the same for `--rm`. A
+    /// volatile overlay leaves a mark in its work directory that makes the
+    /// kernel refuse to mount that upper directory again, so only the
+    /// container's own, last mount may use it.
+    #[serde(default)]
+    pub volatile: bool,
 }
 
 impl Bundle {
@@ -133,6 +144,9 @@ fn options_with(o: &Overlay, base: &Path) -> String {
     let mut s = format!("lowerdir={}", lower.join(":"));
     if let (Some(u), Some(w)) = (&o.upper, &o.work) {
         s.push_str(&format!(",upperdir={},workdir={}", rel(u), rel(w)));
+        if o.volatile {
+            s.push_str(",volatile");
+        }
     }
     s
 }
@@ -187,6 +201,18 @@ mod tests {
     }
 
     #[test]
+    fn a_volatile_overlay_says_so_when_it_has_an_upper() {
+        let o =
+            parse_overlay(r#"{"lower":["/a"],"upper":"/u","work":"/w","volatile":true}"#).unwrap();
+        assert_eq!(
+            overlay_options(&o).unwrap().1,
+            "lowerdir=/a,upperdir=/u,workdir=/w,volatile"
+        );
+        let o = parse_overlay(r#"{"lower":["/a","/b"],"volatile":true}"#).unwrap();
+        assert_eq!(overlay_options(&o).unwrap().1, "lowerdir=/a:/b");
+    }
+
+    #[test]
     fn read_only_overlay_needs_two_lowers() {
         let o = parse_overlay(r#"{"lower":["/a","/b"]}"#).unwrap();
         assert_eq!(overlay_options(&o).unwrap().1, "lowerdir=/a:/b");
@@ -227,6 +253,7 @@ mod tests {
             lower,
             upper: Some(PathBuf::from(format!("{base}/containers/c1/upper"))),
             work: Some(PathBuf::from(format!("{base}/containers/c1/work"))),
+            volatile: false,
         };
         let (dir, opts) = overlay_options(&o).unwrap();
         assert_eq!(dir.as_deref(), Some(Path::new(base)));

@@ -15,6 +15,10 @@ pub struct OverlayPlan {
     pub lower: Vec<PathBuf>,
     pub upper: PathBuf,
     pub work: PathBuf,
+    /// The writes need not outlive the container (`--rm`): see
+    /// [`super::bundle::Overlay::volatile`].
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub volatile: bool,
 }
 
 impl OverlayPlan {
@@ -24,6 +28,7 @@ impl OverlayPlan {
             lower: layers_bottom_first.iter().rev().cloned().collect(),
             upper: container_dir.join("upper"),
             work: container_dir.join("work"),
+            volatile: false,
         }
     }
 

@@ -69,6 +69,7 @@ pub fn serve(
             Err(e) => {
                 let code = kind_of(&e).map(|k| k.exit_code()).unwrap_or(125);
                 let _ = store.update_container(id, |c| {
+                    c.state.made_whole();
                     c.state.status = if c.state.started_at.is_some() {
                         "exited"
                     } else {
@@ -211,6 +212,7 @@ fn run_once(
     let pid = spawned.child.pid().as_raw() as u32;
     let me = std::process::id();
     store.update_container(id, |c| {
+        c.state.made_whole();
         c.state.status = "running".into();
         c.state.pid = Some(pid);
         c.state.pid_start = crate::util::fs::proc_start_time(pid);
@@ -331,8 +333,7 @@ fn pump(
         let woke = poll(&mut fds, timeout);
         if slim_at.is_some_and(|t| Instant::now() >= t) {
             slim_at = None;
-            crate::sys::mem::trim_heap();
-            crate::sys::mem::page_out_file_mappings();
+            crate::sys::mem::slim();
         }
         match woke {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}

@@ -118,7 +118,14 @@ pub fn build(b: &Bundle, id: &str) -> Result<Plan> {
         return Err(invalid("process.args is empty: no command to run".into()));
     };
     let env: Vec<String> = process.env().clone().unwrap_or_default();
-    let linux = spec.linux().clone().unwrap_or_default();
+    let no_linux;
+    let linux = match spec.linux() {
+        Some(l) => l,
+        None => {
+            no_linux = oci_spec::runtime::Linux::default();
+            &no_linux
+        }
+    };
 
     let ns = ns::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
     let in_userns = ns.create.contains(CloneFlags::CLONE_NEWUSER)

@@ -39,13 +39,26 @@ pub fn prepare(rootfs: &Path, overlay: Option<&Overlay>, prop: MsFlags) -> Resul
                 nix::unistd::chdir(d)
                     .map_err(|e| anyhow!("enter {}: {}", d.display(), errno(e)))?;
             }
-            mount(
-                Some("overlay"),
-                rootfs,
-                Some("overlay"),
-                MsFlags::empty(),
-                Some(opts.as_str()),
-            )
+            let overlay = |opts: &str| {
+                mount(
+                    Some("overlay"),
+                    rootfs,
+                    Some("overlay"),
+                    MsFlags::empty(),
+                    Some(opts),
+                )
+            };
+            match overlay(&opts) {
+                // A kernel before 5.10 knows no `volatile`.
+                Err(nix::errno::Errno::EINVAL) if o.volatile => {
+                    let plain = Overlay {
+                        volatile: false,
+                        ..o.clone()
+                    };
+                    overlay(&overlay_options(&plain)?.1)
+                }
+                r => r,
+            }
             .map_err(|e| anyhow!("mount overlay on {r}: {}", errno(e)))?;
         }
         None => mount(

@@ -22,7 +22,6 @@ use seccompiler::{
     sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
     SeccompRule,
 };
-use std::collections::BTreeMap;
 
 /// The compiled filters, in the order to install them (one, or none when
 /// everything is allowed).
@@ -80,7 +79,15 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filters> {
     if s.listener_path().is_some() {
         bail!("seccomp: a notify listener is not supported");
     }
-    let mut calls: BTreeMap<u32, Vec<Rule>> = BTreeMap::new();
+    // (number, rule) in the profile's order; sorted by number below, the
+    // rules of one call keep that order.
+    let mut calls: Vec<(u32, Rule)> = Vec::with_capacity(
+        s.syscalls()
+            .iter()
+            .flatten()
+            .map(|sc| sc.names().len())
+            .sum(),
+    );
     for sc in s.syscalls().iter().flatten() {
         let what = || format!("seccomp rule for {}", sc.names().join(","));
         let act = u32::from(action(sc.action(), sc.errno_ret()).with_context(what)?);
@@ -100,20 +107,20 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Filters> {
             let Some(nr) = syscall_table::number(name) else {
                 continue;
             };
-            calls.entry(nr as u32).or_default().push(Rule {
-                when: when.clone(),
-                action: act,
-            });
+            calls.push((
+                nr as u32,
+                Rule {
+                    when: when.clone(),
+                    action: act,
+                },
+            ));
         }
     }
-    if default == libc::SECCOMP_RET_ALLOW
-        && calls
-            .values()
-            .all(|r| r.iter().all(|r| r.action == default))
-    {
+    if default == libc::SECCOMP_RET_ALLOW && calls.iter().all(|(_, r)| r.action == default) {
         return Ok(Filters::default());
     }
-    let prog = generate(default, calls)?;
+    calls.sort_by_key(|(nr, _)| *nr);
+    let prog = generate(default, &calls)?;
     Ok(Filters {
         programs: vec![prog],
     })
@@ -136,21 +143,19 @@ impl Leaf {
     }
 }
 
-/// The leaves for `calls`, sorted; rules after an unconditional one can
-/// never match and are dropped.
-fn leaves(default: u32, calls: BTreeMap<u32, Vec<Rule>>) -> Vec<Leaf> {
+/// The leaves for `calls` (sorted by number, each call's rules in order);
+/// rules after an unconditional one can never match and are dropped.
+fn leaves(default: u32, calls: &[(u32, Rule)]) -> Vec<Leaf> {
     let mut out: Vec<Leaf> = Vec::new();
-    for (nr, rules) in calls {
-        let mut kept = Vec::new();
-        for r in rules {
-            let last = r.when.is_none();
-            kept.push(r);
-            if last {
-                break;
-            }
-        }
-        let single = match kept.as_slice() {
-            [Rule { when: None, action }] => Some(*action),
+    for group in calls.chunk_by(|a, b| a.0 == b.0) {
+        let nr = group[0].0;
+        let end = group
+            .iter()
+            .position(|(_, r)| r.when.is_none())
+            .map_or(group.len(), |i| i + 1);
+        let kept = &group[..end];
+        let single = match kept {
+            [(_, Rule { when: None, action })] => Some(*action),
             _ => None,
         };
         match (single, out.last_mut()) {
@@ -163,7 +168,10 @@ fn leaves(default: u32, calls: BTreeMap<u32, Vec<Rule>>) -> Vec<Leaf> {
                 hi: nr,
                 action: a,
             }),
-            (None, _) => out.push(Leaf::Call { nr, rules: kept }),
+            (None, _) => out.push(Leaf::Call {
+                nr,
+                rules: kept.iter().map(|(_, r)| r.clone()).collect(),
+            }),
         }
     }
     out
@@ -201,7 +209,7 @@ fn audit_arch() -> Result<u32> {
 /// The whole program: the architecture check, the number loaded, the
 /// search tree over the leaves. Every path ends in a return, and every
 /// jump goes forward, as classic BPF requires.
-fn generate(default: u32, calls: BTreeMap<u32, Vec<Rule>>) -> Result<BpfProgram> {
+fn generate(default: u32, calls: &[(u32, Rule)]) -> Result<BpfProgram> {
     let mut prog = vec![
         stmt(BPF_LD_W_ABS, 4),
         jump(BPF_JEQ_K, audit_arch()?, 1, 0),
@@ -229,13 +237,14 @@ fn tree(leaves: &[Leaf], default: u32, out: &mut Vec<sock_filter>) {
         return emit_leaf(leaf, default, out);
     }
     let mid = leaves.len() / 2;
-    let mut left = Vec::new();
-    tree(&leaves[..mid], default, &mut left);
     // nr >= the right half's first number: fall into the long jump over
-    // the left half; else skip it.
+    // the left half (its length set once the half is emitted); else skip
+    // it.
     out.push(jump(BPF_JGE_K, leaves[mid].lo(), 0, 1));
-    out.push(stmt(BPF_JA, left.len() as u32));
-    out.extend(left);
+    let over = out.len();
+    out.push(stmt(BPF_JA, 0));
+    tree(&leaves[..mid], default, out);
+    out[over].k = (out.len() - over - 1) as u32;
     tree(&leaves[mid..], default, out);
 }
 

@@ -49,8 +49,9 @@ pub struct ContainerState {
     #[serde(default)]
     pub stopped_by_user: bool,
     /// The command making the container, with its start time, until the
-    /// container is whole: a record whose maker died before is a
-    /// half-made container (`container::state::sync` removes it).
+    /// container is whole (its first start, or the end of `create`): a
+    /// record whose maker died before is a half-made container
+    /// (`container::state::sync` removes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator_pid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -459,6 +460,15 @@ impl Store {
             self.drop_name_hint(name, id);
         }
         Ok(())
+    }
+}
+
+impl ContainerState {
+    /// The container is whole: its maker's death no longer makes it a
+    /// half-made one.
+    pub fn made_whole(&mut self) {
+        self.creator_pid = None;
+        self.creator_start = None;
     }
 }
 
