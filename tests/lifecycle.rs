@@ -408,6 +408,92 @@ fn a_killed_container_and_killed_commands_leave_a_true_state() {
     );
 }
 
+/// The cgroup2 path of process `pid` (`0::PATH`).
+fn cgroup2_of(pid: u64) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn the_monitor_lives_in_a_cgroup_of_its_own() {
+    let unified = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .into_iter()
+        .map(std::path::Path::new)
+        .find(|p| p.join("cgroup.procs").exists())
+        .expect("a cgroup2 hierarchy");
+    let c = Ctx::new("life_monitor_cg");
+    let bb = c.bb();
+    for (name, kill_monitor) in [("scoped", false), ("lost", true)] {
+        let id = run_d(&c, &["--name", name, &bb, "sleep", "60"]);
+        let rec = record(&c, &id);
+        let monitor = rec["state"]["monitor_pid"].as_u64().unwrap();
+        let pid = rec["state"]["pid"].as_u64().unwrap();
+        assert_eq!(cgroup2_of(monitor), format!("/skiff-monitors/{id}"));
+        assert_eq!(cgroup2_of(pid), format!("/skiff/{id}"));
+        let scope = unified.join("skiff-monitors").join(&id);
+        assert!(scope.is_dir());
+        if kill_monitor {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(monitor as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            wait_until("the monitor's death", Duration::from_secs(10), || {
+                !std::path::Path::new(&format!("/proc/{monitor}")).exists()
+            });
+            // The next look finds the container lost and clears up.
+            assert!(ps_line(&c, name).contains("Exited (255)"));
+        } else {
+            c.env.ok(&["stop", "-t", "1", name]);
+            wait_until("the monitor's exit", Duration::from_secs(10), || {
+                !std::path::Path::new(&format!("/proc/{monitor}")).exists()
+            });
+        }
+        assert!(!scope.exists(), "{} is left", scope.display());
+        c.env.ok(&["rm", name]);
+    }
+
+    // Started from a session whose cgroup is then killed whole (a CI
+    // step's end): the container lives on.
+    let session = unified.join(format!("skiff-test-session-{}", std::process::id()));
+    std::fs::create_dir(&session).unwrap();
+    if !session.join("cgroup.kill").exists() {
+        // A kernel before 5.14.
+        let _ = std::fs::remove_dir(&session);
+        return;
+    }
+    let cmd = c
+        .env
+        .command(&["run", "-d", "--name", "survivor", &bb, "sleep", "60"]);
+    let skiff = cmd.get_program().to_owned();
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("echo $$ > \"$0/cgroup.procs\" && exec \"$@\"")
+        .arg(&session)
+        .arg(skiff)
+        .args(cmd.get_args())
+        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .current_dir(cmd.get_current_dir().unwrap());
+    let out = sh.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    std::fs::write(session.join("cgroup.kill"), "1").unwrap();
+    wait_until("the session's end", Duration::from_secs(10), || {
+        std::fs::read_to_string(session.join("cgroup.procs")).is_ok_and(|p| p.trim().is_empty())
+    });
+    let _ = std::fs::remove_dir(&session);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        ps_line(&c, "survivor").contains("Up "),
+        "{}",
+        ps_line(&c, "survivor")
+    );
+    c.env.ok(&["rm", "-f", "survivor"]);
+}
+
 #[test]
 fn twenty_at_once_with_ps_and_rm_beside() {
     let c = Ctx::new("life_many");

@@ -261,3 +261,69 @@ impl Cgroup {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+/// The parent of the monitors' own cgroups in the cgroup2 hierarchy (no
+/// controllers are enabled there; a monitor needs none).
+const MONITORS: &str = "skiff-monitors";
+
+/// The cgroup a detached container's monitor lives in, apart from the
+/// container's and from the session that started it (whose end, a CI
+/// step's or a login's, may kill every process of its cgroup).
+#[derive(Debug)]
+pub struct MonitorScope {
+    dir: PathBuf,
+    /// Where the monitor came from (cgroup2 path), to go back to at exit.
+    from: Option<PathBuf>,
+    unified: PathBuf,
+}
+
+impl MonitorScope {
+    /// Move this process into `skiff-monitors/ID` of the cgroup2
+    /// hierarchy. `None` where there is none or the move is not allowed
+    /// (rootless without delegation): the monitor then stays where it is.
+    pub fn enter(id: &str) -> Option<MonitorScope> {
+        let unified = Hierarchies::host().unified()?;
+        let parent = unified.join(MONITORS);
+        fs::mkdir(&parent).ok()?;
+        let dir = parent.join(id);
+        fs::mkdir(&dir).ok()?;
+        let from = own_cgroup2();
+        if fs::write(&dir, "cgroup.procs", "0").is_err() {
+            let _ = fs::rmdir(&dir);
+            return None;
+        }
+        Some(MonitorScope { dir, from, unified })
+    }
+
+    /// Leave it (back where the monitor came from, or to the root when
+    /// that is gone) and remove it: the monitor is about to exit.
+    pub fn leave(self) {
+        let back = self
+            .from
+            .as_ref()
+            .and_then(|p| relative(p).ok())
+            .map(|rel| self.unified.join(rel))
+            .filter(|d| d.is_dir());
+        let moved = back.is_some_and(|d| fs::write(&d, "cgroup.procs", "0").is_ok())
+            || fs::write(&self.unified, "cgroup.procs", "0").is_ok();
+        if moved {
+            let _ = fs::rmdir(&self.dir);
+        }
+    }
+}
+
+/// Remove the (empty) cgroup of container `id`'s monitor, left by a
+/// monitor that was killed.
+pub fn remove_monitor_scope(id: &str) {
+    if let Some(u) = Hierarchies::host().unified() {
+        let _ = std::fs::remove_dir(u.join(MONITORS).join(id));
+    }
+}
+
+/// This process's cgroup2 path (`0::/PATH` in /proc/self/cgroup).
+fn own_cgroup2() -> Option<PathBuf> {
+    let s = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(PathBuf::from)
+}

@@ -30,13 +30,20 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     crate::runtime::seal::prepare(&bundle.spec)?;
     let ready = crate::sys::proc::take_inherited_fd(args.ready_fd)
         .map_err(|e| anyhow!("ready descriptor {}: {e}", args.ready_fd))?;
+    // A cgroup of its own: out of the container's, and out of the
+    // starting session's, whose end must not take the container along.
+    let scope = crate::cgroup::MonitorScope::enter(&args.id);
     let sock = crate::runtime::attach::socket_path(&cfg.runroot, &args.id);
     let roots = crate::runtime::probe::Roots {
         root: cfg.root.clone(),
         runroot: cfg.runroot.clone(),
     };
-    crate::runtime::monitor::serve(&store, &args.id, ready, &sock, args.wait_attach, &roots)
-        .with_context(|| format!("monitor of container {}", args.id))?;
+    let served =
+        crate::runtime::monitor::serve(&store, &args.id, ready, &sock, args.wait_attach, &roots);
+    if let Some(s) = scope {
+        s.leave();
+    }
+    served.with_context(|| format!("monitor of container {}", args.id))?;
     Ok(0)
 }
 

@@ -63,6 +63,7 @@ pub fn sync(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecor
         c.state.monitor_start = None;
         // The owner that would have removed its cgroup is gone.
         let _ = crate::runtime::cgroups::remove(&store.container_dir(&c.id));
+        crate::cgroup::remove_monitor_scope(&c.id);
         Ok(c.clone())
     });
     let fixed = match fixed {
