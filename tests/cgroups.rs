@@ -173,7 +173,10 @@ fn the_cgroup_lives_as_long_as_the_container() {
     assert_eq!(monitors.len(), 1, "one monitor");
     for m in monitors {
         let cg = read(Path::new(&format!("/proc/{m}/cgroup")));
-        assert!(!cg.contains(&id), "the monitor stays outside: {cg}");
+        assert!(
+            !cg.contains(&format!("/skiff/{id}")),
+            "the monitor stays outside: {cg}"
+        );
     }
     // Its cgroup namespace is rooted at its cgroup, and an exec joins both.
     let inside = c.env.ok(&["exec", "box", "cat", "/proc/self/cgroup"]);
