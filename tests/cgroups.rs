@@ -349,3 +349,35 @@ fn a_lost_container_s_cgroup_goes_at_the_next_look() {
     );
     c.env.ok(&["rm", &id]);
 }
+
+#[test]
+fn rootless_limits_are_never_dropped_silently() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    // An unprivileged user (nobody) with a store of its own, and a copy of
+    // skiff it can reach.
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("skiff");
+    std::fs::copy(common::skiff::skiff_bin(), &bin).unwrap();
+    let out = std::process::Command::new(&bin)
+        .args(["create", "--memory", "64m", "127.0.0.1:1/none"])
+        .env_clear()
+        .env("HOME", &home)
+        .env("SKIFF_ROOT", home.join("root"))
+        .env("SKIFF_RUNROOT", home.join("run"))
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines().next().is_some_and(
+            |l| l.starts_with("skiff: warning: resource limits cannot be applied rootless")
+        ),
+        "{err}"
+    );
+}

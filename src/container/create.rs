@@ -47,6 +47,12 @@ pub fn create<'a>(
     opts: &RunOpts,
     pulling: &PullSettings,
 ) -> Result<Created<'a>> {
+    if cfg.rootless && opts.resources.limits_any() {
+        // Never silently: the container runs, without them.
+        eprintln!(
+            "skiff: warning: resource limits cannot be applied rootless without a delegated cgroup; the container runs without them"
+        );
+    }
     let img = resolve_image(store, cfg, opts, pulling)?;
     let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
     let run_cfg = config.config.clone().unwrap_or_default();

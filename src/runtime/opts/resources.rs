@@ -171,6 +171,15 @@ fn parse_parent(v: &str) -> Result<String> {
 }
 
 impl Resources {
+    /// Does it ask for any limit (the cgroup parent aside)?
+    pub fn limits_any(&self) -> bool {
+        let placed = Resources {
+            cgroup_parent: self.cgroup_parent.clone(),
+            ..Default::default()
+        };
+        *self != placed
+    }
+
     /// Parse the flags and check the rules between them.
     pub fn parse(f: &ResourceFlags) -> Result<Resources> {
         let mut r = Resources {
