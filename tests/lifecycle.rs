@@ -432,7 +432,10 @@ fn the_monitor_lives_in_a_cgroup_of_its_own() {
         let rec = record(&c, &id);
         let monitor = rec["state"]["monitor_pid"].as_u64().unwrap();
         let pid = rec["state"]["pid"].as_u64().unwrap();
-        assert_eq!(cgroup2_of(monitor), format!("/skiff-monitors/{id}"));
+        // Moved there once the container runs (after `run -d` returned).
+        wait_until("the monitor's own cgroup", Duration::from_secs(10), || {
+            cgroup2_of(monitor) == format!("/skiff-monitors/{id}")
+        });
         assert_eq!(cgroup2_of(pid), format!("/skiff/{id}"));
         let scope = unified.join("skiff-monitors").join(&id);
         assert!(scope.is_dir());
@@ -480,6 +483,13 @@ fn the_monitor_lives_in_a_cgroup_of_its_own() {
         .current_dir(cmd.get_current_dir().unwrap());
     let out = sh.output().unwrap();
     assert!(out.status.success(), "{out:?}");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let monitor = record(&c, &id)["state"]["monitor_pid"].as_u64().unwrap();
+    // The monitor moves out once the container runs, moments after
+    // `run -d` returned.
+    wait_until("the monitor's own cgroup", Duration::from_secs(10), || {
+        cgroup2_of(monitor) == format!("/skiff-monitors/{id}")
+    });
     std::fs::write(session.join("cgroup.kill"), "1").unwrap();
     wait_until("the session's end", Duration::from_secs(10), || {
         std::fs::read_to_string(session.join("cgroup.procs")).is_ok_and(|p| p.trim().is_empty())

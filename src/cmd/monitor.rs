@@ -30,16 +30,22 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     crate::runtime::seal::prepare(&bundle.spec)?;
     let ready = crate::sys::proc::take_inherited_fd(args.ready_fd)
         .map_err(|e| anyhow!("ready descriptor {}: {e}", args.ready_fd))?;
-    // A cgroup of its own: out of the container's, and out of the
-    // starting session's, whose end must not take the container along.
-    let scope = crate::cgroup::MonitorScope::enter(&args.id);
     let sock = crate::runtime::attach::socket_path(&cfg.runroot, &args.id);
     let roots = crate::runtime::probe::Roots {
         root: cfg.root.clone(),
         runroot: cfg.runroot.clone(),
     };
-    let served =
-        crate::runtime::monitor::serve(&store, &args.id, ready, &sock, args.wait_attach, &roots);
+    // Its own cgroup, entered once the container runs (see `serve`).
+    let mut scope = None;
+    let served = crate::runtime::monitor::serve(
+        &store,
+        &args.id,
+        ready,
+        &sock,
+        (args.wait_attach, &roots),
+        &mut scope,
+    );
+    // Out of it, and it goes: the monitor is about to exit.
     if let Some(s) = scope {
         s.leave();
     }

@@ -352,6 +352,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         let me = std::process::id();
         let rec = store.update_container(&id, |c| {
             c.state.made_whole();
+            crate::runtime::health::on_start(c);
             c.state.status = "running".into();
             c.state.started_at = Some(crate::store::containers::now());
             c.state.pid = Some(pid);
@@ -365,8 +366,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             root: cfg.root.clone(),
             runroot: cfg.runroot.clone(),
         };
-        let prober =
-            crate::runtime::probe::Prober::start(&store, &id, roots, rec.healthcheck.as_ref())?;
+        let prober = crate::runtime::probe::Prober::start(&id, roots, rec.healthcheck.as_ref())?;
         running = Some(rec);
         Ok(prober.map(|prober| {
             Box::new(crate::runtime::probe::Beside {

@@ -74,6 +74,18 @@ impl Schedule {
     }
 }
 
+/// What a container's start does to its record's health: `starting`
+/// when it has a check to run (written with the `running` status, so no
+/// command sees one without the other).
+pub fn on_start(c: &mut crate::store::ContainerRecord) {
+    if c.healthcheck
+        .as_ref()
+        .is_some_and(|h| h.probe_command().is_some())
+    {
+        c.state.health = Some(started(c.state.health.take()));
+    }
+}
+
 /// A fresh start: `starting`, no failures, the log kept.
 pub fn started(h: Option<Health>) -> Health {
     let mut h = h.unwrap_or_default();

@@ -39,14 +39,17 @@ const SLIM_AFTER: Duration = Duration::from_secs(1);
 /// attach on the socket at `attach_path`. With `wait_attach` (`start -a`),
 /// the container starts once the first client is there (the monitor says
 /// `bound` on the ready pipe when it listens). Health probes find the
-/// store through `roots`.
+/// store through `roots`. Once the container first runs, the monitor
+/// moves into a cgroup of its own (`scope`, left by the caller at the
+/// end): out of the container's, and out of the starting session's, whose
+/// end must not take the container along.
 pub fn serve(
     store: &Store,
     id: &str,
     ready: OwnedFd,
     attach_path: &std::path::Path,
-    wait_attach: bool,
-    roots: &Roots,
+    (wait_attach, roots): (bool, &Roots),
+    scope: &mut Option<crate::cgroup::MonitorScope>,
 ) -> Result<()> {
     let mut ready = Some(std::fs::File::from(ready));
     let mut hub = match Hub::bind(attach_path) {
@@ -64,7 +67,7 @@ pub fn serve(
     let mut backoff = BACKOFF_START;
     loop {
         let started = Instant::now();
-        let (exit, oom) = match run_once(store, id, &mut ready, hub.as_mut(), roots) {
+        let (exit, oom) = match run_once(store, id, &mut ready, hub.as_mut(), roots, scope) {
             Ok(ended) => (ended.exit, ended.oom_killed),
             Err(e) => {
                 let code = kind_of(&e).map(|k| k.exit_code()).unwrap_or(125);
@@ -172,6 +175,7 @@ fn run_once(
     ready: &mut Option<std::fs::File>,
     hub: Option<&mut Hub>,
     roots: &Roots,
+    scope: &mut Option<crate::cgroup::MonitorScope>,
 ) -> Result<Ended> {
     let first = ready.is_some();
     let rec = store.container(id)?.ok_or_else(|| {
@@ -213,6 +217,7 @@ fn run_once(
     let me = std::process::id();
     store.update_container(id, |c| {
         c.state.made_whole();
+        super::health::on_start(c);
         c.state.status = "running".into();
         c.state.pid = Some(pid);
         c.state.pid_start = crate::util::fs::proc_start_time(pid);
@@ -238,8 +243,15 @@ fn run_once(
     }
     if let Some(mut r) = ready.take() {
         let _ = r.write_all(b"ok\n");
+        drop(r);
+        // After `ok`: moving a process between cgroups costs the kernel
+        // an RCU grace period (10 ms or more here), which `run -d` need
+        // not wait for.
+        if scope.is_none() {
+            *scope = crate::cgroup::MonitorScope::enter(id);
+        }
     }
-    let mut prober = Prober::start(store, id, roots.clone(), rec.healthcheck.as_ref())?;
+    let mut prober = Prober::start(id, roots.clone(), rec.healthcheck.as_ref())?;
     let exit = pump(
         spawned,
         pipes,

@@ -53,20 +53,12 @@ pub struct Prober {
 
 impl Prober {
     /// The prober of a container just started with check `cfg`, or `None`
-    /// when it has no check to run. Records the `starting` state.
-    pub fn start(
-        store: &Store,
-        id: &str,
-        roots: Roots,
-        cfg: Option<&HealthConfig>,
-    ) -> Result<Option<Prober>> {
+    /// when it has no check to run. The record that says it runs says
+    /// `starting` too ([`health::on_start`]).
+    pub fn start(id: &str, roots: Roots, cfg: Option<&HealthConfig>) -> Result<Option<Prober>> {
         let Some(cfg) = cfg.filter(|c| c.probe_command().is_some()) else {
             return Ok(None);
         };
-        store.update_container(id, |c| {
-            c.state.health = Some(health::started(c.state.health.take()));
-            Ok(())
-        })?;
         let schedule = Schedule::of(cfg);
         let started = Instant::now();
         Ok(Some(Prober {
