@@ -65,6 +65,46 @@ impl Drop for Skiff {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
+        remove_cgroups_left(&self.root);
+    }
+}
+
+/// The cgroups of the containers still in store `root` (a test that
+/// failed before removing them), and of their monitors: removed once
+/// their processes are gone, as skiff would at the next look.
+fn remove_cgroups_left(root: &Path) {
+    let Ok(rd) = std::fs::read_dir(root.join("containers")) else {
+        return;
+    };
+    let ids: Vec<String> = rd
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if ids.is_empty() {
+        return;
+    }
+    let base = Path::new("/sys/fs/cgroup");
+    let mut bases = vec![base.to_path_buf()];
+    if let Ok(rd) = std::fs::read_dir(base) {
+        bases.extend(rd.flatten().map(|e| e.path()));
+    }
+    let mut left: Vec<PathBuf> = Vec::new();
+    for b in &bases {
+        for id in &ids {
+            for parent in ["skiff", "skiff-monitors"] {
+                let d = b.join(parent).join(id);
+                if d.is_dir() {
+                    left.push(d);
+                }
+            }
+        }
+    }
+    for _ in 0..150 {
+        left.retain(|d| std::fs::remove_dir(d).is_err() && d.exists());
+        if left.is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
