@@ -195,9 +195,8 @@ fn start_time(dir: BorrowedFd) -> Option<u64> {
         rustix::fs::openat(dir, "stat", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     let mut s = String::new();
     std::fs::File::from(fd).read_to_string(&mut s).ok()?;
-    // Field 22; the command name before it may hold spaces and ')'.
-    let (_, rest) = s.rsplit_once(')')?;
-    rest.split_whitespace().nth(19)?.parse().ok()
+    // Field 22, 19 after the state.
+    crate::util::fs::stat_fields(&s)?.nth(19)?.parse().ok()
 }
 
 /// The container's root, as its init sees it.

@@ -333,16 +333,7 @@ fn pump(
             .into_iter()
             .flatten()
             .min();
-        let timeout = match wake_at {
-            Some(t) => {
-                // Rounded up: woken a little late rather than early.
-                let left = t.saturating_duration_since(Instant::now()).as_micros();
-                let ms = left.div_ceil(1000).min(60_000) as i32;
-                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-            }
-            None => PollTimeout::NONE,
-        };
-        let woke = poll(&mut fds, timeout);
+        let woke = poll(&mut fds, process::timeout_until(wake_at));
         if slim_at.is_some_and(|t| Instant::now() >= t) {
             slim_at = None;
             crate::sys::mem::slim();

@@ -32,6 +32,17 @@ pub fn wait(s: Spawned) -> Result<Exit> {
     wait_with(s, None)
 }
 
+/// A poll timeout that ends at `at` (rounded up: woken a little late
+/// rather than early; at most a minute); none without a time.
+pub(crate) fn timeout_until(at: Option<std::time::Instant>) -> PollTimeout {
+    let Some(t) = at else {
+        return PollTimeout::NONE;
+    };
+    let left = t.saturating_duration_since(std::time::Instant::now());
+    let ms = left.as_micros().div_ceil(1000).min(60_000) as i32;
+    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+}
+
 /// Work a foreground run does beside the container (its health probes):
 /// woken by its descriptor, at its deadline and on SIGCHLD.
 pub trait Beside {
@@ -357,18 +368,13 @@ fn supervise(
                 fds.push(PollFd::new(i.as_fd(), PollFlags::POLLIN));
             }
         }
-        let mut timeout = PollTimeout::NONE;
-        if let Some(b) = beside.as_deref() {
-            if let Some(fd) = b.fd() {
-                fds.push(PollFd::new(fd, PollFlags::POLLIN));
-            }
-            if let Some(t) = b.deadline() {
-                let left = t.saturating_duration_since(std::time::Instant::now());
-                let ms = left.as_micros().div_ceil(1000).min(60_000) as i32;
-                timeout = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
-            }
+        if let Some(fd) = beside.as_deref().and_then(|b| b.fd()) {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
         }
-        match poll(&mut fds, timeout) {
+        match poll(
+            &mut fds,
+            timeout_until(beside.as_deref().and_then(|b| b.deadline())),
+        ) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => bail!("poll: {}", super::errno_text(e as i32)),
         }

@@ -119,12 +119,23 @@ fn proc_stat(pid: u32) -> Option<(char, Option<u64>)> {
         .ok()?
         .read_to_string(&mut stat)
         .ok()?;
-    // Fields after the command name (which may contain spaces and ')'):
-    // the state (field 3) first, the start time (field 22) 19 after it.
-    let (_, rest) = stat.rsplit_once(')')?;
-    let mut fields = rest.split_whitespace();
+    // The state (field 3) first, the start time (field 22) 19 after it.
+    let mut fields = stat_fields(&stat)?;
     let state = fields.next()?.chars().next()?;
     Some((state, fields.nth(18).and_then(|t| t.parse().ok())))
+}
+
+/// The fields of a `/proc/PID/stat` text after the command name (which
+/// may hold spaces and ')'): the state (field 3) first.
+pub fn stat_fields(stat: &str) -> Option<std::str::SplitWhitespace<'_>> {
+    Some(stat.rsplit_once(')')?.1.split_whitespace())
+}
+
+/// The process group of a process (field 5 of its stat), `None` when it
+/// is gone.
+pub fn process_group(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_fields(&stat)?.nth(2)?.parse().ok()
 }
 
 /// The start time of a process in clock ticks since boot, `None` when it is
