@@ -23,13 +23,6 @@ fn dir(h: &str, id: &str) -> PathBuf {
     }
 }
 
-/// `skiff container inspect NAME`, the one object.
-fn inspect(c: &Ctx, name: &str) -> serde_json::Value {
-    let out = c.env.ok(&["container", "inspect", name]);
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("inspect's JSON");
-    v[0].clone()
-}
-
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p)
         .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
@@ -54,7 +47,7 @@ fn a_memory_hog_is_oom_killed_at_its_limit() {
         "/dev/zero",
     ]);
     out.assert_code(137);
-    let j = inspect(&c, "hog");
+    let j = c.inspect("hog");
     assert_eq!(j["State"]["OOMKilled"], true, "{j:#}");
     assert_eq!(j["State"]["ExitCode"], 137, "{j:#}");
     assert_eq!(j["HostConfig"]["Memory"], 32 << 20, "{j:#}");
@@ -74,7 +67,7 @@ fn a_memory_hog_is_oom_killed_at_its_limit() {
     ]);
     let id = out.stdout.trim().to_string();
     c.env.run(&["wait", "hog2"]).assert_stdout_has("137");
-    let j = inspect(&c, "hog2");
+    let j = c.inspect("hog2");
     assert_eq!(j["State"]["OOMKilled"], true, "{j:#}");
     // Its cgroup went when it ended.
     assert!(
@@ -85,7 +78,7 @@ fn a_memory_hog_is_oom_killed_at_its_limit() {
 
     // Within its limit, a container is not OOM killed.
     c.run_ok(&["--name", "fine", "-m", "32m", &bb, "true"]);
-    assert_eq!(inspect(&c, "fine")["State"]["OOMKilled"], false);
+    assert_eq!(c.inspect("fine")["State"]["OOMKilled"], false);
 }
 
 #[test]
@@ -126,7 +119,7 @@ fn the_cgroup_lives_as_long_as_the_container() {
         "100",
     ]);
     let id = out.stdout.trim().to_string();
-    let j = inspect(&c, "box");
+    let j = c.inspect("box");
     let pid = j["State"]["Pid"].as_u64().unwrap();
     let host = &j["HostConfig"];
     assert_eq!(host["Memory"], 64 << 20, "{host:#}");

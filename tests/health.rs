@@ -8,13 +8,6 @@ use common::run::Ctx;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-fn inspect(c: &Ctx, name: &str) -> Value {
-    let out = c.env.ok(&["inspect", name]);
-    let v: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("inspect printed no JSON ({e}):\n{out}"));
-    v[0].clone()
-}
-
 /// Wait until the container's health status is `want`; its inspect then.
 fn wait_health(c: &Ctx, name: &str, want: &str, timeout: Duration) -> Value {
     let end = Instant::now() + timeout;
@@ -64,7 +57,7 @@ fn the_images_check_turns_healthy_and_unhealthy() {
     let img = c.image("run/health");
     c.run_ok(&["-d", "--name", "hc", &img, "sleep", "1000"]);
     c.run_ok(&["-d", "--name", "plain", &c.bb(), "sleep", "1000"]);
-    let v = inspect(&c, "hc");
+    let v = c.inspect("hc");
     assert_eq!(
         v["Config"]["Healthcheck"]["Test"],
         serde_json::json!(["CMD-SHELL", "test -f /tmp/ok"]),
@@ -82,7 +75,7 @@ fn the_images_check_turns_healthy_and_unhealthy() {
         "{}",
         ps_status(&c, "hc")
     );
-    assert!(inspect(&c, "plain")["State"].get("Health").is_none());
+    assert!(c.inspect("plain")["State"].get("Health").is_none());
 
     c.env.ok(&["exec", "hc", "touch", "/tmp/ok"]);
     let v = wait_health(&c, "hc", "healthy", Duration::from_secs(10));
@@ -132,9 +125,9 @@ fn the_images_check_turns_healthy_and_unhealthy() {
     // A restart starts the check over; a stopped container's check is
     // unhealthy, as Docker has it.
     c.env.ok(&["restart", "-t", "0", "hc"]);
-    assert_eq!(inspect(&c, "hc")["State"]["Health"]["Status"], "starting");
+    assert_eq!(c.inspect("hc")["State"]["Health"]["Status"], "starting");
     c.env.ok(&["stop", "-t", "0", "hc"]);
-    let v = inspect(&c, "hc");
+    let v = c.inspect("hc");
     assert_eq!(
         v["State"]["Health"]["Status"], "unhealthy",
         "{:#}",
@@ -256,7 +249,7 @@ fn the_start_period_forgives_failures_until_it_ends() {
         "1000",
     ]);
     std::thread::sleep(Duration::from_millis(700));
-    let v = inspect(&c, "boot");
+    let v = c.inspect("boot");
     let h = &v["State"]["Health"];
     assert_eq!(h["Status"], "starting", "{h:#}");
     assert_eq!(h["FailingStreak"], 0, "{h:#}");
@@ -278,7 +271,7 @@ fn no_healthcheck_and_bad_settings() {
         "sleep",
         "1000",
     ]);
-    let v = inspect(&c, "off");
+    let v = c.inspect("off");
     assert_eq!(
         v["Config"]["Healthcheck"]["Test"],
         serde_json::json!(["NONE"])
@@ -288,7 +281,7 @@ fn no_healthcheck_and_bad_settings() {
     // Flags over the image's check, field by field.
     c.env
         .ok(&["create", "--name", "tuned", "--health-retries", "7", &img]);
-    let v = inspect(&c, "tuned");
+    let v = c.inspect("tuned");
     assert_eq!(
         v["Config"]["Healthcheck"],
         serde_json::json!({"Test": ["CMD-SHELL", "test -f /tmp/ok"], "Interval": 200_000_000, "Retries": 7})
@@ -346,6 +339,6 @@ fn a_foreground_container_is_checked_too() {
     fg.wait_for("done", Duration::from_secs(10));
     let out = fg.finish();
     assert_eq!(out.code, 0, "{out}");
-    assert_eq!(inspect(&c, "fg")["State"]["Health"]["Status"], "unhealthy");
+    assert_eq!(c.inspect("fg")["State"]["Health"]["Status"], "unhealthy");
     c.env.ok(&["rm", "fg"]);
 }

@@ -128,6 +128,14 @@ impl Ctx {
         super::expect::entries(&self.env.root.join("containers"))
     }
 
+    /// `skiff inspect NAME`: its one object.
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let out = self.env.ok(&["inspect", name]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("inspect printed no JSON ({e}):\n{out}"));
+        v[0].clone()
+    }
+
     /// Every container record the store holds, as JSON.
     pub fn container_records(&self) -> Vec<serde_json::Value> {
         self.container_dirs()
