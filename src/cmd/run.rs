@@ -349,16 +349,8 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let mut running = None;
     let res = crate::runtime::run_spec(&made.dir, made.spec, &id, io, |pid| {
         // skiff itself is the container's owner (see container::state).
-        let me = std::process::id();
         let rec = store.update_container(&id, |c| {
-            c.state.made_whole();
-            crate::runtime::health::on_start(c);
-            c.state.status = "running".into();
-            c.state.started_at = Some(crate::store::containers::now());
-            c.state.pid = Some(pid);
-            c.state.pid_start = crate::util::fs::proc_start_time(pid);
-            c.state.monitor_pid = Some(me);
-            c.state.monitor_start = crate::util::fs::proc_start_time(me);
+            crate::runtime::monitor::mark_running(c, pid, true);
             Ok(c.clone())
         })?;
         store.container_event(&rec, "start", &[]);

@@ -214,33 +214,11 @@ fn run_once(
     let mut spawned = process::spawn(&bundle, id, io)?;
     let cgroup = spawned.cgroup.take();
     let pid = spawned.child.pid().as_raw() as u32;
-    let me = std::process::id();
-    store.update_container(id, |c| {
-        c.state.made_whole();
-        super::health::on_start(c);
-        c.state.status = "running".into();
-        c.state.pid = Some(pid);
-        c.state.pid_start = crate::util::fs::proc_start_time(pid);
-        c.state.monitor_pid = Some(me);
-        c.state.monitor_start = crate::util::fs::proc_start_time(me);
-        c.state.exit_code = None;
-        c.state.error.clear();
-        c.state.oom_killed = false;
-        if first || c.state.started_at.is_none() {
-            c.state.started_at = Some(now());
-        }
-        if first {
-            // A start the user asked for: an earlier `stop` no longer
-            // holds, and the policy counts its restarts afresh.
-            c.state.stopped_by_user = false;
-            c.state.restart_count = 0;
-        }
-        c.state.finished_at = None;
-        Ok(())
+    let started = store.update_container(id, |c| {
+        mark_running(c, pid, first);
+        Ok(c.clone())
     })?;
-    if let Some(r) = store.container(id)? {
-        store.container_event(&r, "start", &[]);
-    }
+    store.container_event(&started, "start", &[]);
     if let Some(mut r) = ready.take() {
         let _ = r.write_all(b"ok\n");
         drop(r);
@@ -271,6 +249,33 @@ fn run_once(
         exit,
         oom_killed: cgroup.is_some_and(|c| c.finish()),
     })
+}
+
+/// The record of a container whose process `pid` has just started under
+/// this process (its monitor, or a foreground `run`): `first` for a start
+/// the user asked for, not one of the restart policy's.
+pub fn mark_running(c: &mut ContainerRecord, pid: u32, first: bool) {
+    let me = std::process::id();
+    c.state.made_whole();
+    super::health::on_start(c);
+    c.state.status = "running".into();
+    c.state.pid = Some(pid);
+    c.state.pid_start = crate::util::fs::proc_start_time(pid);
+    c.state.monitor_pid = Some(me);
+    c.state.monitor_start = crate::util::fs::proc_start_time(me);
+    c.state.exit_code = None;
+    c.state.error.clear();
+    c.state.oom_killed = false;
+    if first || c.state.started_at.is_none() {
+        c.state.started_at = Some(now());
+    }
+    if first {
+        // A start the user asked for: an earlier `stop` no longer holds,
+        // and the policy counts its restarts afresh.
+        c.state.stopped_by_user = false;
+        c.state.restart_count = 0;
+    }
+    c.state.finished_at = None;
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
