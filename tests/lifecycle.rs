@@ -385,11 +385,37 @@ fn a_killed_container_and_killed_commands_leave_a_true_state() {
     let mut dead = std::process::Command::new("true").spawn().unwrap();
     dead.wait().unwrap();
     rec["state"]["creator_pid"] = dead.id().into();
-    rec["state"]["creator_start"] = 1.into();
     std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
     c.env.ok(&["create", "--name", "half", &bb, "true"]);
     assert!(!c.container_dirs().contains(&id));
     c.env.ok(&["rm", "half"]);
+    // A dead maker whose lock another still holds (here this test; the
+    // monitor of a killed `run -d` until the container runs): a
+    // container, listed and keeping its name, until the lock goes too.
+    let id = c
+        .env
+        .ok(&["create", "--name", "held", &bb, "true"])
+        .stdout
+        .trim()
+        .to_string();
+    let dir = c.env.root.join("containers").join(&id);
+    let path = dir.join("container.json");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    rec["state"]["creator_pid"] = dead.id().into();
+    std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
+    let holder = nix::fcntl::Flock::lock(
+        std::fs::File::open(&dir).unwrap(),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+    assert!(ps_line(&c, "held").contains("Created"));
+    let out = c.env.fails(&["create", "--name", "held", &bb, "true"]);
+    assert!(out.stderr.contains("is already in use"), "{}", out.stderr);
+    drop(holder);
+    c.env.ok(&["create", "--name", "held", &bb, "true"]);
+    assert!(!c.container_dirs().contains(&id));
+    c.env.ok(&["rm", "held"]);
     for i in 0..12 {
         let name = format!("k{i}");
         c.env.ok(&["create", "--name", &name, &bb, "true"]);

@@ -66,7 +66,7 @@ pub fn start_cmd(args: StartArgs, cfg: &Config) -> Result<i32> {
     each(&args.containers, |n| {
         let rec = state::find(&store, n)?;
         if !state::is_running(&rec) {
-            start::detached(cfg, &rec.id)?;
+            start::detached(cfg, &rec.id, None)?;
         }
         println!("{n}");
         Ok(())
@@ -113,7 +113,7 @@ pub fn restart_cmd(args: StopArgs, cfg: &Config) -> Result<i32> {
     each(&args.containers, |n| {
         let rec = state::find(&store, n)?;
         ops::stop(&store, &rec, args.time, sig)?;
-        start::detached(cfg, &rec.id)?;
+        start::detached(cfg, &rec.id, None)?;
         store.container_event(&rec, "restart", &[]);
         println!("{n}");
         Ok(())

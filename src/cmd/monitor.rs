@@ -15,6 +15,11 @@ pub struct Args {
     /// Start the container once a client has attached
     #[arg(long)]
     pub wait_attach: bool,
+    /// The lock of the command that made the container (`run -d`), held
+    /// so the container is not taken for a half-made one if that command
+    /// dies before the container runs
+    #[arg(long)]
+    pub maker_fd: Option<i32>,
     /// The container's full ID
     pub id: String,
 }
@@ -30,6 +35,14 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     crate::runtime::seal::prepare(&bundle.spec)?;
     let ready = crate::sys::proc::take_inherited_fd(args.ready_fd)
         .map_err(|e| anyhow!("ready descriptor {}: {e}", args.ready_fd))?;
+    // Held for the monitor's life; the container is whole once it runs.
+    let _maker = match args.maker_fd {
+        Some(fd) => Some(crate::store::containers::Maker::adopt(
+            crate::sys::proc::take_inherited_fd(fd)
+                .map_err(|e| anyhow!("lock descriptor {fd}: {e}"))?,
+        )),
+        None => None,
+    };
     let sock = crate::runtime::attach::socket_path(&cfg.runroot, &args.id);
     let roots = crate::runtime::probe::Roots {
         root: cfg.root.clone(),

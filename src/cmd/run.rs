@@ -323,7 +323,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         if !opts.rm {
             made.cleanup.disarm();
         }
-        container::start::detached(cfg, &made.id)?;
+        container::start::detached(cfg, &made.id, Some(&made.maker))?;
         made.cleanup.disarm();
         println!("{}", made.id);
         return Ok(0);

@@ -38,6 +38,9 @@ pub struct Created<'a> {
     /// Removes the container again unless disarmed (a failure before it
     /// runs, or the end of a `--rm` run).
     pub cleanup: Cleanup<'a>,
+    /// Held until the container is whole (a dead holder makes it a
+    /// half-made one); `run -d` hands it to the monitor.
+    pub maker: crate::store::containers::Maker,
 }
 
 /// Make the container `opts` describes.
@@ -104,13 +107,12 @@ pub fn create<'a>(
         state: ContainerState {
             status: "created".into(),
             creator_pid: Some(std::process::id()),
-            creator_start: crate::util::fs::proc_start_time(std::process::id()),
             ..Default::default()
         },
     };
     let mut record = record;
     let mut attempt = 0;
-    let dir = loop {
+    let (dir, maker) = loop {
         match store.create_container(&record) {
             Ok(d) => break d,
             // A generated name that is taken: another one, as Docker
@@ -250,6 +252,7 @@ pub fn create<'a>(
         dir,
         spec,
         cleanup,
+        maker,
     })
 }
 

@@ -3,21 +3,24 @@
 //! which this waits on until the container's command runs or fails.
 
 use crate::config::Config;
+use crate::store::containers::Maker;
 use anyhow::{anyhow, Context, Result};
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 
-/// Start container `id` (recorded, not running) in the background.
-pub fn detached(cfg: &Config, id: &str) -> Result<()> {
-    let mut monitor = spawn_monitor(cfg, id, false)?;
+/// Start container `id` (recorded, not running) in the background;
+/// `maker`, the lock of the command that made it (`run -d`), goes to the
+/// monitor until the container runs.
+pub fn detached(cfg: &Config, id: &str, maker: Option<&Maker>) -> Result<()> {
+    let mut monitor = spawn_monitor(cfg, id, false, maker)?;
     monitor.finish()
 }
 
 /// Start container `id` with a client attached before it runs (`start
 /// -a`): returns the connection once the container runs.
 pub fn attached(cfg: &Config, id: &str) -> Result<std::os::unix::net::UnixStream> {
-    let mut monitor = spawn_monitor(cfg, id, true)?;
+    let mut monitor = spawn_monitor(cfg, id, true, None)?;
     // "bound\n" first: the monitor listens and waits for us.
     let mut line = [0u8; 6];
     let got = monitor.ready.read_exact(&mut line);
@@ -54,12 +57,18 @@ impl Monitor {
     }
 }
 
-fn spawn_monitor(cfg: &Config, id: &str, wait_attach: bool) -> Result<Monitor> {
+fn spawn_monitor(
+    cfg: &Config,
+    id: &str,
+    wait_attach: bool,
+    maker: Option<&Maker>,
+) -> Result<Monitor> {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| anyhow!("create a pipe: {}", std::io::Error::from(e)))?;
     // The monitor inherits the write end, by number.
     rustix::io::fcntl_setfd(&w, rustix::io::FdFlags::empty())
         .map_err(|e| anyhow!("pass a pipe on: {}", std::io::Error::from(e)))?;
+    let maker = maker.map(Maker::inheritable).transpose()?;
     let mut cmd = std::process::Command::new("/proc/self/exe");
     cmd.arg0("skiff")
         .arg("--root")
@@ -70,6 +79,11 @@ fn spawn_monitor(cfg: &Config, id: &str, wait_attach: bool) -> Result<Monitor> {
         .arg("--ready-fd")
         .arg(w.as_raw_fd().to_string())
         .args(wait_attach.then_some("--wait-attach"))
+        .args(
+            maker
+                .as_ref()
+                .map(|m| format!("--maker-fd={}", m.as_raw_fd())),
+        )
         .arg(id)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -77,6 +91,7 @@ fn spawn_monitor(cfg: &Config, id: &str, wait_attach: bool) -> Result<Monitor> {
         .current_dir("/");
     let child = cmd.spawn().context("start the container's monitor")?;
     drop(w);
+    drop(maker);
     Ok(Monitor {
         child,
         ready: std::fs::File::from(r),

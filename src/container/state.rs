@@ -34,9 +34,15 @@ fn stale(rec: &ContainerRecord) -> bool {
 /// `rec` with its status made true (and the store with it); `None` when
 /// it is gone, or half-made by a command that was killed (then removed).
 pub fn sync(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecord>> {
-    if rec.half_made() {
-        store.remove_container_if(&rec.id, ContainerRecord::half_made)?;
-        return Ok(None);
+    if store.half_made(&rec) {
+        if store.remove_container_if(&rec.id, |r| store.half_made(r))? {
+            return Ok(None);
+        }
+        // Made whole meanwhile: as it is now.
+        return match store.container(&rec.id)? {
+            Some(now) => sync(store, now),
+            None => Ok(None),
+        };
     }
     if !stale(&rec) {
         return Ok(Some(rec));

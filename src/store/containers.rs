@@ -48,14 +48,14 @@ pub struct ContainerState {
     /// `always`, on the next start) leaves it stopped.
     #[serde(default)]
     pub stopped_by_user: bool,
-    /// The command making the container, with its start time, until the
-    /// container is whole (its first start, or the end of `create`): a
-    /// record whose maker died before is a half-made container
-    /// (`container::state::sync` removes it).
+    /// The command making the container, until the
+    /// container is whole (its first start, or the end of `create`). The
+    /// maker holds a lock on the container's directory (`Maker`), and so
+    /// does the monitor it starts: a record marked so whose lock nobody
+    /// holds is a half-made container (`container::state::sync` removes
+    /// it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator_pid: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creator_start: Option<u64>,
     /// The health check's state, once a container with one has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
@@ -313,10 +313,10 @@ impl Store {
 
     /// Record a new container and make its directories. Fails with
     /// AlreadyExists when the name is taken, as Docker words it.
-    pub fn create_container(&self, rec: &ContainerRecord) -> Result<PathBuf> {
+    pub fn create_container(&self, rec: &ContainerRecord) -> Result<(PathBuf, Maker)> {
         let _lock = self.lock_containers()?;
         if let Some(other) = self.containers()?.iter().find(|c| c.name == rec.name) {
-            if other.half_made() {
+            if self.half_made(other) {
                 // Left by a command killed while making it: not a
                 // container, and its name is free.
                 self.remove_container_dir(&other.id, Some(&other.name))?;
@@ -333,15 +333,23 @@ impl Store {
         self.create_container_locked(rec)
     }
 
-    fn create_container_locked(&self, rec: &ContainerRecord) -> Result<PathBuf> {
+    fn create_container_locked(&self, rec: &ContainerRecord) -> Result<(PathBuf, Maker)> {
         let dir = self.container_dir(&rec.id);
         mkdir_all(&dir, 0o710)?;
         for sub in ["upper", "work", "rootfs"] {
             mkdir_all(&dir.join(sub), 0o755)?;
         }
+        // Held before the record exists, so no one sees it unheld.
+        let maker = Maker::take(&dir)?;
         self.write_record(rec)?;
         self.set_name_hint(&rec.name, &rec.id);
-        Ok(dir)
+        Ok((dir, maker))
+    }
+
+    /// Did the command making the container die before it was whole (and
+    /// with it any monitor it started)?
+    pub fn half_made(&self, rec: &ContainerRecord) -> bool {
+        rec.state.creator_pid.is_some() && !Maker::held(&self.container_dir(&rec.id))
     }
 
     /// Replace the record on disk. A `--rm` container's record lives only
@@ -468,16 +476,47 @@ impl ContainerState {
     /// half-made one.
     pub fn made_whole(&mut self) {
         self.creator_pid = None;
-        self.creator_start = None;
     }
 }
 
-impl ContainerRecord {
-    /// Did the command making the container die before it was whole?
-    pub fn half_made(&self) -> bool {
-        self.state
-            .creator_pid
-            .is_some_and(|p| !crate::util::fs::process_is(p, self.state.creator_start))
+/// The lock a container's maker holds on its directory until the
+/// container is whole: a flock, so it goes with the last process holding
+/// it, however that process ends. `run -d` passes it to the container's
+/// monitor, which may outlive it. Never unlocked explicitly: that would
+/// free it for the monitor too; the last close does.
+#[derive(Debug)]
+pub struct Maker(fs::File);
+
+impl Maker {
+    fn take(dir: &std::path::Path) -> Result<Maker> {
+        let f = fs::File::open(dir).with_context(|| format!("open {}", dir.display()))?;
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .map_err(|e| anyhow::anyhow!("lock {}: {e}", dir.display()))?;
+        Ok(Maker(f))
+    }
+
+    /// Does a maker (or its monitor) still hold `dir`?
+    fn held(dir: &std::path::Path) -> bool {
+        let Ok(f) = fs::File::open(dir) else {
+            return false;
+        };
+        // Taken at once and let go with the close: only a holder makes
+        // this fail.
+        rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared)
+            == Err(rustix::io::Errno::WOULDBLOCK)
+    }
+
+    /// The lock as a descriptor a child process inherits (the caller's
+    /// stays as it was): what `run -d` hands its monitor.
+    pub fn inheritable(&self) -> Result<std::os::fd::OwnedFd> {
+        let fd = rustix::io::dup(&self.0)
+            .map_err(|e| anyhow::anyhow!("pass the container's lock on: {e}"))?;
+        Ok(fd)
+    }
+
+    /// The lock a monitor was handed, held until it drops.
+    pub fn adopt(fd: std::os::fd::OwnedFd) -> Maker {
+        Maker(fs::File::from(fd))
     }
 }
 
