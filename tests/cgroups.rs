@@ -7,8 +7,9 @@
 
 mod common;
 
-use common::run::{cgroup_dirs_named, Ctx};
+use common::run::{cgroup_dirs_named, cgroups_left, Ctx};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 fn layout_is_v1() -> bool {
     Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists()
@@ -70,11 +71,7 @@ fn a_memory_hog_is_oom_killed_at_its_limit() {
     let j = c.inspect("hog2");
     assert_eq!(j["State"]["OOMKilled"], true, "{j:#}");
     // Its cgroup went when it ended.
-    assert!(
-        cgroup_dirs_named(&id).is_empty(),
-        "{:?}",
-        cgroup_dirs_named(&id)
-    );
+    assert!(cgroups_left(&id).is_empty(), "{:?}", cgroup_dirs_named(&id));
 
     // Within its limit, a container is not OOM killed.
     c.run_ok(&["--name", "fine", "-m", "32m", &bb, "true"]);
@@ -184,11 +181,7 @@ fn the_cgroup_lives_as_long_as_the_container() {
         );
     }
     c.env.ok(&["rm", "-f", "box"]);
-    assert!(
-        cgroup_dirs_named(&id).is_empty(),
-        "{:?}",
-        cgroup_dirs_named(&id)
-    );
+    assert!(cgroups_left(&id).is_empty(), "{:?}", cgroup_dirs_named(&id));
 
     // `run --rm`: in its cgroup while it runs, nothing left after.
     let out = c.run_ok(&[
@@ -203,7 +196,7 @@ fn the_cgroup_lives_as_long_as_the_container() {
     let short = out.lines()[0].to_string();
     assert!(out.stdout.contains(":memory:/\n"), "{out}");
     assert!(
-        cgroup_dirs_named(&short).is_empty(),
+        cgroups_left(&short).is_empty(),
         "{:?}",
         cgroup_dirs_named(&short)
     );
@@ -211,7 +204,7 @@ fn the_cgroup_lives_as_long_as_the_container() {
     let out = c.run_ok(&["--rm", &bb, "hostname"]);
     let short = out.stdout.trim().to_string();
     assert!(
-        cgroup_dirs_named(&short).is_empty(),
+        cgroups_left(&short).is_empty(),
         "{:?}",
         cgroup_dirs_named(&short)
     );
@@ -233,7 +226,7 @@ fn cgroup_parent_places_the_cgroup() {
         "hostname; cat /proc/1/cgroup",
     ]);
     let short = out.lines()[0].to_string();
-    assert!(cgroup_dirs_named(&short).is_empty(), "{out}");
+    assert!(cgroups_left(&short).is_empty(), "{out}");
     let parents = cgroup_dirs_named("skiff-test-parent");
     assert!(!parents.is_empty(), "the parent was made");
     for p in parents {
@@ -335,11 +328,7 @@ fn a_lost_container_s_cgroup_goes_at_the_next_look() {
     }
     std::thread::sleep(std::time::Duration::from_millis(200));
     c.env.ok(&["ps", "-a"]);
-    assert!(
-        cgroup_dirs_named(&id).is_empty(),
-        "{:?}",
-        cgroup_dirs_named(&id)
-    );
+    assert!(cgroups_left(&id).is_empty(), "{:?}", cgroup_dirs_named(&id));
     c.env.ok(&["rm", &id]);
 }
 
@@ -373,4 +362,139 @@ fn rootless_limits_are_never_dropped_silently() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn cgroupns_private_by_default_or_the_hosts() {
+    let c = Ctx::new("cg_ns");
+    let bb = c.bb();
+    let script = "cat /proc/self/cgroup; echo --; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max";
+    // Private: the container's cgroup is the root of its view.
+    for flags in [&[][..], &["--cgroupns", "private"][..]] {
+        let mut args = vec!["--rm", "--pids-limit", "7"];
+        args.extend_from_slice(flags);
+        args.extend([bb.as_str(), "sh", "-c", script]);
+        let out = c.run_ok(&args).stdout;
+        let (cg, max) = out.split_once("--\n").unwrap();
+        assert!(cg.lines().all(|l| l.ends_with(":/")), "{flags:?}: {cg}");
+        assert_eq!(max.trim(), "7", "{flags:?}: {out}");
+    }
+    // The host's: its full path shows, and still only its own part of
+    // the hierarchy is mounted.
+    let out = c
+        .run_ok(&[
+            "--name",
+            "hostns",
+            "--cgroupns",
+            "host",
+            "--pids-limit",
+            "7",
+            &bb,
+            "sh",
+            "-c",
+            script,
+        ])
+        .stdout;
+    let id = c.inspect("hostns")["Id"].as_str().unwrap().to_string();
+    let (cg, max) = out.split_once("--\n").unwrap();
+    assert!(cg.contains(&format!("/skiff/{id}")), "{cg}");
+    assert_eq!(max.trim(), "7", "{out}");
+    assert_eq!(c.inspect("hostns")["HostConfig"]["CgroupnsMode"], "host");
+    c.env.ok(&["rm", "hostns"]);
+
+    let bad = c.run(&["--rm", "--cgroupns", "other", &bb, "true"]);
+    bad.assert_code(125);
+    assert!(
+        bad.stderr.contains("--cgroupns: invalid CGROUP mode"),
+        "{}",
+        bad.stderr
+    );
+    assert!(c.container_dirs().is_empty());
+}
+
+/// CPU time the container `id` has used: `usage_usec` of `cpu.stat`,
+/// which every cgroup2 group has (the hybrid layout's controller-less one
+/// too).
+fn cpu_used(id: &str) -> Duration {
+    let unified = Path::new("/sys/fs/cgroup/unified");
+    let base = if unified.is_dir() {
+        unified
+    } else {
+        Path::new("/sys/fs/cgroup")
+    };
+    let stat = read(&base.join("skiff").join(id).join("cpu.stat"));
+    let us = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("usage_usec "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    Duration::from_micros(us)
+}
+
+#[test]
+fn half_a_cpu_holds_a_busy_loop_near_half_a_core() {
+    let c = Ctx::new("cg_cpus");
+    let bb = c.bb();
+    let id = c
+        .run_ok(&[
+            "-d",
+            "--cpus",
+            "0.5",
+            &bb,
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ])
+        .stdout
+        .trim()
+        .to_string();
+    // Measured over a window of many CFS periods (100 ms each).
+    std::thread::sleep(Duration::from_millis(300));
+    let (t0, u0) = (Instant::now(), cpu_used(&id));
+    std::thread::sleep(Duration::from_secs(3));
+    let (t1, u1) = (Instant::now(), cpu_used(&id));
+    let share = (u1 - u0).as_secs_f64() / (t1 - t0).as_secs_f64();
+    // The quota allows 0.5; a loaded machine may give it less, never
+    // more (a little slack for the edges of the window).
+    assert!(share <= 0.6, "a busy loop used {share:.2} of a core");
+    assert!(share >= 0.15, "a busy loop used only {share:.2} of a core");
+    c.env.ok(&["rm", "-f", &id]);
+}
+
+/// `SKIFF_SOAK=1` (scripts/soak.sh) makes it 100 of each.
+fn soak_rounds() -> usize {
+    if std::env::var_os("SKIFF_SOAK").is_some() {
+        100
+    } else {
+        10
+    }
+}
+
+#[test]
+fn many_limited_containers_leave_no_cgroup() {
+    let c = Ctx::new("cg_soak");
+    let bb = c.bb();
+    let n = soak_rounds();
+    let limits = ["--memory", "32m", "--pids-limit", "50", "--cpus", "1"];
+    let mut ids = Vec::new();
+    for i in 0..n {
+        // In the foreground with --rm, and detached then removed running.
+        let mut args = vec!["--rm"];
+        args.extend(limits);
+        args.extend([bb.as_str(), "hostname"]);
+        ids.push(c.run_ok(&args).stdout.trim().to_string());
+        let mut args = vec!["-d"];
+        args.extend(limits);
+        args.extend([bb.as_str(), "sleep", "60"]);
+        let id = c.run_ok(&args).stdout.trim().to_string();
+        if i % 2 == 0 {
+            c.env.ok(&["rm", "-f", &id]);
+        } else {
+            c.env.ok(&["kill", &id]);
+            c.env.ok(&["rm", &id]);
+        }
+        ids.push(id[..12].to_string());
+    }
+    c.assert_nothing_left(&ids, None);
 }

@@ -230,6 +230,19 @@ impl Cgroup {
         }
     }
 
+    /// Freeze (pause) or thaw (unpause) every process in it: through
+    /// `cgroup.freeze` wherever there is a cgroup2 group (the hybrid
+    /// layout's tracker too), the v1 freezer elsewhere.
+    pub fn set_frozen(&self, frozen: bool) -> Result<()> {
+        match self {
+            Cgroup::V2(g)
+            | Cgroup::V1 {
+                tracker: Some(g), ..
+            } => g.freeze(frozen),
+            Cgroup::V1 { dirs, .. } => dirs.set_frozen(frozen),
+        }
+    }
+
     /// Remove it, killing what is left in it first.
     pub fn remove(&self) -> Result<()> {
         let busy = match self {
@@ -256,6 +269,21 @@ impl Cgroup {
             }
         }
     }
+}
+
+/// Wait until `done` says a change written to the cgroup `dir` took
+/// effect (a freeze: every task stopped), at most two seconds.
+fn wait_for(dir: &Path, mut done: impl FnMut() -> Result<bool>) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut pause = std::time::Duration::from_micros(100);
+    while !done()? {
+        if std::time::Instant::now() > deadline {
+            bail!("cgroup {}: the freezer did not settle in 2s", dir.display());
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -318,6 +346,39 @@ pub fn remove_monitor_scope(id: &str) {
     if let Some(u) = Hierarchies::host().unified() {
         let _ = std::fs::remove_dir(u.join(MONITORS).join(id));
     }
+}
+
+/// The cgroup2 subtree delegated to this unprivileged user (as systemd
+/// delegates `user@UID.service`), as a path from the hierarchy's root;
+/// `None` on v1 and hybrid hosts, for root, and where this process is not
+/// inside a subtree the user owns (a cgroup can only be entered from
+/// within one: the kernel checks the common ancestor).
+pub fn delegated_subtree() -> Option<PathBuf> {
+    let uid = rustix::process::geteuid().as_raw();
+    if uid == 0 || detect() != Layout::Unified {
+        return None;
+    }
+    delegation_in(Path::new("/sys/fs/cgroup"), &own_cgroup2()?, uid)
+}
+
+/// The topmost cgroup from `own` (a path from the root of the hierarchy
+/// at `base`) up that `uid` owns with its `cgroup.subtree_control` and
+/// `cgroup.procs`: where this user may make cgroups and move processes.
+fn delegation_in(base: &Path, own: &Path, uid: u32) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let owned = |rel: &Path| {
+        let dir = base.join(rel.strip_prefix("/").unwrap_or(rel));
+        ["", "cgroup.subtree_control", "cgroup.procs"]
+            .iter()
+            .all(|f| std::fs::metadata(dir.join(f)).is_ok_and(|m| m.uid() == uid))
+    };
+    let mut found = None;
+    let mut at = Some(own);
+    while let Some(p) = at.filter(|p| p.parent().is_some() && owned(p)) {
+        found = Some(p.to_path_buf());
+        at = p.parent();
+    }
+    found
 }
 
 /// This process's cgroup2 path (`0::/PATH` in /proc/self/cgroup).

@@ -170,3 +170,53 @@ fn opens_what_exists_and_removes_it() {
     assert!(!t.path().join("skiff/c5").exists());
     assert!(t.path().join("skiff").exists());
 }
+
+#[test]
+fn the_delegated_subtree_is_the_topmost_the_user_owns() {
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path();
+    let svc = "user.slice/user-1000.slice/user@1000.service";
+    let own = format!("{svc}/app.slice/term.scope");
+    for dir in [
+        "user.slice/user-1000.slice",
+        svc,
+        &format!("{svc}/app.slice"),
+        &own,
+    ] {
+        std::fs::create_dir_all(base.join(dir)).unwrap();
+        for f in ["cgroup.subtree_control", "cgroup.procs"] {
+            std::fs::write(base.join(dir).join(f), "").unwrap();
+        }
+    }
+    // systemd gives the user the service's subtree and its files.
+    let chown = |rel: &str, uid: u32| {
+        let p = base.join(rel);
+        std::os::unix::fs::chown(&p, Some(uid), None).unwrap();
+        for f in ["cgroup.subtree_control", "cgroup.procs"] {
+            std::os::unix::fs::chown(p.join(f), Some(uid), None).unwrap();
+        }
+    };
+    for rel in [svc.to_string(), format!("{svc}/app.slice"), own.clone()] {
+        chown(&rel, 1000);
+    }
+    let own_path = PathBuf::from(format!("/{own}"));
+    assert_eq!(
+        delegation_in(base, &own_path, 1000),
+        Some(PathBuf::from(format!("/{svc}")))
+    );
+    // Another user owns none of it; a session outside the subtree
+    // cannot use it.
+    assert_eq!(delegation_in(base, &own_path, 1001), None);
+    let session = "user.slice/user-1000.slice/session-2.scope";
+    std::fs::create_dir_all(base.join(session)).unwrap();
+    assert_eq!(
+        delegation_in(base, &PathBuf::from(format!("/{session}")), 1000),
+        None
+    );
+    // A file the user was not given stops the walk below it.
+    std::os::unix::fs::chown(base.join(svc).join("cgroup.procs"), Some(0), None).unwrap();
+    assert_eq!(
+        delegation_in(base, &own_path, 1000),
+        Some(PathBuf::from(format!("/{svc}/app.slice")))
+    );
+}

@@ -8,7 +8,6 @@ use super::{cpu, cpuset, memory, pids};
 use anyhow::{anyhow, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// Every controller skiff makes directories in.
 pub const KNOWN: [&str; 5] = ["cpuset", "cpu", "memory", "pids", "freezer"];
@@ -124,6 +123,18 @@ impl Group {
         list.map(|_| ())
     }
 
+    /// Freeze or thaw every process through the freezer directory.
+    pub fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let Some(f) = self.dir("freezer") else {
+            return Err(anyhow!("the container's cgroup has no freezer"));
+        };
+        if frozen {
+            freeze(f)
+        } else {
+            write(f, "freezer.state", "THAWED")
+        }
+    }
+
     /// Remove every directory (the parents stay: they are shared).
     pub fn remove(&self) -> Result<()> {
         let mut first = Ok(());
@@ -163,12 +174,5 @@ fn make(base: &Path, name: &str, rel: &Path) -> Result<PathBuf> {
 /// Freeze the freezer cgroup `dir` and wait until it is.
 fn freeze(dir: &Path) -> Result<()> {
     write(dir, "freezer.state", "FROZEN")?;
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while read(dir, "freezer.state")? != "FROZEN" {
-        if Instant::now() > deadline {
-            return Err(anyhow!("freeze cgroup {}: still freezing", dir.display()));
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    Ok(())
+    super::wait_for(dir, || Ok(read(dir, "freezer.state")? == "FROZEN"))
 }

@@ -75,6 +75,18 @@ impl Group {
         write(&self.dir, "cgroup.kill", "1")
     }
 
+    /// Freeze (or thaw) every process in it (`cgroup.freeze`, Linux 5.2),
+    /// and wait until the kernel says it is done.
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        write(&self.dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
+        super::wait_for(&self.dir, || {
+            let now = read(&self.dir, "cgroup.events")
+                .ok()
+                .and_then(|s| fs::keyed(&s, "frozen"));
+            Ok(now == Some(frozen as u64))
+        })
+    }
+
     /// Any process in it (or below)?
     pub fn populated(&self) -> bool {
         read(&self.dir, "cgroup.events")

@@ -54,6 +54,12 @@ pub fn relay(
 pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let store = Store::open(&cfg.root)?;
     let rec = state::find(&store, &args.container)?;
+    if rec.state.status == "paused" {
+        crate::bail_kind!(
+            InvalidState,
+            "You cannot attach to a paused container, unpause it first"
+        );
+    }
     if !state::is_running(&rec) {
         crate::bail_kind!(
             InvalidState,

@@ -18,8 +18,7 @@ pub struct Args {
     /// Commit message
     #[arg(short, long)]
     pub message: Option<String>,
-    /// Pause container during commit (accepted for Docker's sake: skiff
-    /// reads the upper directory as it is)
+    /// Pause container during commit
     #[arg(
         short,
         long,
@@ -61,7 +60,13 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         changes: args.change.clone(),
         name,
     };
-    let img = commit(&store, &rec, &opts).with_context(|| format!("commit {}", args.container))?;
+    let made = || commit(&store, &rec, &opts);
+    let img = if args.pause && rec.state.status == "running" {
+        crate::container::ops::frozen_during(&store, &rec, made)
+    } else {
+        made()
+    }
+    .with_context(|| format!("commit {}", args.container))?;
     println!("{}", img.id);
     Ok(0)
 }

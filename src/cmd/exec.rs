@@ -81,6 +81,15 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
 
 /// The running container `rec` as exec enters it.
 pub fn target(store: &Store, rec: &ContainerRecord) -> Result<Target> {
+    if rec.state.status == "paused" {
+        return Err(kind_err(
+            ErrorKind::InvalidState,
+            format!(
+                "Container {} is paused, unpause the container before exec",
+                rec.id
+            ),
+        ));
+    }
     let pid = rec.state.pid.filter(|_| state::is_running(rec));
     let Some(pid) = pid else {
         return Err(kind_err(

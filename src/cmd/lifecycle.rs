@@ -1,5 +1,5 @@
 //! The commands that move containers through their life: `start`, `stop`,
-//! `restart`, `kill`, `rm`, `wait`. Each takes several containers, as
+//! `restart`, `kill`, `pause`, `unpause`, `rm`, `wait`. Each takes several containers, as
 //! Docker's do: what succeeds is printed (the name as given), each failure
 //! is one error line, and the exit code says whether any failed.
 
@@ -46,6 +46,7 @@ pub fn start_cmd(args: StartArgs, cfg: &Config) -> Result<i32> {
             );
         }
         let rec = state::find(&store, &args.containers[0])?;
+        refuse_paused(&rec)?;
         let conn = if state::is_running(&rec) {
             crate::runtime::attach::connect(&crate::runtime::attach::socket_path(
                 &cfg.runroot,
@@ -65,12 +66,24 @@ pub fn start_cmd(args: StartArgs, cfg: &Config) -> Result<i32> {
     }
     each(&args.containers, |n| {
         let rec = state::find(&store, n)?;
+        refuse_paused(&rec)?;
         if !state::is_running(&rec) {
             start::detached(cfg, &rec.id, None)?;
         }
         println!("{n}");
         Ok(())
     })
+}
+
+/// Docker's answer to `start` of a paused container.
+fn refuse_paused(rec: &crate::store::ContainerRecord) -> Result<()> {
+    if rec.state.status == "paused" {
+        crate::bail_kind!(
+            InvalidState,
+            "cannot start a paused container, try unpause instead"
+        );
+    }
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -142,6 +155,32 @@ pub fn kill_cmd(args: KillArgs, cfg: &Config) -> Result<i32> {
             })?;
         }
         ops::kill(&store, &rec, sig)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PauseArgs {
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// `pause`: freeze every process of each container (the cgroup freezer).
+pub fn pause_cmd(args: PauseArgs, cfg: &Config) -> Result<i32> {
+    let store = Store::open(&cfg.root)?;
+    each(&args.containers, |n| {
+        ops::pause(&store, &state::find(&store, n)?, true)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+/// `unpause`: thaw them again.
+pub fn unpause_cmd(args: PauseArgs, cfg: &Config) -> Result<i32> {
+    let store = Store::open(&cfg.root)?;
+    each(&args.containers, |n| {
+        ops::pause(&store, &state::find(&store, n)?, false)?;
         println!("{n}");
         Ok(())
     })

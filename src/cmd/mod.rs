@@ -231,6 +231,10 @@ pub enum Command {
     Restart(lifecycle::StopArgs),
     /// Kill one or more running containers
     Kill(lifecycle::KillArgs),
+    /// Pause all processes within one or more containers
+    Pause(lifecycle::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(lifecycle::PauseArgs),
     /// Remove one or more containers
     Rm(lifecycle::RmArgs),
     /// Block until one or more containers stop, then print their exit codes
@@ -287,6 +291,10 @@ pub enum ContainerCommand {
     Restart(lifecycle::StopArgs),
     /// Kill one or more running containers
     Kill(lifecycle::KillArgs),
+    /// Pause all processes within one or more containers
+    Pause(lifecycle::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(lifecycle::PauseArgs),
     /// Remove one or more containers
     #[command(alias = "remove")]
     Rm(lifecycle::RmArgs),
@@ -355,6 +363,8 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
         ContainerCommand::Stop(a) => lifecycle::stop_cmd(a, cfg),
         ContainerCommand::Restart(a) => lifecycle::restart_cmd(a, cfg),
         ContainerCommand::Kill(a) => lifecycle::kill_cmd(a, cfg),
+        ContainerCommand::Pause(a) => lifecycle::pause_cmd(a, cfg),
+        ContainerCommand::Unpause(a) => lifecycle::unpause_cmd(a, cfg),
         ContainerCommand::Rm(a) => lifecycle::rm_cmd(a, cfg),
         ContainerCommand::Wait(a) => lifecycle::wait_cmd(a, cfg),
         ContainerCommand::Ls(a) => ps::run(a, cfg),
@@ -407,6 +417,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Stop(a) => lifecycle::stop_cmd(a, &cfg),
         Command::Restart(a) => lifecycle::restart_cmd(a, &cfg),
         Command::Kill(a) => lifecycle::kill_cmd(a, &cfg),
+        Command::Pause(a) => lifecycle::pause_cmd(a, &cfg),
+        Command::Unpause(a) => lifecycle::unpause_cmd(a, &cfg),
         Command::Rm(a) => lifecycle::rm_cmd(a, &cfg),
         Command::Wait(a) => lifecycle::wait_cmd(a, &cfg),
         Command::Ps(a) => ps::run(a, &cfg),

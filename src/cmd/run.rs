@@ -38,6 +38,9 @@ pub struct Args {
     /// Give extended privileges to this container
     #[arg(long)]
     pub privileged: bool,
+    /// Cgroup namespace to use (host|private)
+    #[arg(long)]
+    pub cgroupns: Option<String>,
     /// Set environment variables
     #[arg(short, long)]
     pub env: Vec<String>,
@@ -218,6 +221,7 @@ impl Args {
             init: self.init,
             read_only: self.read_only,
             privileged: self.privileged,
+            cgroupns: self.cgroupns.clone(),
             env: self.env.clone(),
             env_file: self.env_file.clone(),
             workdir: self.workdir.clone(),

@@ -50,7 +50,11 @@ pub fn create<'a>(
     opts: &RunOpts,
     pulling: &PullSettings,
 ) -> Result<Created<'a>> {
-    if cfg.rootless && opts.resources.limits_any() {
+    let delegated = cfg
+        .rootless
+        .then(crate::cgroup::delegated_subtree)
+        .flatten();
+    if cfg.rootless && delegated.is_none() && opts.resources.limits_any() {
         // Never silently: the container runs, without them.
         eprintln!(
             "skiff: warning: resource limits cannot be applied rootless without a delegated cgroup; the container runs without them"
@@ -220,6 +224,7 @@ pub fn create<'a>(
         seccomp_profile: profile.as_ref(),
         host: &host,
         rootless: cfg.rootless,
+        delegated: delegated.as_deref(),
     })?;
     clamp_capabilities(&mut spec)?;
     let mut ann = spec.annotations().clone().unwrap_or_default();

@@ -37,10 +37,91 @@ pub fn signal(rec: &ContainerRecord, sig: i32) -> Result<()> {
         .map_err(|e| anyhow!("kill container {}: {e}", rec.name))
 }
 
-/// `kill`: [`signal`], recorded as an event.
+/// `kill`: [`signal`], recorded as an event. SIGKILL returns once the
+/// container's end is recorded, as Docker's does: a `rm` right after it
+/// finds the container stopped.
 pub fn kill(store: &Store, rec: &ContainerRecord, sig: i32) -> Result<()> {
     signal(rec, sig)?;
+    thaw_to_deliver(store, rec);
     store.container_event(rec, "kill", &[("signal", &sig.to_string())]);
+    if sig == libc::SIGKILL {
+        if let Some(pid) = rec.state.pid {
+            wait_gone(pid, rec.state.pid_start, Some(MONITOR_GRACE));
+        }
+        wait_owner(rec, MONITOR_GRACE);
+    }
+    Ok(())
+}
+
+/// A paused container just signalled: thawed, so that it sees the signal
+/// now (a frozen process takes it only when thawed; SIGKILL aside on
+/// cgroup v2), and running again.
+fn thaw_to_deliver(store: &Store, rec: &ContainerRecord) {
+    if rec.state.status != "paused" {
+        return;
+    }
+    if let Some(cg) = crate::runtime::cgroups::existing(&store.container_dir(&rec.id)) {
+        let _ = cg.set_frozen(false);
+    }
+    let _ = store.update_container(&rec.id, |c| {
+        if c.state.status == "paused" {
+            c.state.status = "running".into();
+        }
+        Ok(())
+    });
+}
+
+/// `f` done with the running container's processes frozen (`commit
+/// --pause`), so that its files hold still; thawed again however `f` ends.
+pub fn frozen_during<T>(
+    store: &Store,
+    rec: &ContainerRecord,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let Some(cg) = crate::runtime::cgroups::existing(&store.container_dir(&rec.id)) else {
+        return f();
+    };
+    cg.set_frozen(true)
+        .map_err(|e| anyhow!("pause container {}: {e:#}", rec.id))?;
+    let out = f();
+    cg.set_frozen(false)
+        .map_err(|e| anyhow!("unpause container {}: {e:#}", rec.id))?;
+    out
+}
+
+/// `pause` (`frozen`) or `unpause`: every process of the running
+/// container frozen by the cgroup freezer, or thawed; Docker's words when
+/// the container is not in the state for it.
+pub fn pause(store: &Store, rec: &ContainerRecord, frozen: bool) -> Result<()> {
+    let (from, to, what) = if frozen {
+        ("running", "paused", "pause")
+    } else {
+        ("paused", "running", "unpause")
+    };
+    let refuse = |c: &ContainerRecord| {
+        let why = match (frozen, c.state.status.as_str()) {
+            (true, "paused") => "is already paused",
+            (true, _) => "is not running",
+            (false, _) => "is not paused",
+        };
+        kind_err(ErrorKind::InvalidState, format!("Container {} {why}", c.id))
+    };
+    if rec.state.status != from || !is_running(rec) {
+        return Err(refuse(rec));
+    }
+    let cg = crate::runtime::cgroups::existing(&store.container_dir(&rec.id))
+        .ok_or_else(|| anyhow!("container {} has no cgroup to freeze", rec.id))?;
+    // Under the store's lock: its monitor, recording an exit, waits.
+    let rec = store.update_container(&rec.id, |c| {
+        if c.state.status != from {
+            return Err(refuse(c));
+        }
+        cg.set_frozen(frozen)
+            .map_err(|e| anyhow!("{what} container {}: {e:#}", c.id))?;
+        c.state.status = to.into();
+        Ok(c.clone())
+    })?;
+    store.container_event(&rec, what, &[]);
     Ok(())
 }
 
@@ -130,6 +211,7 @@ pub fn stop(
     if let Some(pid) = rec.state.pid.filter(|_| is_running(&rec)) {
         let sig = sig.or(rec.stop_signal).unwrap_or(libc::SIGTERM);
         let _ = signal(&rec, sig);
+        thaw_to_deliver(store, &rec);
         let secs = timeout.or(rec.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
         let wait = (secs >= 0).then(|| Duration::from_secs(secs as u64));
         if !wait_gone(pid, rec.state.pid_start, wait) {
@@ -192,6 +274,7 @@ fn kill_and_wait(store: &Store, id: &str) -> Result<()> {
         if let Some(pid) = rec.state.pid.filter(|_| is_running(&rec)) {
             let _ = signal(&rec, libc::SIGKILL);
             let _ = crate::runtime::cgroups::kill_all(&store.container_dir(id));
+            thaw_to_deliver(store, &rec);
             wait_gone(pid, rec.state.pid_start, Some(MONITOR_GRACE));
         }
         wait_owner(&rec, MONITOR_GRACE);

@@ -110,9 +110,10 @@ pub fn find(store: &Store, name: &str) -> Result<ContainerRecord> {
     })
 }
 
-/// Is the container's process running now?
+/// Is the container's process running now (paused counts: its processes
+/// are there, frozen)?
 pub fn is_running(rec: &ContainerRecord) -> bool {
-    rec.state.status == "running"
+    matches!(rec.state.status.as_str(), "running" | "paused")
         && rec
             .state
             .pid

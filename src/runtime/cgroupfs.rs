@@ -27,6 +27,9 @@ pub struct Hierarchy {
     pub data: Option<String>,
     /// Symlinks to `name` for co-mounted controllers (`cpu -> cpu,cpuacct`).
     pub links: Vec<String>,
+    /// The process's cgroup in it: `/` inside a cgroup namespace of its
+    /// own, the host's path in the host's (`--cgroupns host`).
+    pub path: String,
 }
 
 /// The hierarchies listed in /proc/self/cgroup.
@@ -37,12 +40,14 @@ pub fn hierarchies(proc_cgroup: &str) -> Vec<Hierarchy> {
         let (Some(id), Some(ctrl)) = (parts.next(), parts.next()) else {
             continue;
         };
+        let path = parts.next().unwrap_or("/").trim().to_string();
         if id == "0" && ctrl.is_empty() {
             out.push(Hierarchy {
                 name: "unified".into(),
                 fstype: "cgroup2",
                 data: None,
                 links: Vec::new(),
+                path,
             });
             continue;
         }
@@ -60,6 +65,7 @@ pub fn hierarchies(proc_cgroup: &str) -> Vec<Hierarchy> {
             fstype: "cgroup",
             data: Some(ctrl.to_string()),
             links,
+            path,
         });
     }
     out
@@ -91,21 +97,35 @@ pub fn host_cgroup2_source() -> Option<PathBuf> {
 
 /// Bind the host's cgroup2 directory on `target` (which is `dest`).
 fn bind_cgroup2(root: BorrowedFd, m: &MountSpec, target: BorrowedFd, dest: &Path) -> Result<()> {
-    let d = dest.display();
     let Some(src) = &m.source else {
-        bail!("mount cgroup2 on {d}: the host's cgroup2 hierarchy was not found");
+        bail!(
+            "mount cgroup2 on {}: the host's cgroup2 hierarchy was not found",
+            dest.display()
+        );
     };
+    bind_dir(root, src, m.flags, target, dest)
+}
+
+/// Bind the host's directory `src` on `target` (which is `dest`), with
+/// the mount's `flags`.
+fn bind_dir(
+    root: BorrowedFd,
+    src: &Path,
+    flags: MsFlags,
+    target: BorrowedFd,
+    dest: &Path,
+) -> Result<()> {
+    let d = dest.display();
     mount(
-        Some(src.as_path()),
+        Some(src),
         fd_path(target).as_str(),
         None::<&str>,
         MsFlags::MS_BIND,
         None::<&str>,
     )
     .map_err(|e| anyhow!("bind mount {} on {d}: {}", src.display(), errno(e)))?;
-    let flags = m.flags & !(MsFlags::MS_RDONLY);
-    if m.flags.contains(MsFlags::MS_RDONLY) || !flags.is_empty() {
-        remount_bind(root, dest, m.flags)?;
+    if !flags.is_empty() {
+        remount_bind(root, dest, flags)?;
     }
     Ok(())
 }
@@ -153,16 +173,25 @@ pub fn mount_cgroups(root: BorrowedFd, m: &MountSpec) -> Result<()> {
             .map_err(|e| anyhow!("mount target {}: {}", sub.display(), super::io_text(&e)))?;
         if h.fstype == "cgroup2" {
             bind_cgroup2(root, m, fd.as_fd(), &sub)?;
-            continue;
+        } else if h.path != "/" {
+            // In the host's cgroup namespace a fresh mount would show the
+            // whole hierarchy: the container's own part of it instead, as
+            // the host mounts it (the mount namespace is still a copy of
+            // the host's here).
+            let src = Path::new("/sys/fs/cgroup")
+                .join(&h.name)
+                .join(h.path.trim_start_matches('/'));
+            bind_dir(root, &src, flags, fd.as_fd(), &sub)?;
+        } else {
+            mount(
+                Some(h.fstype),
+                fd_path(fd.as_fd()).as_str(),
+                Some(h.fstype),
+                flags,
+                h.data.as_deref(),
+            )
+            .map_err(|e| anyhow!("mount {} on {}: {}", h.fstype, sub.display(), errno(e)))?;
         }
-        mount(
-            Some(h.fstype),
-            fd_path(fd.as_fd()).as_str(),
-            Some(h.fstype),
-            flags,
-            h.data.as_deref(),
-        )
-        .map_err(|e| anyhow!("mount {} on {}: {}", h.fstype, sub.display(), errno(e)))?;
         for l in &h.links {
             match rustix::fs::symlinkat(h.name.as_str(), &dir, l.as_str()) {
                 Ok(()) | Err(rustix::io::Errno::EXIST) => {}
@@ -207,5 +236,10 @@ mod tests {
         assert_eq!(h[2].data.as_deref(), Some("name=systemd"));
         assert_eq!(h[3].fstype, "cgroup2");
         assert_eq!(h[3].name, "unified");
+        assert!(h.iter().all(|h| h.path == "/"));
+        // In the host's cgroup namespace: the host's paths.
+        let h = hierarchies("4:memory:/skiff/ab12\n0::/skiff/ab12\n");
+        assert_eq!(h[0].path, "/skiff/ab12");
+        assert_eq!(h[1].path, "/skiff/ab12");
     }
 }

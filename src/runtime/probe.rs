@@ -205,6 +205,10 @@ impl Prober {
         let in_start = began.duration_since(self.started) < self.schedule.start_period;
         let mut changed = None;
         let rec = store.update_container(&self.id, |c| {
+            // A frozen container's probe tells nothing of its health.
+            if c.state.status == "paused" {
+                return Ok(c.clone());
+            }
             let h = c.state.health.get_or_insert_with(|| health::started(None));
             changed = health::record(h, result, &self.schedule, in_start);
             Ok(c.clone())

@@ -84,6 +84,9 @@ pub struct SpecInput<'a> {
     /// placeholders (empty lists the caller fills), binds host devices
     /// instead of creating nodes, and leaves out device cgroup rules.
     pub rootless: bool,
+    /// Rootless with a cgroup2 subtree of its own (`cgroup::delegated_subtree`):
+    /// the container's cgroup, with its limits, goes under it.
+    pub delegated: Option<&'a Path>,
 }
 
 fn invalid(msg: impl Into<String>) -> anyhow::Error {
@@ -283,8 +286,10 @@ fn namespaces(opts: &RunOpts, rootless: bool) -> Vec<LinuxNamespace> {
         LinuxNamespaceType::Ipc,
         LinuxNamespaceType::Uts,
         LinuxNamespaceType::Mount,
-        LinuxNamespaceType::Cgroup,
     ]);
+    if !opts.cgroupns_host {
+        kinds.push(LinuxNamespaceType::Cgroup);
+    }
     kinds
         .into_iter()
         .map(|k| {
@@ -417,6 +422,18 @@ pub fn build_spec(input: &SpecInput) -> Result<Spec> {
     build(input).with_context(|| format!("build the runtime spec of container {}", input.id))
 }
 
+/// The container's cgroup: under skiff's parent (or `--cgroup-parent`)
+/// from the hierarchy's root, or from the user's delegated subtree;
+/// none rootless without one.
+fn cgroup_path(input: &SpecInput) -> Option<PathBuf> {
+    let own = input.opts.resources.cgroup_path(input.id);
+    match (input.rootless, input.delegated) {
+        (false, _) => Some(PathBuf::from(own)),
+        (true, Some(d)) => Some(d.join(own.trim_start_matches('/'))),
+        (true, None) => None,
+    }
+}
+
 fn build(input: &SpecInput) -> Result<Spec> {
     let opts = input.opts;
     let caps = resolve_capabilities(opts.privileged, &opts.cap_add, &opts.cap_drop);
@@ -427,10 +444,8 @@ fn build(input: &SpecInput) -> Result<Spec> {
         .set_uid_mappings(input.rootless.then(Vec::new))
         .set_gid_mappings(input.rootless.then(Vec::new))
         .set_devices((!input.rootless).then(|| devices(input)))
-        .set_resources((!input.rootless).then(|| resources(input)))
-        .set_cgroups_path(
-            (!input.rootless).then(|| PathBuf::from(opts.resources.cgroup_path(input.id))),
-        )
+        .set_resources(cgroup_path(input).is_some().then(|| resources(input)))
+        .set_cgroups_path(cgroup_path(input))
         .set_seccomp(seccomp(input, &caps)?)
         .set_sysctl((!opts.sysctls.is_empty()).then(|| opts.sysctls.clone().into_iter().collect()))
         .set_rootfs_propagation(rootfs_propagation(input.mounts).map(str::to_string));

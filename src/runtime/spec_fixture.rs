@@ -26,6 +26,7 @@ pub(crate) struct Fixture {
     pub(crate) profile: Option<Profile>,
     pub(crate) host: Host,
     pub(crate) rootless: bool,
+    pub(crate) delegated: Option<PathBuf>,
 }
 
 pub(crate) fn image() -> RunConfig {
@@ -95,6 +96,7 @@ impl Fixture {
                 kernel: KernelVersion(6, 1),
             },
             rootless: false,
+            delegated: None,
         }
     }
 
@@ -112,6 +114,7 @@ impl Fixture {
             seccomp_profile: self.profile.as_ref(),
             host: &self.host,
             rootless: self.rootless,
+            delegated: self.delegated.as_deref(),
         })
     }
 

@@ -487,3 +487,75 @@ fn config_json_round_trips_with_runc_field_names() {
     f.spec().save(&path).unwrap();
     assert_eq!(Spec::load(&path).unwrap(), f.spec());
 }
+
+#[test]
+fn rootless_cgroups_go_under_the_delegated_subtree_or_nowhere() {
+    let flags = || RunFlags {
+        resources: crate::runtime::opts::resources::ResourceFlags {
+            memory: Some("64m".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let f = Fixture::new(flags());
+    let s = f.spec();
+    let l = s.linux().as_ref().unwrap();
+    assert_eq!(
+        l.cgroups_path().as_deref(),
+        Some(Path::new("/skiff/abcdef0123456789"))
+    );
+    assert!(l.resources().is_some());
+
+    let mut f = Fixture::new(flags());
+    f.rootless = true;
+    let s = f.spec();
+    let l = s.linux().as_ref().unwrap();
+    assert_eq!(l.cgroups_path(), &None);
+    assert_eq!(l.resources(), &None);
+
+    f.delegated = Some(PathBuf::from(
+        "/user.slice/user-1000.slice/user@1000.service",
+    ));
+    let s = f.spec();
+    let l = s.linux().as_ref().unwrap();
+    assert_eq!(
+        l.cgroups_path().as_deref(),
+        Some(Path::new(
+            "/user.slice/user-1000.slice/user@1000.service/skiff/abcdef0123456789"
+        ))
+    );
+    assert_eq!(
+        l.resources()
+            .as_ref()
+            .unwrap()
+            .memory()
+            .as_ref()
+            .unwrap()
+            .limit(),
+        Some(64 << 20)
+    );
+}
+
+#[test]
+fn cgroupns_host_leaves_the_cgroup_namespace_out() {
+    let has = |f: &Fixture| {
+        f.spec()
+            .linux()
+            .as_ref()
+            .unwrap()
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Cgroup)
+    };
+    assert!(has(&Fixture::new(RunFlags::default())));
+    assert!(has(&Fixture::new(RunFlags {
+        cgroupns: Some("private".into()),
+        ..Default::default()
+    })));
+    assert!(!has(&Fixture::new(RunFlags {
+        cgroupns: Some("host".into()),
+        ..Default::default()
+    })));
+}

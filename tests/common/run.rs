@@ -176,7 +176,7 @@ impl Ctx {
         let ours = procs_with_env(&format!("SKIFF_ROOT={}", self.env.root.display()));
         assert!(ours.is_empty(), "skiff processes left: {ours:?}");
         for id in ids {
-            let cg = cgroup_dirs_named(id);
+            let cg = cgroups_left(id);
             assert!(cg.is_empty(), "cgroups left for {id}: {cg:?}");
             let rr = super::expect::find_named(&self.env.runroot, id);
             assert!(rr.is_empty(), "runroot entries left for {id}: {rr:?}");
@@ -445,6 +445,24 @@ pub fn cgroup_dirs_named(needle: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     walk(Path::new("/sys/fs/cgroup"), needle, 8, &mut out);
     out
+}
+
+/// [`cgroup_dirs_named`] once the monitors' own cgroups among them are
+/// gone: a monitor leaves its cgroup (`skiff-monitors/ID`) as it exits,
+/// a moment after it recorded the container's end. Waits at most five
+/// seconds for that.
+pub fn cgroups_left(needle: &str) -> Vec<PathBuf> {
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = cgroup_dirs_named(needle);
+        let monitors = left
+            .iter()
+            .any(|p| p.to_string_lossy().contains("/skiff-monitors/"));
+        if !monitors || Instant::now() > end {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A hex mask from a `/proc/PID/status` text (`CapEff`, `CapBnd`, ...).

@@ -125,18 +125,18 @@ pub fn mounts(store: &Store, rec: &ContainerRecord, spec: Option<&Spec>) -> Vec<
     out
 }
 
+/// Does the container have a namespace of kind `k` of its own?
+fn own_namespace(spec: Option<&Spec>, k: LinuxNamespaceType) -> bool {
+    spec.and_then(|s| s.linux().as_ref())
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == k && n.path().is_none()))
+}
+
 /// Docker's `HostConfig.NetworkMode`: `host` without a network namespace
 /// of its own; otherwise skiff's isolated default, which Docker calls
 /// `bridge`.
 pub fn network_mode(spec: Option<&Spec>) -> &'static str {
-    let own = spec
-        .and_then(|s| s.linux().as_ref())
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| {
-            ns.iter()
-                .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none())
-        });
-    if own {
+    if own_namespace(spec, LinuxNamespaceType::Network) {
         "bridge"
     } else {
         "host"
@@ -344,6 +344,11 @@ fn host_config(rec: &ContainerRecord, spec: Option<&Spec>, mounts: &[MountView])
         "CapAdd": cap_add,
         "CapDrop": cap_drop,
         "Privileged": privileged,
+        "CgroupnsMode": if own_namespace(spec, LinuxNamespaceType::Cgroup) {
+            "private"
+        } else {
+            "host"
+        },
         "ReadonlyRootfs": spec
             .and_then(|s| s.root().as_ref())
             .and_then(|r| r.readonly())

@@ -41,6 +41,7 @@ pub struct RunFlags {
     pub init: bool,
     pub read_only: bool,
     pub privileged: bool,
+    pub cgroupns: Option<String>,
     pub env: Vec<String>,
     pub env_file: Vec<String>,
     pub workdir: Option<String>,
@@ -103,6 +104,10 @@ pub struct RunOpts {
     pub init: bool,
     pub read_only: bool,
     pub privileged: bool,
+    /// `--cgroupns host`: the host's cgroup namespace (private otherwise,
+    /// on every layout; Docker keeps the host's on v1 only for old
+    /// kernels' sake).
+    pub cgroupns_host: bool,
     /// Env files first, then `-e`, in command-line order.
     pub env: Vec<EnvVar>,
     /// Absolute and cleaned.
@@ -194,6 +199,11 @@ impl RunOpts {
             init: flags.init,
             read_only: flags.read_only,
             privileged: flags.privileged,
+            cgroupns_host: match flags.cgroupns.as_deref() {
+                None | Some("" | "private") => false,
+                Some("host") => true,
+                Some(_) => return Err(bad("--cgroupns: invalid CGROUP mode")),
+            },
             detach: flags.detach,
             stop_timeout: flags.stop_timeout,
             ..Default::default()
