@@ -41,6 +41,7 @@ pub fn read_password(prompt: &str) -> std::io::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
+pub mod bpf;
 pub mod fork;
 pub mod mem;
 pub mod proc;

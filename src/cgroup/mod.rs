@@ -5,6 +5,7 @@
 
 mod cpu;
 mod cpuset;
+pub mod devices;
 pub mod fs;
 mod memory;
 mod pids;
@@ -143,13 +144,26 @@ impl Cgroup {
             Layout::None if limits.is_empty() => Ok(None),
             Layout::None => bail!("cannot apply resource limits: no cgroup file system is mounted"),
             Layout::Hybrid | Layout::Legacy => {
+                let rules = res.and_then(devices::rules);
                 let tracker = match h.unified() {
                     Some(u) => Some(v2::Group::create(&u, &rel, None)?),
                     None => None,
                 };
+                // The kernel asks the cgroup2 group's device program too:
+                // one program load instead of a v1 directory and a write
+                // per rule.
+                if let (Some(t), Some(r)) = (&tracker, rules) {
+                    if let Err(e) = devices::apply_v2(&t.dir, r) {
+                        let _ = fs::rmdir(&t.dir);
+                        return Err(e);
+                    }
+                }
                 let mut names = limits;
                 if tracker.is_none() {
                     names.push("freezer");
+                    if rules.is_some() {
+                        names.push("devices");
+                    }
                 }
                 match v1::Group::create(&h.base, &rel, &names, res) {
                     Ok(dirs) => Ok(Some(Cgroup::V1 { dirs, tracker })),

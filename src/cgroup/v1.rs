@@ -4,13 +4,13 @@
 //! start and an rmdir on exit.
 
 use super::fs::{self, read, write};
-use super::{cpu, cpuset, memory, pids};
+use super::{cpu, cpuset, devices, memory, pids};
 use anyhow::{anyhow, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
 
 /// Every controller skiff makes directories in.
-pub const KNOWN: [&str; 5] = ["cpuset", "cpu", "memory", "pids", "freezer"];
+pub const KNOWN: [&str; 6] = ["cpuset", "cpu", "memory", "pids", "freezer", "devices"];
 
 /// The controllers `res` sets limits with.
 pub fn controllers(res: &LinuxResources) -> Vec<&'static str> {
@@ -78,6 +78,9 @@ impl Group {
         }
         if let (Some(d), Some(p)) = (self.dir("pids"), res.pids()) {
             pids::apply(d, p)?;
+        }
+        if let (Some(d), Some(r)) = (self.dir("devices"), devices::rules(res)) {
+            devices::apply_v1(d, r)?;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! enabled in every parent's `cgroup.subtree_control`.
 
 use super::fs::{self, read, write};
-use super::{cpu, cpuset, memory, pids};
+use super::{cpu, cpuset, devices, memory, pids};
 use anyhow::{anyhow, Result};
 use oci_spec::runtime::LinuxResources;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -140,6 +140,9 @@ pub fn apply(dir: &Path, res: &LinuxResources) -> Result<()> {
     }
     if let Some(p) = res.pids() {
         pids::apply(dir, p)?;
+    }
+    if let Some(rules) = devices::rules(res) {
+        devices::apply_v2(dir, rules)?;
     }
     Ok(())
 }

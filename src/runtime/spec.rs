@@ -325,7 +325,10 @@ fn resources(input: &SpecInput) -> LinuxResources {
         }));
     }
     let mut res = LinuxResources::default();
-    res.set_devices(Some(rules));
+    // Rootless, the user namespace already keeps host devices out (no
+    // CAP_MKNOD over them), and an unprivileged user cannot load the
+    // cgroup2 device program.
+    res.set_devices((!input.rootless).then_some(rules));
     limits(&input.opts.resources, &mut res);
     res
 }
