@@ -498,3 +498,44 @@ fn many_limited_containers_leave_no_cgroup() {
     }
     c.assert_nothing_left(&ids, None);
 }
+
+#[test]
+fn stop_and_kill_leave_no_process_of_the_cgroup() {
+    let c = Ctx::new("cg_children");
+    let bb = c.bb();
+    // An init that leaves children behind: one ignoring SIGTERM, one in a
+    // session of its own, one started by exec.
+    for (how, name) in [("stop", "st"), ("kill", "ki"), ("rm", "rmf")] {
+        let m = common::run::mark(name);
+        c.run_ok(&[
+            "-d",
+            "--name",
+            name,
+            "-e",
+            &m,
+            &bb,
+            "sh",
+            "-c",
+            "(trap '' TERM; sleep 1000) & setsid sleep 1000 & sleep 1000",
+        ]);
+        c.env.ok(&["exec", "-d", name, "sleep", "1000"]);
+        let id = c.inspect(name)["Id"].as_str().unwrap().to_string();
+        let before = common::run::procs_with_env(&m);
+        assert!(before.len() >= 4, "{how}: {before:?}");
+        match how {
+            "stop" => c.env.ok(&["stop", "-t", "1", name]),
+            "kill" => c.env.ok(&["kill", name]),
+            _ => c.env.ok(&["rm", "-f", name]),
+        };
+        let left = common::run::procs_with_env(&m);
+        assert!(left.is_empty(), "{how} left {left:?}");
+        if how != "rm" {
+            c.env.ok(&["rm", name]);
+        }
+        assert!(
+            cgroups_left(&id).is_empty(),
+            "{how}: {:?}",
+            cgroup_dirs_named(&id)
+        );
+    }
+}
