@@ -458,10 +458,8 @@ fn the_monitor_lives_in_a_cgroup_of_its_own() {
         let rec = record(&c, &id);
         let monitor = rec["state"]["monitor_pid"].as_u64().unwrap();
         let pid = rec["state"]["pid"].as_u64().unwrap();
-        // Moved there once the container runs (after `run -d` returned).
-        wait_until("the monitor's own cgroup", Duration::from_secs(10), || {
-            cgroup2_of(monitor) == format!("/skiff-monitors/{id}")
-        });
+        // Started there: in it as soon as `run -d` returns.
+        assert_eq!(cgroup2_of(monitor), format!("/skiff-monitors/{id}"));
         assert_eq!(cgroup2_of(pid), format!("/skiff/{id}"));
         let scope = unified.join("skiff-monitors").join(&id);
         assert!(scope.is_dir());

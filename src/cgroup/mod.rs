@@ -324,17 +324,56 @@ impl MonitorScope {
     /// hierarchy. `None` where there is none or the move is not allowed
     /// (rootless without delegation): the monitor then stays where it is.
     pub fn enter(id: &str) -> Option<MonitorScope> {
+        if let Some(s) = MonitorScope::adopt(id) {
+            return Some(s);
+        }
         let unified = Hierarchies::host().unified()?;
         let parent = unified.join(MONITORS);
-        fs::mkdir(&parent).ok()?;
         let dir = parent.join(id);
-        fs::mkdir(&dir).ok()?;
         let from = own_cgroup2();
+        fs::mkdir(&parent).ok()?;
+        fs::mkdir(&dir).ok()?;
         if fs::write(&dir, "cgroup.procs", "0").is_err() {
             let _ = fs::rmdir(&dir);
             return None;
         }
         Some(MonitorScope { dir, from, unified })
+    }
+
+    /// The scope this process was started in (`prepare`), if it was.
+    pub fn adopt(id: &str) -> Option<MonitorScope> {
+        let own = own_cgroup2()?;
+        if own != Path::new("/").join(MONITORS).join(id) {
+            return None;
+        }
+        let unified = Hierarchies::host().unified()?;
+        Some(MonitorScope {
+            dir: unified.join(MONITORS).join(id),
+            from: None,
+            unified,
+        })
+    }
+
+    /// Make the cgroup of container `id`'s monitor before the monitor
+    /// exists, open for `CLONE_INTO_CGROUP`: the monitor then starts in it
+    /// and never runs a moment in the cgroup of the command that started
+    /// it (a CI step's, whose end may kill every process in it). `None`
+    /// where it cannot be made (no cgroup2, rootless without delegation).
+    pub fn prepare(id: &str) -> Option<std::os::fd::OwnedFd> {
+        use rustix::fs::{Mode, OFlags};
+        let parent = Hierarchies::host().unified()?.join(MONITORS);
+        fs::mkdir(&parent).ok()?;
+        let dir = parent.join(id);
+        fs::mkdir(&dir).ok()?;
+        let fd = rustix::fs::open(
+            &dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        if fd.is_err() {
+            let _ = fs::rmdir(&dir);
+        }
+        fd.ok()
     }
 
     /// Leave it (back where the monitor came from, or to the root when

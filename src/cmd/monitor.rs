@@ -48,8 +48,9 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         root: cfg.root.clone(),
         runroot: cfg.runroot.clone(),
     };
-    // Its own cgroup, entered once the container runs (see `serve`).
-    let mut scope = None;
+    // Its own cgroup: started in it by `run -d`, or entered once the
+    // container runs (see `serve`).
+    let mut scope = crate::cgroup::MonitorScope::adopt(&args.id);
     let served = crate::runtime::monitor::serve(
         &store,
         &args.id,

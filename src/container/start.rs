@@ -38,7 +38,7 @@ pub fn attached(cfg: &Config, id: &str) -> Result<std::os::unix::net::UnixStream
 
 /// A monitor just spawned, and its ready pipe.
 struct Monitor {
-    child: std::process::Child,
+    pid: nix::unistd::Pid,
     ready: std::fs::File,
     early: Vec<u8>,
 }
@@ -51,7 +51,7 @@ impl Monitor {
         let res = crate::runtime::monitor::read_ready(&data);
         if res.is_err() {
             // It exits right after a failure: no zombie left behind.
-            let _ = self.child.wait();
+            let _ = nix::sys::wait::waitpid(self.pid, None);
         }
         res
     }
@@ -69,32 +69,96 @@ fn spawn_monitor(
     rustix::io::fcntl_setfd(&w, rustix::io::FdFlags::empty())
         .map_err(|e| anyhow!("pass a pipe on: {}", std::io::Error::from(e)))?;
     let maker = maker.map(Maker::inheritable).transpose()?;
-    let mut cmd = std::process::Command::new("/proc/self/exe");
-    cmd.arg0("skiff")
-        .arg("--root")
-        .arg(&cfg.root)
-        .arg("--runroot")
-        .arg(&cfg.runroot)
-        .arg("container-monitor")
-        .arg("--ready-fd")
-        .arg(w.as_raw_fd().to_string())
-        .args(wait_attach.then_some("--wait-attach"))
-        .args(
-            maker
-                .as_ref()
-                .map(|m| format!("--maker-fd={}", m.as_raw_fd())),
-        )
-        .arg(id)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .current_dir("/");
-    let child = cmd.spawn().context("start the container's monitor")?;
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "skiff".into(),
+        "--root".into(),
+        cfg.root.clone().into(),
+        "--runroot".into(),
+        cfg.runroot.clone().into(),
+        "container-monitor".into(),
+        "--ready-fd".into(),
+        w.as_raw_fd().to_string().into(),
+    ];
+    if wait_attach {
+        args.push("--wait-attach".into());
+    }
+    if let Some(m) = &maker {
+        args.push(format!("--maker-fd={}", m.as_raw_fd()).into());
+    }
+    args.push(id.into());
+    // A monitor of the container's last run, exiting, may remove the
+    // scope between its making and the fork: made again then.
+    let mut forked = None;
+    for _ in 0..3 {
+        let Some(scope) = crate::cgroup::MonitorScope::prepare(id)
+            .filter(|_| crate::sys::proc::single_threaded())
+        else {
+            break;
+        };
+        match fork_monitor(&args, &scope) {
+            Ok(pid) => {
+                forked = Some(pid);
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                crate::cgroup::remove_monitor_scope(id);
+                return Err(anyhow!("start the container's monitor: {e}"));
+            }
+        }
+    }
+    let pid = match forked {
+        Some(pid) => pid,
+        None => {
+            let child = std::process::Command::new("/proc/self/exe")
+                .arg0(&args[0])
+                .args(&args[1..])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .current_dir("/")
+                .spawn()
+                .context("start the container's monitor")?;
+            nix::unistd::Pid::from_raw(child.id() as i32)
+        }
+    };
     drop(w);
     drop(maker);
     Ok(Monitor {
-        child,
+        pid,
         ready: std::fs::File::from(r),
         early: Vec::new(),
     })
+}
+
+/// Start the monitor (`args`, skiff's own command line) inside its
+/// cgroup `scope` from its first instruction (`CLONE_INTO_CGROUP`).
+fn fork_monitor(
+    args: &[std::ffi::OsString],
+    scope: &std::os::fd::OwnedFd,
+) -> std::io::Result<nix::unistd::Pid> {
+    use std::os::fd::AsFd;
+    use std::os::unix::ffi::OsStrExt;
+    // Everything the child needs is made before the fork.
+    let argv = args
+        .iter()
+        .map(|a| std::ffi::CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    match crate::sys::fork::fork_into(0, Some(scope.as_fd()))? {
+        crate::sys::fork::Forked::Child => {
+            for n in 0..3 {
+                if crate::sys::proc::dup_to(null.as_fd(), n).is_err() {
+                    crate::sys::proc::exit_now(127);
+                }
+            }
+            let _ = nix::unistd::chdir("/");
+            let _ = nix::unistd::execv(c"/proc/self/exe", &argv);
+            crate::sys::proc::exit_now(127)
+        }
+        crate::sys::fork::Forked::Parent(pid) => Ok(pid),
+    }
 }

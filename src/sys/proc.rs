@@ -110,3 +110,9 @@ pub fn send_signal(pid: i32, sig: i32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Does this process run a single thread (so that a plain fork leaves no
+/// lock held by a thread the child lacks)?
+pub fn single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1)
+}
