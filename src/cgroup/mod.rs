@@ -8,6 +8,7 @@ mod cpuset;
 pub mod fs;
 mod memory;
 mod pids;
+pub mod stats;
 pub mod v1;
 pub mod v2;
 
