@@ -9,6 +9,7 @@ pub mod devices;
 pub mod fs;
 mod memory;
 mod pids;
+pub mod stats;
 pub mod v1;
 pub mod v2;
 

@@ -34,6 +34,7 @@ pub mod rename;
 pub mod rmi;
 pub mod run;
 pub mod runtime;
+pub mod stats;
 pub mod system;
 pub mod tag;
 pub mod top;
@@ -247,6 +248,8 @@ pub enum Command {
     Rename(rename::Args),
     /// Display the running processes of a container
     Top(top::Args),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::Args),
     /// List port mappings or a specific mapping for the container
     Port(port::Args),
     /// Get real time events from skiff's record
@@ -309,6 +312,8 @@ pub enum ContainerCommand {
     Rename(rename::Args),
     /// Display the running processes of a container
     Top(top::Args),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::Args),
     /// List port mappings or a specific mapping for the container
     Port(port::Args),
     /// Remove all stopped containers
@@ -371,6 +376,7 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
         ContainerCommand::Logs(a) => logs::run(a, cfg),
         ContainerCommand::Rename(a) => rename::run(a, cfg),
         ContainerCommand::Top(a) => top::run(a, cfg),
+        ContainerCommand::Stats(a) => stats::run(a, cfg),
         ContainerCommand::Port(a) => port::run(a, cfg),
         ContainerCommand::Prune(a) => container_prune::run(a, cfg),
         ContainerCommand::Attach(a) => attach::run(a, cfg),
@@ -425,6 +431,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Logs(a) => logs::run(a, &cfg),
         Command::Rename(a) => rename::run(a, &cfg),
         Command::Top(a) => top::run(a, &cfg),
+        Command::Stats(a) => stats::run(a, &cfg),
         Command::Port(a) => port::run(a, &cfg),
         Command::Events(a) => events::run(a, &cfg),
         Command::Attach(a) => attach::run(a, &cfg),

@@ -92,32 +92,6 @@ pub fn status_text(rec: &ContainerRecord) -> String {
     }
 }
 
-/// A size as Docker's SIZE column prints it (go-units'
-/// `HumanSizeWithPrecision(n, 3)`, Go's `%.3g`): `12B`, `4.3MB`, `1.98MB`.
-fn size3(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    let decimals = if v >= 100.0 {
-        0
-    } else if v >= 10.0 {
-        1
-    } else {
-        2
-    };
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &s
-    };
-    format!("{s}{}", UNITS[i])
-}
-
 /// Go's `strconv.Quote`: Docker prints the COMMAND column with it.
 fn go_quote(s: &str) -> String {
     let mut out = String::from("\"");
@@ -376,9 +350,13 @@ fn row(store: &Store, s: &Selected, args: &Args, with_size: bool, label_keys: &[
         let rw = upper_size(store, &rec.id);
         let image = image_size(store, rec);
         if image > 0 {
-            format!("{} (virtual {})", size3(rw), size3(rw + image))
+            format!(
+                "{} (virtual {})",
+                human::size3(rw),
+                human::size3(rw + image)
+            )
         } else {
-            size3(rw)
+            human::size3(rw)
         }
     } else {
         "0B".into()
@@ -433,15 +411,6 @@ mod tests {
             "\"sh -c echo \\\"hi\\\"\""
         );
         assert_eq!(go_quote("a\tb\u{1}"), "\"a\\tb\\x01\"");
-    }
-
-    #[test]
-    fn sizes_with_three_digits() {
-        assert_eq!(size3(0), "0B");
-        assert_eq!(size3(12), "12B");
-        assert_eq!(size3(4_300_000), "4.3MB");
-        assert_eq!(size3(1_982_345), "1.98MB");
-        assert_eq!(size3(123_456), "123kB");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `skiff top CONTAINER [ps OPTIONS]`: the host's `ps` (default `-ef`),
-//! cut to the container's processes: those in its pid namespace.
+//! cut to the container's processes: those in its cgroup (its `exec`s'
+//! too), as Docker takes them from its runtime.
 
 use crate::config::Config;
 use crate::container::state;
@@ -15,7 +16,8 @@ pub struct Args {
     pub ps_args: Vec<String>,
 }
 
-/// The pids (host view) that share the pid namespace of `init`.
+/// The pids (host view) that share the pid namespace of `init`: for a
+/// container without a cgroup (a host with no cgroup file system).
 fn pids_in_namespace_of(init: u32) -> Result<Vec<u32>> {
     let ns = |p: u32| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
     let want = ns(init).context("read the container's pid namespace")?;
@@ -40,10 +42,13 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         .ok_or_else(|| {
             crate::error::kind_err(
                 crate::error::ErrorKind::InvalidState,
-                format!("container {} is not running", rec.id),
+                format!("Container {} is not running", rec.id),
             )
         })?;
-    let pids = pids_in_namespace_of(pid)?;
+    let pids = match crate::runtime::cgroups::existing(&store.container_dir(&rec.id)) {
+        Some(cg) => cg.processes(),
+        None => pids_in_namespace_of(pid)?,
+    };
     let ps_args = if args.ps_args.is_empty() {
         vec!["-ef".to_string()]
     } else {

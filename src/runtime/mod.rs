@@ -41,6 +41,7 @@ pub mod seccomp_profile;
 pub mod signals;
 pub mod spec;
 pub mod spec_mounts;
+pub mod stats;
 pub mod sync;
 pub mod syscall_table;
 pub mod trampoline;

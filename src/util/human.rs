@@ -3,48 +3,71 @@
 
 use std::time::Duration;
 
-/// Decimal units with three significant digits: `4.26MB`, `512B`, `1.5GB`.
+/// Decimal units with four significant digits (go-units' `HumanSize`):
+/// `4.26MB`, `512B`, `123.5kB`.
 pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < UNITS.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    format!("{}{}", sig3(v), UNITS[i])
+    scaled(bytes, 1000.0, &DECIMAL, 4)
 }
 
-/// Binary units as `docker stats` shows memory: `1.5MiB`.
+/// Decimal units with three significant digits (go-units'
+/// `HumanSizeWithPrecision(n, 3)`), as the SIZE column of `ps` and the
+/// NET I/O and BLOCK I/O columns of `stats` show them: `12B`, `1.98MB`.
+pub fn size3(bytes: u64) -> String {
+    scaled(bytes, 1000.0, &DECIMAL, 3)
+}
+
+/// Binary units with four significant digits (go-units' `BytesSize`), as
+/// `docker stats` shows memory: `1.5MiB`, `7.657GiB`.
 pub fn bytes_binary(bytes: u64) -> String {
-    const UNITS: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
-    let mut v = bytes as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < UNITS.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{}{}", sig3(v), UNITS[i])
+    scaled(bytes, 1024.0, &BINARY, 4)
 }
 
-/// Go's `%.4g`-like formatting that go-units uses: up to 4 significant
-/// digits with trailing zeros dropped (`4.26`, `123.5`, `1`).
-fn sig3(v: f64) -> String {
-    let digits = if v >= 1000.0 {
-        0
-    } else if v >= 100.0 {
-        1
-    } else if v >= 10.0 {
-        2
-    } else {
-        3
-    };
-    let s = format!("{v:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
+const DECIMAL: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+const BINARY: [&str; 9] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
+
+fn scaled(bytes: u64, base: f64, units: &[&str; 9], precision: usize) -> String {
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= base && i < units.len() - 1 {
+        v /= base;
+        i += 1;
     }
+    format!("{}{}", go_g(v, precision), units[i])
+}
+
+/// Go's `%.Ng` for a number not below zero: `precision` significant
+/// digits, trailing zeros dropped, and the exponent form once the number
+/// rounds to `precision` digits before the point (`999.7` at 3 digits
+/// is `1e+03`, as go-units prints it too).
+fn go_g(v: f64, precision: usize) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return "0".into();
+    }
+    let precision = precision.max(1);
+    let sci = format!("{:.*e}", precision - 1, v);
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return sci;
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let all: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = all.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    let nd = digits.len() as i32;
+    let point = exp + 1;
+    let p = precision as i32;
+    let shown = if p > nd && nd >= point { nd } else { p };
+    if exp < -4 || exp >= shown {
+        let m = if nd > 1 {
+            format!("{}.{}", &digits[..1], &digits[1..])
+        } else {
+            digits.to_string()
+        };
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{:02}", exp.abs());
+    }
+    let kept = if p > point { nd } else { p };
+    let decimals = (kept - point).max(0) as usize;
+    format!("{v:.decimals$}")
 }
 
 /// Docker's `HumanDuration`: "Less than a second", "3 seconds",
@@ -97,6 +120,34 @@ mod tests {
         assert_eq!(size(1_500_000_000), "1.5GB");
         assert_eq!(size(123_456), "123.5kB");
         assert_eq!(bytes_binary(1536 * 1024), "1.5MiB");
+        assert_eq!(bytes_binary(0), "0B");
+        assert_eq!(bytes_binary(648), "648B");
+        assert_eq!(bytes_binary(8_222_789_632), "7.658GiB");
+        assert_eq!(bytes_binary(64 << 20), "64MiB");
+        assert_eq!(bytes_binary(1023 * 1024 + 1000), "1024KiB");
+    }
+
+    #[test]
+    fn sizes_with_three_digits() {
+        assert_eq!(size3(0), "0B");
+        assert_eq!(size3(12), "12B");
+        assert_eq!(size3(648), "648B");
+        assert_eq!(size3(1_200), "1.2kB");
+        assert_eq!(size3(4_300_000), "4.3MB");
+        assert_eq!(size3(1_982_345), "1.98MB");
+        assert_eq!(size3(123_456), "123kB");
+        // Go's %g switches to the exponent form here; so does Docker.
+        assert_eq!(size3(999_700), "1e+03kB");
+    }
+
+    #[test]
+    fn go_g_matches_go() {
+        assert_eq!(go_g(0.5, 3), "0.5");
+        assert_eq!(go_g(0.000_012_34, 3), "1.23e-05");
+        assert_eq!(go_g(100.0, 3), "100");
+        assert_eq!(go_g(1000.0, 4), "1000");
+        assert_eq!(go_g(1.0, 4), "1");
+        assert_eq!(go_g(9.9996, 4), "10");
     }
 
     #[test]
