@@ -345,16 +345,27 @@ fn rootless_limits_are_never_dropped_silently() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = dir.path().join("skiff");
     std::fs::copy(common::skiff::skiff_bin(), &bin).unwrap();
-    let out = std::process::Command::new(&bin)
-        .args(["create", "--memory", "64m", "127.0.0.1:1/none"])
-        .env_clear()
-        .env("HOME", &home)
-        .env("SKIFF_ROOT", home.join("root"))
-        .env("SKIFF_RUNROOT", home.join("run"))
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .unwrap();
+    // A child another test thread forks while the copy is open for
+    // writing holds it open a moment: "text file busy" until it execs.
+    let mut tries = 0;
+    let out = loop {
+        let r = std::process::Command::new(&bin)
+            .args(["create", "--memory", "64m", "127.0.0.1:1/none"])
+            .env_clear()
+            .env("HOME", &home)
+            .env("SKIFF_ROOT", home.join("root"))
+            .env("SKIFF_RUNROOT", home.join("run"))
+            .uid(65534)
+            .gid(65534)
+            .output();
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => break r.unwrap(),
+        }
+    };
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.lines().next().is_some_and(
