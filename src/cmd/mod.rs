@@ -37,6 +37,7 @@ pub mod runtime;
 pub mod system;
 pub mod tag;
 pub mod top;
+pub mod update;
 pub mod version;
 pub mod volume;
 
@@ -243,6 +244,8 @@ pub enum Command {
     Rename(rename::Args),
     /// Display the running processes of a container
     Top(top::Args),
+    /// Update configuration of one or more containers
+    Update(update::Args),
     /// List port mappings or a specific mapping for the container
     Port(port::Args),
     /// Get real time events from skiff's record
@@ -301,6 +304,8 @@ pub enum ContainerCommand {
     Rename(rename::Args),
     /// Display the running processes of a container
     Top(top::Args),
+    /// Update configuration of one or more containers
+    Update(update::Args),
     /// List port mappings or a specific mapping for the container
     Port(port::Args),
     /// Remove all stopped containers
@@ -361,6 +366,7 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
         ContainerCommand::Logs(a) => logs::run(a, cfg),
         ContainerCommand::Rename(a) => rename::run(a, cfg),
         ContainerCommand::Top(a) => top::run(a, cfg),
+        ContainerCommand::Update(a) => update::run(a, cfg),
         ContainerCommand::Port(a) => port::run(a, cfg),
         ContainerCommand::Prune(a) => container_prune::run(a, cfg),
         ContainerCommand::Attach(a) => attach::run(a, cfg),
@@ -413,6 +419,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Logs(a) => logs::run(a, &cfg),
         Command::Rename(a) => rename::run(a, &cfg),
         Command::Top(a) => top::run(a, &cfg),
+        Command::Update(a) => update::run(a, &cfg),
         Command::Port(a) => port::run(a, &cfg),
         Command::Events(a) => events::run(a, &cfg),
         Command::Attach(a) => attach::run(a, &cfg),
