@@ -1,35 +1,16 @@
 //! Resource limits held by the container's own cgroup, on whatever layout
 //! this machine has (here: hybrid, v1 controllers and a cgroup2 hierarchy
 //! without controllers): a memory hog OOM-killed at its limit, a fork bomb
-//! held by `--pids-limit`, the cgroup there while the container runs and
-//! gone with it, `exec` joining it, bad values refused before anything is
-//! made.
+//! held by `--pids-limit`, block I/O limits on a loop device (written
+//! where the kernel reads them, and a throttled write taking its time),
+//! the cgroup there while the container runs and gone with it, `exec`
+//! joining it, bad values refused before anything is made.
 
 mod common;
 
-use common::run::{cgroup_dirs_named, cgroups_left, Ctx};
-use std::path::{Path, PathBuf};
+use common::run::{cgroup_dir, cgroup_dirs_named, cgroup_v1, cgroups_left, read_trim, Ctx};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn layout_is_v1() -> bool {
-    Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists()
-}
-
-/// The container's directory in hierarchy `h` (`memory`, `unified`, ...).
-fn dir(h: &str, id: &str) -> PathBuf {
-    if layout_is_v1() {
-        Path::new("/sys/fs/cgroup").join(h).join("skiff").join(id)
-    } else {
-        Path::new("/sys/fs/cgroup/skiff").join(id)
-    }
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-        .trim()
-        .to_string()
-}
 
 #[test]
 fn a_memory_hog_is_oom_killed_at_its_limit() {
@@ -125,44 +106,52 @@ fn the_cgroup_lives_as_long_as_the_container() {
     assert_eq!(host["NanoCpus"], 500_000_000u64, "{host:#}");
     assert_eq!(host["CpuShares"], 512, "{host:#}");
     assert_eq!(host["PidsLimit"], 50, "{host:#}");
+    assert_eq!(host["BlkioWeight"], 0, "{host:#}");
+    for k in [
+        "BlkioWeightDevice",
+        "BlkioDeviceReadBps",
+        "BlkioDeviceWriteIOps",
+    ] {
+        assert_eq!(host[k], serde_json::json!([]), "{k}");
+    }
 
-    if layout_is_v1() {
-        let mem = dir("memory", &id);
+    if cgroup_v1() {
+        let mem = cgroup_dir("memory", &id);
         assert_eq!(
-            read(&mem.join("memory.limit_in_bytes")),
+            read_trim(&mem.join("memory.limit_in_bytes")),
             (64 << 20).to_string()
         );
         assert_eq!(
-            read(&mem.join("memory.memsw.limit_in_bytes")),
+            read_trim(&mem.join("memory.memsw.limit_in_bytes")),
             (128 << 20).to_string()
         );
         assert_eq!(
-            read(&mem.join("memory.soft_limit_in_bytes")),
+            read_trim(&mem.join("memory.soft_limit_in_bytes")),
             (32 << 20).to_string()
         );
-        assert_eq!(read(&dir("pids", &id).join("pids.max")), "50");
-        let cpu = dir("cpu", &id);
-        assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "50000");
-        assert_eq!(read(&cpu.join("cpu.cfs_period_us")), "100000");
-        assert_eq!(read(&cpu.join("cpu.shares")), "512");
+        assert_eq!(read_trim(&cgroup_dir("pids", &id).join("pids.max")), "50");
+        let cpu = cgroup_dir("cpu", &id);
+        assert_eq!(read_trim(&cpu.join("cpu.cfs_quota_us")), "50000");
+        assert_eq!(read_trim(&cpu.join("cpu.cfs_period_us")), "100000");
+        assert_eq!(read_trim(&cpu.join("cpu.shares")), "512");
         // Only the hierarchies with limits get a directory.
-        assert!(!dir("blkio", &id).exists());
-        assert!(!dir("devices", &id).exists());
-        let procs = read(&mem.join("cgroup.procs"));
+        assert!(!cgroup_dir("blkio", &id).exists());
+        assert!(!cgroup_dir("devices", &id).exists());
+        let procs = read_trim(&mem.join("cgroup.procs"));
         assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
     } else {
-        let d = dir("", &id);
-        assert_eq!(read(&d.join("memory.max")), (64 << 20).to_string());
-        assert_eq!(read(&d.join("pids.max")), "50");
-        assert_eq!(read(&d.join("cpu.max")), "50000 100000");
+        let d = cgroup_dir("", &id);
+        assert_eq!(read_trim(&d.join("memory.max")), (64 << 20).to_string());
+        assert_eq!(read_trim(&d.join("pids.max")), "50");
+        assert_eq!(read_trim(&d.join("cpu.max")), "50000 100000");
     }
     // The container's process is in its cgroup, its monitor is not.
-    let own = read(Path::new(&format!("/proc/{pid}/cgroup")));
+    let own = read_trim(Path::new(&format!("/proc/{pid}/cgroup")));
     assert!(own.contains(&format!("/skiff/{id}")), "{own}");
     let monitors = common::skiff::monitors_of(&c.env.root);
     assert_eq!(monitors.len(), 1, "one monitor");
     for m in monitors {
-        let cg = read(Path::new(&format!("/proc/{m}/cgroup")));
+        let cg = read_trim(Path::new(&format!("/proc/{m}/cgroup")));
         assert!(
             !cg.contains(&format!("/skiff/{id}")),
             "the monitor stays outside: {cg}"
@@ -274,6 +263,30 @@ fn bad_values_are_refused_before_anything_is_made() {
             "Invalid value a for cpuset cpus",
         ),
         (&["--cgroup-parent", "../up"][..], "invalid cgroup parent"),
+        (
+            &["--blkio-weight", "5"][..],
+            "Range of blkio weight is from 10 to 1000",
+        ),
+        (
+            &["--blkio-weight-device", "sda:100"][..],
+            "bad format for device path: sda:100",
+        ),
+        (
+            &["--device-read-bps", "/dev/null:fast"][..],
+            "invalid rate for device: /dev/null:fast",
+        ),
+        (
+            &["--device-write-iops", "/dev/null"][..],
+            "bad format: /dev/null",
+        ),
+        (
+            &["--device-read-bps", "/dev/skiff-none:1mb"][..],
+            "stat /dev/skiff-none: no such file or directory",
+        ),
+        (
+            &["--device-write-bps", "/dev/null:1mb"][..],
+            "stat /dev/null: not a block device",
+        ),
     ] {
         let mut args: Vec<&str> = vec!["--rm"];
         args.extend_from_slice(flags);
@@ -288,7 +301,7 @@ fn bad_values_are_refused_before_anything_is_made() {
 
 #[test]
 fn cpuset_and_cpu_limits_seen_from_inside() {
-    if !layout_is_v1() {
+    if !cgroup_v1() {
         return;
     }
     let c = Ctx::new("cg_cpuset");
@@ -433,7 +446,7 @@ fn cpu_used(id: &str) -> Duration {
     } else {
         Path::new("/sys/fs/cgroup")
     };
-    let stat = read(&base.join("skiff").join(id).join("cpu.stat"));
+    let stat = read_trim(&base.join("skiff").join(id).join("cpu.stat"));
     let us = stat
         .lines()
         .find_map(|l| l.strip_prefix("usage_usec "))
@@ -549,4 +562,163 @@ fn stop_and_kill_leave_no_process_of_the_cgroup() {
             cgroup_dirs_named(&id)
         );
     }
+}
+
+/// A loop device over a small file of the test's own, detached when
+/// dropped.
+struct LoopDev {
+    path: String,
+    major_minor: String,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopDev {
+    fn new(name: &str) -> LoopDev {
+        let dir = common::test_dir(name);
+        let file = dir.path().join("disk.img");
+        std::fs::File::create(&file)
+            .and_then(|f| f.set_len(32 << 20))
+            .unwrap();
+        let out = common::run_tool("losetup", &["-f", "--show", file.to_str().unwrap()]);
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let name = path.trim_start_matches("/dev/");
+        let major_minor = read_trim(Path::new(&format!("/sys/block/{name}/dev")));
+        LoopDev {
+            path,
+            major_minor,
+            _dir: dir,
+        }
+    }
+
+    /// `PATH:VALUE`, as the flags take it.
+    fn at(&self, value: &str) -> String {
+        format!("{}:{value}", self.path)
+    }
+}
+
+impl Drop for LoopDev {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.path])
+            .status();
+    }
+}
+
+/// Can this host's block I/O controller hold a weight? (Not without a
+/// CFQ or BFQ scheduler on v1.)
+fn blkio_weight_supported() -> bool {
+    if cgroup_v1() {
+        ["blkio.weight", "blkio.bfq.weight"]
+            .iter()
+            .any(|f| Path::new("/sys/fs/cgroup/blkio").join(f).exists())
+    } else {
+        read_trim(Path::new("/sys/fs/cgroup/cgroup.controllers"))
+            .split_whitespace()
+            .any(|c| c == "io")
+    }
+}
+
+#[test]
+fn block_io_limits_are_written_where_the_kernel_reads_them() {
+    let c = Ctx::new("cg_blkio");
+    let bb = c.bb();
+    let lo = LoopDev::new("cg_blkio_loop");
+    let out = c.run_ok(&[
+        "-d",
+        "--name",
+        "io",
+        "--blkio-weight",
+        "300",
+        "--blkio-weight-device",
+        &lo.at("200"),
+        "--device-read-bps",
+        &lo.at("1mb"),
+        "--device-write-bps",
+        &lo.at("2mb"),
+        "--device-read-iops",
+        &lo.at("100"),
+        "--device-write-iops",
+        &lo.at("50"),
+        &bb,
+        "sleep",
+        "100",
+    ]);
+    let id = out.stdout.trim().to_string();
+    let weight = blkio_weight_supported();
+    if !weight {
+        // Docker's warnings, and the container runs without the weights.
+        out.assert_stderr_has("skiff: warning: Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.")
+            .assert_stderr_has("skiff: warning: Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.");
+    }
+    let host = &c.inspect("io")["HostConfig"];
+    let dev = |rate: u64| serde_json::json!([{"Path": lo.path, "Rate": rate}]);
+    assert_eq!(host["BlkioDeviceReadBps"], dev(1 << 20), "{host:#}");
+    assert_eq!(host["BlkioDeviceWriteBps"], dev(2 << 20), "{host:#}");
+    assert_eq!(host["BlkioDeviceReadIOps"], dev(100), "{host:#}");
+    assert_eq!(host["BlkioDeviceWriteIOps"], dev(50), "{host:#}");
+    if weight {
+        assert_eq!(host["BlkioWeight"], 300, "{host:#}");
+        assert_eq!(
+            host["BlkioWeightDevice"],
+            serde_json::json!([{"Path": lo.path, "Weight": 200}])
+        );
+    } else {
+        assert_eq!(host["BlkioWeight"], 0, "{host:#}");
+        assert_eq!(host["BlkioWeightDevice"], serde_json::json!([]));
+    }
+    let mm = &lo.major_minor;
+    if cgroup_v1() {
+        let d = cgroup_dir("blkio", &id);
+        for (file, value) in [
+            ("read_bps_device", 1u64 << 20),
+            ("write_bps_device", 2 << 20),
+            ("read_iops_device", 100),
+            ("write_iops_device", 50),
+        ] {
+            let got = read_trim(&d.join(format!("blkio.throttle.{file}")));
+            assert_eq!(got, format!("{mm} {value}"), "{file}");
+        }
+        let procs = read_trim(&d.join("cgroup.procs"));
+        let pid = c.inspect("io")["State"]["Pid"].to_string();
+        assert!(procs.lines().any(|l| l == pid), "{procs}");
+    } else {
+        let max = read_trim(&cgroup_dir("", &id).join("io.max"));
+        assert!(
+            max.lines()
+                .any(|l| l == format!("{mm} rbps=1048576 wbps=2097152 riops=100 wiops=50")),
+            "{max}"
+        );
+    }
+    c.env.ok(&["rm", "-f", "io"]);
+    assert!(
+        cgroup_dirs_named(&id).is_empty(),
+        "{:?}",
+        cgroup_dirs_named(&id)
+    );
+}
+
+#[test]
+fn a_write_limit_slows_direct_writes_to_the_device() {
+    let c = Ctx::new("cg_blkio_dd");
+    let lo = LoopDev::new("cg_blkio_dd_loop");
+    // 2 MiB written past the page cache (v1 throttles no buffered write).
+    let dd = "dd if=/dev/zero of=/dev/xvdb bs=64k count=32 oflag=direct 2>&1";
+    let device = format!("{}:/dev/xvdb", lo.path);
+    let timed = |extra: &[&str]| {
+        let mut flags = vec!["--device", device.as_str()];
+        flags.extend_from_slice(extra);
+        let start = std::time::Instant::now();
+        let out = c.sh(&flags, dd);
+        (start.elapsed().as_secs_f64(), out)
+    };
+    let (free, out) = timed(&[]);
+    assert!(out.contains("32+0 records out"), "{out}");
+    let limit = lo.at("1mb");
+    let (held, out) = timed(&["--device-write-bps", &limit]);
+    assert!(out.contains("32+0 records out"), "{out}");
+    // 2 MiB at 1 MiB/s: about two seconds more (here 2.1 s against 0.1).
+    assert!(
+        held - free > 1.5 && held < 20.0,
+        "free {free:.2}s, limited {held:.2}s"
+    );
 }

@@ -43,14 +43,27 @@ pub fn apply_v2(dir: &Path, m: &LinuxMemory) -> Result<()> {
     Ok(())
 }
 
-/// v1: the limit before memory+swap (memsw may never be below it), then
-/// the soft limit and the OOM killer switch.
+/// v1: the limit and memory+swap, in the order the kernel takes them
+/// (memsw may never be below the limit: raising both, memsw goes first;
+/// lowering, the limit), then the soft limit and the OOM killer switch.
 pub fn apply_v1(dir: &Path, m: &LinuxMemory) -> Result<()> {
+    let swap_first = match (m.limit(), m.swap()) {
+        (Some(_), Some(s)) if s < 0 => true,
+        (Some(_), Some(s)) => read(dir, "memory.limit_in_bytes")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|now| now < s as u64),
+        _ => false,
+    };
+    let swap = |s: i64| write(dir, "memory.memsw.limit_in_bytes", &s.to_string());
+    if let (true, Some(s)) = (swap_first, m.swap()) {
+        swap(s)?;
+    }
     if let Some(l) = m.limit() {
         write(dir, "memory.limit_in_bytes", &l.to_string())?;
     }
-    if let Some(s) = m.swap() {
-        write(dir, "memory.memsw.limit_in_bytes", &s.to_string())?;
+    if let (false, Some(s)) = (swap_first, m.swap()) {
+        swap(s)?;
     }
     if let Some(r) = m.reservation() {
         write(dir, "memory.soft_limit_in_bytes", &r.to_string())?;

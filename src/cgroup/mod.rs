@@ -7,6 +7,7 @@ mod cpu;
 mod cpuset;
 pub mod devices;
 pub mod fs;
+pub mod io;
 mod memory;
 mod pids;
 pub mod stats;
@@ -196,6 +197,34 @@ impl Cgroup {
         })
     }
 
+    /// Change the limits of the cgroup `path`, a running container's, to
+    /// `res`: controllers it lacks are added (v2: enabled above it; v1: a
+    /// directory made, the container's processes moved in). `false` when
+    /// there is no such cgroup: nothing runs in it to limit.
+    pub fn update(h: &Hierarchies, path: &Path, res: &LinuxResources) -> Result<bool> {
+        let rel = relative(path)?;
+        match Cgroup::open(h, path)? {
+            None => Ok(false),
+            Some(Cgroup::V2(_)) => v2::update(&h.base, &rel, res).map(|()| true),
+            Some(Cgroup::V1 { mut dirs, tracker }) => {
+                // Where all of the container's processes are listed: the
+                // cgroup2 directory it was cloned into, else the freezer
+                // one (legacy), else any.
+                let members = match &tracker {
+                    Some(t) => t.dir.clone(),
+                    None => match dirs.dirs.iter().find(|(n, _)| *n == "freezer") {
+                        Some((_, d)) => d.clone(),
+                        None => match dirs.dirs.first() {
+                            Some((_, d)) => d.clone(),
+                            None => return Ok(false),
+                        },
+                    },
+                };
+                dirs.update(res, &members).map(|()| true)
+            }
+        }
+    }
+
     /// The directory a child is cloned into (`CLONE_INTO_CGROUP`).
     pub fn clone_fd(&self) -> Option<BorrowedFd<'_>> {
         match self {
@@ -230,7 +259,7 @@ impl Cgroup {
     pub fn oom_killed(&self) -> bool {
         match self {
             Cgroup::V2(g) => memory::oom_kills(&g.dir, true) > 0,
-            Cgroup::V1 { dirs, .. } => dirs.oom_kills() > 0,
+            Cgroup::V1 { dirs, .. } => dirs.current().oom_kills() > 0,
         }
     }
 
@@ -241,7 +270,7 @@ impl Cgroup {
             Cgroup::V1 {
                 tracker: Some(t), ..
             } => t.kill(),
-            Cgroup::V1 { dirs, .. } => dirs.kill(),
+            Cgroup::V1 { dirs, .. } => dirs.current().kill(),
         }
     }
 
@@ -258,7 +287,8 @@ impl Cgroup {
         }
     }
 
-    /// Remove it, killing what is left in it first.
+    /// Remove it, killing what is left in it first (with the directories
+    /// an `update` added since it was opened).
     pub fn remove(&self) -> Result<()> {
         let busy = match self {
             Cgroup::V2(g)
@@ -266,6 +296,7 @@ impl Cgroup {
                 tracker: Some(g), ..
             } => g.populated(),
             Cgroup::V1 { dirs, .. } => dirs
+                .current()
                 .dirs
                 .iter()
                 .any(|(_, d)| fs::read(d, "cgroup.procs").is_ok_and(|s| !s.is_empty())),
@@ -276,7 +307,7 @@ impl Cgroup {
         match self {
             Cgroup::V2(g) => fs::rmdir(&g.dir),
             Cgroup::V1 { dirs, tracker } => {
-                let r = dirs.remove();
+                let r = dirs.current().remove();
                 match tracker {
                     Some(t) => r.and(fs::rmdir(&t.dir)),
                     None => r,

@@ -4,23 +4,31 @@
 //! start and an rmdir on exit.
 
 use super::fs::{self, read, write};
-use super::{cpu, cpuset, devices, memory, pids};
+use super::{cpu, cpuset, devices, io, memory, pids};
 use anyhow::{anyhow, Result};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
 
 /// Every controller skiff makes directories in.
-pub const KNOWN: [&str; 6] = ["cpuset", "cpu", "memory", "pids", "freezer", "devices"];
+pub const KNOWN: [&str; 7] = [
+    "cpuset", "cpu", "blkio", "memory", "pids", "freezer", "devices",
+];
 
-/// The controllers `res` sets limits with.
+/// The controllers `res` sets limits with (v1 calls io blkio).
 pub fn controllers(res: &LinuxResources) -> Vec<&'static str> {
     super::v2::controllers(res)
+        .into_iter()
+        .map(|c| if c == "io" { "blkio" } else { c })
+        .collect()
 }
 
 /// Directories of one cgroup, one per controller.
 #[derive(Debug, Default)]
 pub struct Group {
     pub dirs: Vec<(&'static str, PathBuf)>,
+    /// The hierarchies' mount point and the cgroup's path below each.
+    base: PathBuf,
+    rel: PathBuf,
 }
 
 impl Group {
@@ -32,7 +40,11 @@ impl Group {
         names: &[&'static str],
         res: Option<&LinuxResources>,
     ) -> Result<Group> {
-        let mut g = Group::default();
+        let mut g = Group {
+            base: base.to_path_buf(),
+            rel: rel.to_path_buf(),
+            ..Default::default()
+        };
         let made = names.iter().try_for_each(|name| {
             let dir = make(base, name, rel)?;
             g.dirs.push((name, dir));
@@ -56,7 +68,17 @@ impl Group {
             .map(|n| (*n, base.join(n).join(rel)))
             .filter(|(_, d)| d.is_dir())
             .collect();
-        Group { dirs }
+        Group {
+            dirs,
+            base: base.to_path_buf(),
+            rel: rel.to_path_buf(),
+        }
+    }
+
+    /// The directories there are now: `update` may have added some since
+    /// this was made or opened.
+    pub fn current(&self) -> Group {
+        Group::open(&self.base, &self.rel)
     }
 
     fn dir(&self, name: &str) -> Option<&Path> {
@@ -82,7 +104,37 @@ impl Group {
         if let (Some(d), Some(r)) = (self.dir("devices"), devices::rules(res)) {
             devices::apply_v1(d, r)?;
         }
+        if let (Some(d), Some(b)) = (self.dir("blkio"), res.block_io()) {
+            io::apply_v1(d, b)?;
+        }
         Ok(())
+    }
+
+    /// Change the limits to `res`. A controller without a directory yet
+    /// gets one, its limits written before every process listed in
+    /// `members` (a directory holding them all) is moved into it; what was
+    /// made goes again when that fails.
+    pub fn update(&mut self, res: &LinuxResources, members: &Path) -> Result<()> {
+        let mut made: Vec<(&'static str, PathBuf)> = Vec::new();
+        let r = controllers(res)
+            .into_iter()
+            .filter(|name| self.dir(name).is_none())
+            .try_for_each(|name| {
+                made.push((name, make(&self.base, name, &self.rel)?));
+                Ok(())
+            });
+        self.dirs.extend(made.iter().cloned());
+        let r = r
+            .and_then(|()| self.apply(res))
+            .and_then(|()| made.iter().try_for_each(|(_, d)| move_all(members, d)));
+        if r.is_err() {
+            for (_, d) in &made {
+                if fs::rmdir(d).is_ok() {
+                    self.dirs.retain(|(_, x)| x != d);
+                }
+            }
+        }
+        r
     }
 
     /// Move process `pid` into every directory.
@@ -172,6 +224,42 @@ fn make(base: &Path, name: &str, rel: &Path) -> Result<PathBuf> {
         }
     }
     Ok(dir)
+}
+
+/// The pids a `cgroup.procs` lists.
+fn procs(dir: &Path) -> Result<std::collections::BTreeSet<i32>> {
+    Ok(read(dir, "cgroup.procs")?
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect())
+}
+
+/// Move every process of the cgroup `from` into `to`. A process that
+/// forks meanwhile may leave a child behind in the old place: listed
+/// again until none is missing (a child forked after its parent moved is
+/// born in `to`).
+pub fn move_all(from: &Path, to: &Path) -> Result<()> {
+    const ROUNDS: usize = 16;
+    for _ in 0..ROUNDS {
+        let have = procs(to)?;
+        let missing: Vec<i32> = procs(from)?.difference(&have).copied().collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for pid in missing {
+            if let Err(e) = write(to, "cgroup.procs", &pid.to_string()) {
+                // Gone meanwhile: nothing to move.
+                if Path::new(&format!("/proc/{pid}")).exists() {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Err(anyhow!(
+        "move the processes of {} into {}: new ones still appear after {ROUNDS} rounds",
+        from.display(),
+        to.display()
+    ))
 }
 
 /// Freeze the freezer cgroup `dir` and wait until it is.

@@ -2,7 +2,7 @@
 //! enabled in every parent's `cgroup.subtree_control`.
 
 use super::fs::{self, read, write};
-use super::{cpu, cpuset, devices, memory, pids};
+use super::{cpu, cpuset, devices, io, memory, pids};
 use anyhow::{anyhow, Result};
 use oci_spec::runtime::LinuxResources;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -16,6 +16,9 @@ pub fn controllers(res: &LinuxResources) -> Vec<&'static str> {
     }
     if res.cpu().as_ref().is_some_and(cpu::wanted) {
         out.push("cpu");
+    }
+    if res.block_io().as_ref().is_some_and(io::wanted) {
+        out.push("io");
     }
     if res.memory().as_ref().is_some_and(memory::wanted) {
         out.push("memory");
@@ -38,12 +41,10 @@ impl Group {
     /// enabled down to it, and apply `res`.
     pub fn create(root: &Path, rel: &Path, res: Option<&LinuxResources>) -> Result<Group> {
         let want = res.map(controllers).unwrap_or_default();
-        let mut dir = root.to_path_buf();
-        for part in rel.components() {
-            enable(&dir, &want)?;
-            dir.push(part);
-            fs::mkdir(&dir)?;
-        }
+        let dir = walk(root, rel, |dir, last| {
+            enable(dir, &want)?;
+            fs::mkdir(last).map(drop)
+        })?;
         let g = Group::open(dir)?;
         if let Some(res) = res {
             if let Err(e) = apply(&g.dir, res) {
@@ -96,6 +97,30 @@ impl Group {
     }
 }
 
+/// Go down from `root` to `root/rel`, calling `step(parent, child)` on
+/// each level; returns `root/rel`.
+fn walk(
+    root: &Path,
+    rel: &Path,
+    mut step: impl FnMut(&Path, &Path) -> Result<()>,
+) -> Result<PathBuf> {
+    let mut dir = root.to_path_buf();
+    for part in rel.components() {
+        let child = dir.join(part);
+        step(&dir, &child)?;
+        dir = child;
+    }
+    Ok(dir)
+}
+
+/// Change the limits of the existing cgroup `root/rel` to `res`, the
+/// controllers they need enabled above it first.
+pub fn update(root: &Path, rel: &Path, res: &LinuxResources) -> Result<()> {
+    let want = controllers(res);
+    let dir = walk(root, rel, |parent, _| enable(parent, &want))?;
+    apply(&dir, res)
+}
+
 /// Enable `want` in `dir`'s `cgroup.subtree_control`: only those missing,
 /// and each must be offered by `cgroup.controllers`.
 fn enable(dir: &Path, want: &[&str]) -> Result<()> {
@@ -140,6 +165,9 @@ pub fn apply(dir: &Path, res: &LinuxResources) -> Result<()> {
     }
     if let Some(p) = res.pids() {
         pids::apply(dir, p)?;
+    }
+    if let Some(b) = res.block_io() {
+        io::apply_v2(dir, b)?;
     }
     if let Some(rules) = devices::rules(res) {
         devices::apply_v2(dir, rules)?;

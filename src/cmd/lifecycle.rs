@@ -10,7 +10,7 @@ use anyhow::Result;
 
 /// Run `f` on each container `names` gives; 0 when all succeed, else 125
 /// after one error line each.
-fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> {
+pub(crate) fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> {
     let mut failed = 0;
     for n in names {
         if let Err(e) = f(n) {

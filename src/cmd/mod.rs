@@ -38,6 +38,7 @@ pub mod stats;
 pub mod system;
 pub mod tag;
 pub mod top;
+pub mod update;
 pub mod version;
 pub mod volume;
 
@@ -250,6 +251,8 @@ pub enum Command {
     Top(top::Args),
     /// Display a live stream of container(s) resource usage statistics
     Stats(stats::Args),
+    /// Update configuration of one or more containers
+    Update(update::Args),
     /// List port mappings or a specific mapping for the container
     Port(port::Args),
     /// Get real time events from skiff's record
@@ -314,6 +317,8 @@ pub enum ContainerCommand {
     Top(top::Args),
     /// Display a live stream of container(s) resource usage statistics
     Stats(stats::Args),
+    /// Update configuration of one or more containers
+    Update(update::Args),
     /// List port mappings or a specific mapping for the container
     Port(port::Args),
     /// Remove all stopped containers
@@ -377,6 +382,7 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
         ContainerCommand::Rename(a) => rename::run(a, cfg),
         ContainerCommand::Top(a) => top::run(a, cfg),
         ContainerCommand::Stats(a) => stats::run(a, cfg),
+        ContainerCommand::Update(a) => update::run(a, cfg),
         ContainerCommand::Port(a) => port::run(a, cfg),
         ContainerCommand::Prune(a) => container_prune::run(a, cfg),
         ContainerCommand::Attach(a) => attach::run(a, cfg),
@@ -432,6 +438,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rename(a) => rename::run(a, &cfg),
         Command::Top(a) => top::run(a, &cfg),
         Command::Stats(a) => stats::run(a, &cfg),
+        Command::Update(a) => update::run(a, &cfg),
         Command::Port(a) => port::run(a, &cfg),
         Command::Events(a) => events::run(a, &cfg),
         Command::Attach(a) => attach::run(a, &cfg),

@@ -197,6 +197,24 @@ pub struct Args {
     /// Optional parent cgroup for the container
     #[arg(long)]
     pub cgroup_parent: Option<String>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    /// Block IO weight (relative device weight)
+    #[arg(long, value_name = "DEVICE:WEIGHT")]
+    pub blkio_weight_device: Vec<String>,
+    /// Limit read rate (bytes per second) from a device
+    #[arg(long, value_name = "DEVICE:RATE")]
+    pub device_read_bps: Vec<String>,
+    /// Limit write rate (bytes per second) to a device
+    #[arg(long, value_name = "DEVICE:RATE")]
+    pub device_write_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device
+    #[arg(long, value_name = "DEVICE:RATE")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (IO per second) to a device
+    #[arg(long, value_name = "DEVICE:RATE")]
+    pub device_write_iops: Vec<String>,
     /// Suppress the pull output
     #[arg(short, long)]
     pub quiet: bool,
@@ -276,6 +294,12 @@ impl Args {
                 cpuset_cpus: self.cpuset_cpus.clone(),
                 cpuset_mems: self.cpuset_mems.clone(),
                 cgroup_parent: self.cgroup_parent.clone(),
+                blkio_weight: self.blkio_weight,
+                blkio_weight_device: self.blkio_weight_device.clone(),
+                device_read_bps: self.device_read_bps.clone(),
+                device_write_bps: self.device_write_bps.clone(),
+                device_read_iops: self.device_read_iops.clone(),
+                device_write_iops: self.device_write_iops.clone(),
             },
         }
     }
@@ -292,10 +316,17 @@ impl Args {
             read_file: &read,
             cwd: &cwd,
         };
-        let opts = RunOpts::from_flags(&self.flags(), &ctx)?;
+        let mut opts = RunOpts::from_flags(&self.flags(), &ctx)?;
         opts.resources
             .check_host(&crate::runtime::opts::resources::HostCpus::read())?;
-        for n in opts.notes() {
+        let mut notes = opts.notes();
+        if opts.resources.blkio_weight > 0 || !opts.resources.blkio_paths().is_empty() {
+            notes.extend(
+                opts.resources
+                    .discard_unsupported(crate::runtime::cgroups::blkio_support()),
+            );
+        }
+        for n in notes {
             eprintln!("skiff: warning: {n}");
         }
         Ok(opts)

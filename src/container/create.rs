@@ -60,6 +60,13 @@ pub fn create<'a>(
             "skiff: warning: resource limits cannot be applied rootless without a delegated cgroup; the container runs without them"
         );
     }
+    // Before anything is made: a device that is not there is the
+    // user's mistake, reported as Docker's daemon words it.
+    let blkio_devices = if cfg.rootless {
+        Default::default()
+    } else {
+        blkio_device_numbers(&opts.resources)?
+    };
     let img = resolve_image(store, cfg, opts, pulling)?;
     let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
     let run_cfg = config.config.clone().unwrap_or_default();
@@ -221,6 +228,7 @@ pub fn create<'a>(
         files: &files,
         mounts: &mounts,
         devices: &devices,
+        blkio_devices: &blkio_devices,
         seccomp_profile: profile.as_ref(),
         host: &host,
         rootless: cfg.rootless,
@@ -450,6 +458,38 @@ fn resolve_devices(opts: &RunOpts) -> Result<Vec<ResolvedDevice>> {
             host_path: PathBuf::from(&d.host),
             permissions: d.permissions.clone(),
         });
+    }
+    Ok(out)
+}
+
+/// The numbers of the block devices the block I/O limits name, each
+/// found by a `stat` of its path.
+fn blkio_device_numbers(
+    r: &crate::runtime::opts::resources::Resources,
+) -> Result<crate::runtime::opts::blkio::DeviceNumbers> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = crate::runtime::opts::blkio::DeviceNumbers::new();
+    for path in r.blkio_paths() {
+        let meta = std::fs::metadata(path).map_err(|e| {
+            kind_err(
+                ErrorKind::InvalidArgument,
+                format!("stat {path}: {}", crate::runtime::io_text(&e)),
+            )
+        })?;
+        if !meta.file_type().is_block_device() {
+            return Err(kind_err(
+                ErrorKind::InvalidArgument,
+                format!("stat {path}: not a block device"),
+            ));
+        }
+        let rdev = meta.rdev();
+        out.insert(
+            path.to_string(),
+            (
+                nix::sys::stat::major(rdev) as i64,
+                nix::sys::stat::minor(rdev) as i64,
+            ),
+        );
     }
     Ok(out)
 }

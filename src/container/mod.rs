@@ -13,3 +13,4 @@ pub mod ops;
 pub mod start;
 pub mod state;
 pub mod tarfs;
+pub mod update;

@@ -94,3 +94,24 @@ pub fn remove(dir: &Path) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// Write the limits of `res` into the cgroup of the running container
+/// whose spec is `spec`; `false` when it has none (not running, or
+/// rootless without a cgroup of its own).
+pub fn update(spec: &Spec, res: &oci_spec::runtime::LinuxResources) -> Result<bool> {
+    let Some(path) = path_of(spec) else {
+        return Ok(false);
+    };
+    Cgroup::update(&Hierarchies::host(), path, res)
+        .with_context(|| format!("update the container's cgroup {}", path.display()))
+}
+
+/// What this host's block I/O controller can hold.
+pub fn blkio_support() -> crate::runtime::opts::blkio::BlkioSupport {
+    let s = crate::cgroup::io::support(&Hierarchies::host());
+    crate::runtime::opts::blkio::BlkioSupport {
+        weight: s.weight,
+        weight_device: s.weight_device,
+        throttle: s.throttle,
+    }
+}

@@ -9,6 +9,7 @@ use crate::runtime::defaults::{
     default_device_rules, default_devices, device_rule, resolve_capabilities, DEFAULT_PATH,
     MASKED_PATHS, READONLY_PATHS,
 };
+use crate::runtime::opts::blkio::{DeviceNumbers, ThrottleDevice};
 use crate::runtime::opts::env::{env_has, merge_env, EnvVar};
 use crate::runtime::opts::resources::Resources;
 use crate::runtime::opts::units::signal_name;
@@ -21,8 +22,9 @@ use crate::runtime::spec_mounts::{build_mounts, rootfs_propagation};
 use crate::runtime::user::ResolvedUser;
 use anyhow::{Context, Result};
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxCapabilities, LinuxCapabilitiesBuilder, LinuxCpu, LinuxDevice,
-    LinuxMemory, LinuxNamespace, LinuxNamespaceType, LinuxPids, LinuxResources, PosixRlimit,
+    Capabilities, Capability, LinuxBlockIo, LinuxCapabilities, LinuxCapabilitiesBuilder, LinuxCpu,
+    LinuxDevice, LinuxMemory, LinuxNamespace, LinuxNamespaceType, LinuxPids, LinuxResources,
+    LinuxThrottleDevice, LinuxThrottleDeviceBuilder, LinuxWeightDeviceBuilder, PosixRlimit,
     PosixRlimitBuilder, Process, Root, Spec, User,
 };
 use std::collections::{BTreeMap, HashMap};
@@ -77,6 +79,8 @@ pub struct SpecInput<'a> {
     /// Every bind, volume and tmpfs: the flags' and the image's volumes.
     pub mounts: &'a [ResolvedMount],
     pub devices: &'a [ResolvedDevice],
+    /// The numbers of the block devices the block I/O limits name.
+    pub blkio_devices: &'a DeviceNumbers,
     /// The parsed profile when `--security-opt seccomp=PATH` was given.
     pub seccomp_profile: Option<&'a Profile>,
     pub host: &'a Host,
@@ -311,7 +315,7 @@ fn devices(input: &SpecInput) -> Vec<LinuxDevice> {
     out
 }
 
-fn resources(input: &SpecInput) -> LinuxResources {
+fn resources(input: &SpecInput) -> Result<LinuxResources> {
     let mut rules = default_device_rules(input.opts.privileged);
     if !input.opts.privileged {
         rules.extend(input.devices.iter().map(|r| {
@@ -330,41 +334,101 @@ fn resources(input: &SpecInput) -> LinuxResources {
     // cgroup2 device program.
     res.set_devices((!input.rootless).then_some(rules));
     limits(&input.opts.resources, &mut res);
-    res
+    block_devices(&input.opts.resources, input.blkio_devices, &mut res)?;
+    Ok(res)
 }
 
-/// The limits of the resource flags, in the spec's terms.
+/// The limits of the resource flags, in the spec's terms: memory, CPU,
+/// pids and the block I/O weight, each replaced (`None` when unset). The
+/// block I/O device lists stay as they are: see [`block_devices`].
 pub fn limits(r: &Resources, res: &mut LinuxResources) {
     let set = |n: i64| (n != 0).then_some(n);
-    if r.memory != 0 || r.memory_reservation != 0 || r.memory_swap != 0 || r.oom_kill_disable {
+    let memory =
+        r.memory != 0 || r.memory_reservation != 0 || r.memory_swap != 0 || r.oom_kill_disable;
+    res.set_memory(memory.then(|| {
         let mut m = LinuxMemory::default();
         m.set_limit(set(r.memory))
             .set_swap(set(r.memory_swap))
             .set_reservation(set(r.memory_reservation))
             .set_disable_oom_killer(r.oom_kill_disable.then_some(true));
-        res.set_memory(Some(m));
-    }
+        m
+    }));
     let (quota, period) = r.cfs();
     let cpuset = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    if r.cpu_shares > 0
+    let cpu = r.cpu_shares > 0
         || quota != 0
         || period != 0
         || cpuset(&r.cpuset_cpus).is_some()
-        || cpuset(&r.cpuset_mems).is_some()
-    {
+        || cpuset(&r.cpuset_mems).is_some();
+    res.set_cpu(cpu.then(|| {
         let mut c = LinuxCpu::default();
         c.set_shares((r.cpu_shares > 0).then_some(r.cpu_shares as u64))
             .set_quota(set(quota))
             .set_period((period > 0).then_some(period as u64))
             .set_cpus(cpuset(&r.cpuset_cpus))
             .set_mems(cpuset(&r.cpuset_mems));
-        res.set_cpu(Some(c));
-    }
-    if let Some(n) = r.pids_limit {
+        c
+    }));
+    res.set_pids(r.pids_limit.map(|n| {
         let mut p = LinuxPids::default();
         p.set_limit(n);
-        res.set_pids(Some(p));
-    }
+        p
+    }));
+    let mut io = res.block_io().clone().unwrap_or_default();
+    io.set_weight((r.blkio_weight > 0).then_some(r.blkio_weight));
+    res.set_block_io((io != LinuxBlockIo::default()).then_some(io));
+}
+
+/// The block I/O limits per device (`--blkio-weight-device`,
+/// `--device-read-bps`, ...), each device by the numbers the caller found
+/// for its path. The weight stays as it is: see [`limits`].
+pub fn block_devices(
+    r: &Resources,
+    numbers: &DeviceNumbers,
+    res: &mut LinuxResources,
+) -> Result<()> {
+    let num = |path: &str| {
+        numbers
+            .get(path)
+            .copied()
+            .ok_or_else(|| invalid(format!("no device numbers for {path}")))
+    };
+    let throttle = |list: &[ThrottleDevice]| -> Result<Option<Vec<LinuxThrottleDevice>>> {
+        let out = list
+            .iter()
+            .map(|d| {
+                let (major, minor) = num(&d.path)?;
+                LinuxThrottleDeviceBuilder::default()
+                    .major(major)
+                    .minor(minor)
+                    .rate(d.rate)
+                    .build()
+                    .context("throttle device")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((!out.is_empty()).then_some(out))
+    };
+    let weights = r
+        .blkio_weight_device
+        .iter()
+        .map(|d| {
+            let (major, minor) = num(&d.path)?;
+            LinuxWeightDeviceBuilder::default()
+                .major(major)
+                .minor(minor)
+                .weight(d.weight)
+                .build()
+                .context("weight device")
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut io = res.block_io().clone().unwrap_or_default();
+    io.set_weight_device((!weights.is_empty()).then_some(weights))
+        .set_throttle_read_bps_device(throttle(&r.blkio_device_read_bps)?)
+        .set_throttle_write_bps_device(throttle(&r.blkio_device_write_bps)?)
+        .set_throttle_read_iops_device(throttle(&r.blkio_device_read_iops)?)
+        .set_throttle_write_iops_device(throttle(&r.blkio_device_write_iops)?);
+    res.set_block_io((io != LinuxBlockIo::default()).then_some(io));
+    Ok(())
 }
 
 fn seccomp(
@@ -447,7 +511,12 @@ fn build(input: &SpecInput) -> Result<Spec> {
         .set_uid_mappings(input.rootless.then(Vec::new))
         .set_gid_mappings(input.rootless.then(Vec::new))
         .set_devices((!input.rootless).then(|| devices(input)))
-        .set_resources(cgroup_path(input).is_some().then(|| resources(input)))
+        .set_resources(
+            cgroup_path(input)
+                .is_some()
+                .then(|| resources(input))
+                .transpose()?,
+        )
         .set_cgroups_path(cgroup_path(input))
         .set_seccomp(seccomp(input, &caps)?)
         .set_sysctl((!opts.sysctls.is_empty()).then(|| opts.sysctls.clone().into_iter().collect()))

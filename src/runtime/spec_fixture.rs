@@ -23,6 +23,7 @@ pub(crate) struct Fixture {
     pub(crate) files: HostFiles,
     pub(crate) mounts: Vec<ResolvedMount>,
     pub(crate) devices: Vec<ResolvedDevice>,
+    pub(crate) blkio_devices: crate::runtime::opts::blkio::DeviceNumbers,
     pub(crate) profile: Option<Profile>,
     pub(crate) host: Host,
     pub(crate) rootless: bool,
@@ -90,6 +91,7 @@ impl Fixture {
             },
             mounts,
             devices: Vec::new(),
+            blkio_devices: Default::default(),
             profile: None,
             host: Host {
                 arch: "amd64".into(),
@@ -111,6 +113,7 @@ impl Fixture {
             files: &self.files,
             mounts: &self.mounts,
             devices: &self.devices,
+            blkio_devices: &self.blkio_devices,
             seccomp_profile: self.profile.as_ref(),
             host: &self.host,
             rootless: self.rootless,

@@ -559,3 +559,66 @@ fn cgroupns_host_leaves_the_cgroup_namespace_out() {
         ..Default::default()
     })));
 }
+
+#[test]
+fn resource_limits_in_the_specs_terms() {
+    use crate::runtime::opts::resources::ResourceFlags;
+    let mut f = Fixture::new(RunFlags {
+        resources: ResourceFlags {
+            memory: Some("64m".into()),
+            pids_limit: Some(20),
+            cpus: Some("0.5".into()),
+            blkio_weight: Some(300),
+            blkio_weight_device: vec!["/dev/vda:200".into()],
+            device_read_bps: vec!["/dev/vda:1mb".into()],
+            device_write_iops: vec!["/dev/loop3:100".into(), "/dev/vda:50".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    // Without the devices' numbers the spec cannot be built.
+    assert!(f.build().is_err());
+    f.blkio_devices = [
+        ("/dev/vda".to_string(), (253, 0)),
+        ("/dev/loop3".to_string(), (7, 3)),
+    ]
+    .into_iter()
+    .collect();
+    let s = f.spec();
+    let res = linux(&s).resources().clone().unwrap();
+    let m = res.memory().unwrap();
+    assert_eq!((m.limit(), m.swap()), (Some(64 << 20), Some(128 << 20)));
+    assert_eq!(res.pids().unwrap().limit(), 20);
+    let c = res.cpu().clone().unwrap();
+    assert_eq!((c.quota(), c.period()), (Some(50_000), Some(100_000)));
+    let v = serde_json::to_value(&res).unwrap();
+    let io = &v["blockIO"];
+    assert_eq!(io["weight"], 300);
+    assert_eq!(
+        io["weightDevice"],
+        serde_json::json!([{"major": 253, "minor": 0, "weight": 200}])
+    );
+    assert_eq!(
+        io["throttleReadBpsDevice"],
+        serde_json::json!([{"major": 253, "minor": 0, "rate": 1048576}])
+    );
+    assert_eq!(io["throttleWriteIOPSDevice"][0]["minor"], 3);
+    assert_eq!(io["throttleWriteIOPSDevice"][1]["rate"], 50);
+    assert!(io.get("throttleWriteBpsDevice").is_none());
+
+    // The limits replaced (as `update` does) leave the device lists be.
+    let mut res = res;
+    let mut r = f.opts.resources.clone();
+    r.blkio_weight = 0;
+    r.pids_limit = None;
+    r.memory = 0;
+    r.memory_swap = 0;
+    limits(&r, &mut res);
+    assert!(res.pids().is_none() && res.memory().is_none());
+    let io = res.block_io().clone().unwrap();
+    assert_eq!(io.weight(), None);
+    assert_eq!(io.throttle_read_bps_device().as_ref().unwrap().len(), 1);
+    // Nothing asked, nothing there.
+    let s = Fixture::new(RunFlags::default()).spec();
+    assert!(linux(&s).resources().as_ref().unwrap().block_io().is_none());
+}

@@ -421,6 +421,29 @@ pub fn procs_with_env(needle: &str) -> Vec<u32> {
     out
 }
 
+/// Does this machine limit through v1 controllers (hybrid or legacy)?
+pub fn cgroup_v1() -> bool {
+    Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists()
+}
+
+/// Container `id`'s cgroup directory in hierarchy `h` (`memory`,
+/// `blkio`, `unified`, ... on v1; v2 has one directory for all).
+pub fn cgroup_dir(h: &str, id: &str) -> PathBuf {
+    if cgroup_v1() {
+        Path::new("/sys/fs/cgroup").join(h).join("skiff").join(id)
+    } else {
+        Path::new("/sys/fs/cgroup/skiff").join(id)
+    }
+}
+
+/// A file's contents, trimmed (a cgroup file, a `/proc` one).
+pub fn read_trim(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
 /// Directories under `/sys/fs/cgroup` (v1 controllers and v2 alike) whose
 /// name contains `needle`.
 pub fn cgroup_dirs_named(needle: &str) -> Vec<PathBuf> {

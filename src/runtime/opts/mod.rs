@@ -3,6 +3,7 @@
 //! Docker's words with [`ErrorKind::InvalidArgument`]; nothing here touches
 //! the file system (files are read through [`FlagContext::read_file`]).
 
+pub mod blkio;
 pub mod env;
 pub mod life;
 pub mod mounts;
@@ -10,6 +11,7 @@ pub mod net;
 pub mod resources;
 pub mod security;
 pub mod units;
+pub mod update;
 
 pub use env::EnvVar;
 pub use mounts::{MountKind, MountOrigin, MountRequest, Propagation};

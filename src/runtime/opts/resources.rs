@@ -4,6 +4,7 @@
 //! [`Resources::check_host`], still before anything is created.
 
 use super::bad;
+use super::blkio::{self, BlkioSupport, ThrottleDevice, WeightDevice};
 use super::units::parse_size;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -24,12 +25,19 @@ pub struct ResourceFlags {
     pub cpuset_cpus: Option<String>,
     pub cpuset_mems: Option<String>,
     pub cgroup_parent: Option<String>,
+    pub blkio_weight: Option<u16>,
+    pub blkio_weight_device: Vec<String>,
+    pub device_read_bps: Vec<String>,
+    pub device_write_bps: Vec<String>,
+    pub device_read_iops: Vec<String>,
+    pub device_write_iops: Vec<String>,
 }
 
 /// The limits, in Docker's `HostConfig` units (bytes, nano-CPUs,
-/// microseconds); zero or empty is unset.
+/// microseconds); zero or empty is unset. Fields missing from a stored
+/// copy (one written before they existed) are unset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Resources {
     pub memory: i64,
     /// Memory plus swap; -1 unlimited; twice `memory` when only that is
@@ -46,6 +54,15 @@ pub struct Resources {
     pub cpuset_cpus: String,
     pub cpuset_mems: String,
     pub cgroup_parent: String,
+    /// 10 to 1000; 0 unset.
+    pub blkio_weight: u16,
+    pub blkio_weight_device: Vec<WeightDevice>,
+    pub blkio_device_read_bps: Vec<ThrottleDevice>,
+    pub blkio_device_write_bps: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    pub blkio_device_read_iops: Vec<ThrottleDevice>,
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    pub blkio_device_write_iops: Vec<ThrottleDevice>,
 }
 
 /// The kernel will not run a container in less (Docker's `linuxMinMemory`).
@@ -182,6 +199,16 @@ impl Resources {
 
     /// Parse the flags and check the rules between them.
     pub fn parse(f: &ResourceFlags) -> Result<Resources> {
+        let mut r = Resources::parse_given(f, false)?;
+        if r.memory > 0 && r.memory_swap == 0 {
+            r.memory_swap = 2 * r.memory;
+        }
+        Ok(r)
+    }
+
+    /// The flags as given, checked alone (`update`: without the rules
+    /// that the container's current limits may satisfy).
+    pub(super) fn parse_given(f: &ResourceFlags, update: bool) -> Result<Resources> {
         let mut r = Resources {
             oom_kill_disable: f.oom_kill_disable,
             ..Default::default()
@@ -220,15 +247,56 @@ impl Resources {
             Some(p) => parse_parent(p)?,
             None => String::new(),
         };
-        r.validate()?;
-        if r.memory > 0 && r.memory_swap == 0 {
-            r.memory_swap = 2 * r.memory;
+        if let Some(w) = f.blkio_weight {
+            blkio::check_weight(w)?;
+            r.blkio_weight = w;
         }
+        r.blkio_weight_device = f
+            .blkio_weight_device
+            .iter()
+            .map(|v| blkio::parse_weight_device(v))
+            .collect::<Result<_>>()?;
+        for (flag, given, out) in [
+            (
+                "--device-read-bps",
+                &f.device_read_bps,
+                &mut r.blkio_device_read_bps,
+            ),
+            (
+                "--device-write-bps",
+                &f.device_write_bps,
+                &mut r.blkio_device_write_bps,
+            ),
+        ] {
+            *out = given
+                .iter()
+                .map(|v| blkio::parse_bps_device(flag, v))
+                .collect::<Result<_>>()?;
+        }
+        for (flag, given, out) in [
+            (
+                "--device-read-iops",
+                &f.device_read_iops,
+                &mut r.blkio_device_read_iops,
+            ),
+            (
+                "--device-write-iops",
+                &f.device_write_iops,
+                &mut r.blkio_device_write_iops,
+            ),
+        ] {
+            *out = given
+                .iter()
+                .map(|v| blkio::parse_iops_device(flag, v))
+                .collect::<Result<_>>()?;
+        }
+        r.validate(update)?;
         Ok(r)
     }
 
-    /// The daemon's rules, in its words.
-    fn validate(&self) -> Result<()> {
+    /// The daemon's rules, in its words. `update` leaves out the one a
+    /// limit already set may satisfy (Docker's does too).
+    pub(super) fn validate(&self, update: bool) -> Result<()> {
         if self.memory != 0 && self.memory < MIN_MEMORY {
             return Err(bad("Minimum memory limit allowed is 6MB"));
         }
@@ -237,7 +305,7 @@ impl Resources {
                 "Minimum memoryswap limit should be larger than memory limit, see usage",
             ));
         }
-        if self.memory == 0 && self.memory_swap > 0 {
+        if self.memory == 0 && self.memory_swap > 0 && !update {
             return Err(bad(
                 "You should always set the Memory limit when using Memoryswap limit, see usage",
             ));
@@ -274,7 +342,59 @@ impl Resources {
         if self.cpu_quota > 0 && self.cpu_quota < 1000 {
             return Err(bad("CPU cfs quota can not be less than 1ms (i.e. 1000)"));
         }
+        blkio::check_weight(self.blkio_weight)?;
         Ok(())
+    }
+
+    /// Drop the block I/O limits the host cannot hold; Docker's warning
+    /// for each kind dropped.
+    pub fn discard_unsupported(&mut self, host: BlkioSupport) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.blkio_weight > 0 && !host.weight {
+            notes.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.".into());
+            self.blkio_weight = 0;
+        }
+        if !self.blkio_weight_device.is_empty() && !host.weight_device {
+            notes.push("Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.".into());
+            self.blkio_weight_device.clear();
+        }
+        if !host.throttle {
+            for (list, what) in [
+                (&mut self.blkio_device_read_bps, "BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit"),
+                (&mut self.blkio_device_write_bps, "BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit"),
+                (&mut self.blkio_device_read_iops, "IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit"),
+                (&mut self.blkio_device_write_iops, "IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit"),
+            ] {
+                if !list.is_empty() {
+                    notes.push(format!("Your kernel does not support {what} discarded."));
+                    list.clear();
+                }
+            }
+        }
+        notes
+    }
+
+    /// The device paths the block I/O limits name, each once.
+    pub fn blkio_paths(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .blkio_weight_device
+            .iter()
+            .map(|d| d.path.as_str())
+            .chain(
+                [
+                    &self.blkio_device_read_bps,
+                    &self.blkio_device_write_bps,
+                    &self.blkio_device_read_iops,
+                    &self.blkio_device_write_iops,
+                ]
+                .into_iter()
+                .flatten()
+                .map(|d| d.path.as_str()),
+            )
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// The rules that depend on the host: the CPU count, the cpusets.

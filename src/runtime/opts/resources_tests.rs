@@ -167,3 +167,57 @@ fn pids_and_cgroup_parent() {
     })
     .is_err());
 }
+
+#[test]
+fn block_io_flags_and_what_the_host_cannot_hold() {
+    let mut r = parse(ResourceFlags {
+        blkio_weight: Some(300),
+        blkio_weight_device: vec!["/dev/vda:200".into()],
+        device_read_bps: vec!["/dev/vda:1mb".into()],
+        device_write_iops: vec!["/dev/loop3:100".into(), "/dev/vda:5".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(r.blkio_weight, 300);
+    assert_eq!(r.blkio_device_read_bps[0].rate, 1 << 20);
+    assert_eq!(r.blkio_paths(), ["/dev/loop3", "/dev/vda"]);
+    assert!(r.limits_any());
+    // Docker's HostConfig names, IOps spelt its way.
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["BlkioDeviceWriteIOps"][0]["Path"], "/dev/loop3");
+    assert_eq!(v["BlkioWeightDevice"][0]["Weight"], 200);
+    // A copy stored before these fields existed still reads.
+    let old: Resources = serde_json::from_str(r#"{"Memory": 33554432}"#).unwrap();
+    assert_eq!((old.memory, old.blkio_weight), (32 << 20, 0));
+
+    assert!(r.clone().discard_unsupported(BlkioSupport::ALL).is_empty());
+    let notes = r.discard_unsupported(BlkioSupport {
+        weight: false,
+        weight_device: false,
+        throttle: true,
+    });
+    assert_eq!(
+        notes,
+        [
+            "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.",
+            "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.",
+        ]
+    );
+    assert_eq!(r.blkio_weight, 0);
+    assert!(r.blkio_weight_device.is_empty());
+    assert_eq!(r.blkio_device_write_iops.len(), 2);
+    let notes = r.discard_unsupported(BlkioSupport {
+        throttle: false,
+        ..BlkioSupport::ALL
+    });
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].ends_with("Block I/O BPS read limit discarded."));
+    assert!(r.blkio_paths().is_empty());
+    assert_eq!(
+        msg(ResourceFlags {
+            blkio_weight: Some(1001),
+            ..Default::default()
+        }),
+        "Range of blkio weight is from 10 to 1000"
+    );
+}

@@ -1,0 +1,122 @@
+//! `skiff update [OPTIONS] CONTAINER...`: change the resource limits and
+//! the restart policy of containers, running or not (a stopped one keeps
+//! them for its next start).
+
+use crate::config::Config;
+use crate::container::{self, state};
+use crate::runtime::opts::resources::{HostCpus, ResourceFlags};
+use crate::runtime::opts::update::{Update, UpdateFlags};
+use crate::store::Store;
+use anyhow::Result;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, allow_hyphen_values = true)]
+    pub cpu_shares: Option<i64>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Memory limit
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Memory soft limit
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    pub restart: Option<String>,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+impl Args {
+    fn flags(&self) -> UpdateFlags {
+        UpdateFlags {
+            resources: ResourceFlags {
+                memory: self.memory.clone(),
+                memory_swap: self.memory_swap.clone(),
+                memory_reservation: self.memory_reservation.clone(),
+                pids_limit: self.pids_limit,
+                cpus: self.cpus.clone(),
+                cpu_shares: self.cpu_shares,
+                cpu_period: self.cpu_period,
+                cpu_quota: self.cpu_quota,
+                cpuset_cpus: self.cpuset_cpus.clone(),
+                cpuset_mems: self.cpuset_mems.clone(),
+                blkio_weight: self.blkio_weight,
+                ..Default::default()
+            },
+            restart: self.restart.clone(),
+        }
+    }
+
+    /// Was any flag given?
+    fn any(&self) -> bool {
+        let f = self.flags();
+        let r = &f.resources;
+        f.restart.is_some()
+            || r.memory.is_some()
+            || r.memory_swap.is_some()
+            || r.memory_reservation.is_some()
+            || r.pids_limit.is_some()
+            || r.cpus.is_some()
+            || r.cpu_shares.is_some()
+            || r.cpu_period.is_some()
+            || r.cpu_quota.is_some()
+            || r.cpuset_cpus.is_some()
+            || r.cpuset_mems.is_some()
+            || r.blkio_weight.is_some()
+    }
+}
+
+pub fn run(args: Args, cfg: &Config) -> Result<i32> {
+    if !args.any() {
+        crate::bail_kind!(
+            InvalidArgument,
+            "you must provide one or more flags when using this command"
+        );
+    }
+    let mut u = Update::parse(&args.flags())?;
+    u.given.check_host(&HostCpus::read())?;
+    let mut notes = Vec::new();
+    if u.given.blkio_weight > 0 {
+        notes = u
+            .given
+            .discard_unsupported(crate::runtime::cgroups::blkio_support());
+    }
+    if cfg.rootless && u.given.limits_any() {
+        notes.push("resource limits cannot be applied rootless without a delegated cgroup; they are only recorded".into());
+    }
+    for n in notes {
+        eprintln!("skiff: warning: {n}");
+    }
+    let store = Store::open(&cfg.root)?;
+    super::lifecycle::each(&args.containers, |n| {
+        let rec = state::find(&store, n)?;
+        container::update::update(&store, &rec, &u)?;
+        println!("{n}");
+        Ok(())
+    })
+}
