@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::run::{cgroup_dir, cgroup_dirs_named, cgroup_v1, cgroups_left, read_trim, Ctx};
+use common::run::{
+    cgroup_dir, cgroup_dirs_named, cgroup_v1, cgroups_left, read_trim, Ctx, LoopDev,
+};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -333,13 +335,25 @@ fn a_lost_container_s_cgroup_goes_at_the_next_look() {
     let out = c.run_ok(&["-d", "-m", "64m", "--pids-limit", "20", &bb, "sleep", "100"]);
     let id = out.stdout.trim().to_string();
     assert!(!cgroup_dirs_named(&id).is_empty(), "made while it runs");
-    for m in common::skiff::monitors_of(&c.env.root) {
+    let monitors = common::skiff::monitors_of(&c.env.root);
+    for m in &monitors {
         let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(m as i32),
+            nix::unistd::Pid::from_raw(*m as i32),
             nix::sys::signal::Signal::SIGKILL,
         );
     }
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // Gone (or a zombie) before the next command looks.
+    let end = Instant::now() + Duration::from_secs(10);
+    let alive = |m: &u32| {
+        std::fs::read_to_string(format!("/proc/{m}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| !r.trim_start().starts_with('Z'))
+        })
+    };
+    while monitors.iter().any(alive) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     c.env.ok(&["ps", "-a"]);
     assert!(cgroups_left(&id).is_empty(), "{:?}", cgroup_dirs_named(&id));
     c.env.ok(&["rm", &id]);
@@ -561,46 +575,6 @@ fn stop_and_kill_leave_no_process_of_the_cgroup() {
             "{how}: {:?}",
             cgroup_dirs_named(&id)
         );
-    }
-}
-
-/// A loop device over a small file of the test's own, detached when
-/// dropped.
-struct LoopDev {
-    path: String,
-    major_minor: String,
-    _dir: tempfile::TempDir,
-}
-
-impl LoopDev {
-    fn new(name: &str) -> LoopDev {
-        let dir = common::test_dir(name);
-        let file = dir.path().join("disk.img");
-        std::fs::File::create(&file)
-            .and_then(|f| f.set_len(32 << 20))
-            .unwrap();
-        let out = common::run_tool("losetup", &["-f", "--show", file.to_str().unwrap()]);
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let name = path.trim_start_matches("/dev/");
-        let major_minor = read_trim(Path::new(&format!("/sys/block/{name}/dev")));
-        LoopDev {
-            path,
-            major_minor,
-            _dir: dir,
-        }
-    }
-
-    /// `PATH:VALUE`, as the flags take it.
-    fn at(&self, value: &str) -> String {
-        format!("{}:{value}", self.path)
-    }
-}
-
-impl Drop for LoopDev {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("losetup")
-            .args(["-d", &self.path])
-            .status();
     }
 }
 

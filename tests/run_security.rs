@@ -309,49 +309,13 @@ fn proc_sys_and_sys_are_read_only() {
     }
 }
 
-/// A loop device over a small file, detached on drop: a block device
-/// the host can read, which a container must not.
-struct Loop {
-    dev: String,
-}
-
-impl Loop {
-    fn new(dir: &std::path::Path) -> Loop {
-        let img = dir.join("disk.img");
-        std::fs::write(&img, vec![7u8; 64 * 1024]).unwrap();
-        let out = std::process::Command::new("losetup")
-            .args(["-f", "--show"])
-            .arg(&img)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "losetup: {out:?}");
-        Loop {
-            dev: String::from_utf8(out.stdout).unwrap().trim().to_string(),
-        }
-    }
-
-    /// `MAJ MIN`
-    fn numbers(&self) -> (u64, u64) {
-        use std::os::unix::fs::MetadataExt;
-        let rdev = std::fs::metadata(&self.dev).unwrap().rdev();
-        (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev))
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("losetup")
-            .args(["-d", &self.dev])
-            .status();
-    }
-}
-
 #[test]
 fn the_device_cgroup_keeps_host_disks_out_of_reach() {
     let c = Ctx::new("sec_devices");
     let bb = c.bb();
-    let lo = Loop::new(c.env.dir());
-    let (maj, min) = lo.numbers();
+    // A block device the host can read, which the container must not.
+    let lo = common::run::LoopDev::new("sec_devices_loop");
+    let (maj, min) = lo.major_minor.split_once(':').unwrap();
     // CAP_MKNOD makes the node (Docker allows it); reading it is refused.
     let script = format!(
         "mknod /tmp/disk b {maj} {min} && echo made; head -c 512 /tmp/disk >/dev/null && echo read; \

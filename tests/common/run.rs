@@ -546,3 +546,44 @@ pub fn is_short_id(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
+
+/// A loop device over a small file of the test's own, detached when
+/// dropped.
+pub struct LoopDev {
+    pub path: String,
+    /// `MAJ:MIN`
+    pub major_minor: String,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopDev {
+    pub fn new(name: &str) -> LoopDev {
+        let dir = super::test_dir(name);
+        let file = dir.path().join("disk.img");
+        std::fs::File::create(&file)
+            .and_then(|f| f.set_len(32 << 20))
+            .unwrap();
+        let out = super::run_tool("losetup", &["-f", "--show", file.to_str().unwrap()]);
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let name = path.trim_start_matches("/dev/");
+        let major_minor = read_trim(Path::new(&format!("/sys/block/{name}/dev")));
+        LoopDev {
+            path,
+            major_minor,
+            _dir: dir,
+        }
+    }
+
+    /// `PATH:VALUE`, as the flags take it.
+    pub fn at(&self, value: &str) -> String {
+        format!("{}:{value}", self.path)
+    }
+}
+
+impl Drop for LoopDev {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.path])
+            .status();
+    }
+}
