@@ -1,0 +1,365 @@
+//! The packet filter rules of skiff's networks, in a table of skiff's own
+//! (`ip skiff`) so no one else's rules are touched: outbound NAT for a
+//! network's subnet (none for an `--internal` one), and forwarding only
+//! where a network may go. Written with `nft`; where only `iptables` is
+//! installed, the same rules go into its `nat` and `filter` tables, each
+//! tagged with a comment naming the network so it can be taken out again.
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// What a network's rules need to know.
+#[derive(Debug, Clone)]
+pub struct NetRules<'a> {
+    /// The network's ID: the rules' tag.
+    pub id: &'a str,
+    /// Its bridge interface.
+    pub bridge: &'a str,
+    /// `10.89.0.0/24`
+    pub subnet: &'a str,
+    pub internal: bool,
+}
+
+fn tag(id: &str) -> String {
+    format!("skiff:{}", &id[..id.len().min(12)])
+}
+
+/// Which tool is there (`nft` first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tool {
+    Nft,
+    Iptables,
+}
+
+fn tool() -> Result<Tool> {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(["/usr/sbin".into(), "/sbin".into()])
+            .any(|d| d.join(name).is_file())
+    };
+    if on_path("nft") {
+        Ok(Tool::Nft)
+    } else if on_path("iptables") {
+        Ok(Tool::Iptables)
+    } else {
+        bail!("container networking needs nft or iptables: install the nftables (or iptables) package")
+    }
+}
+
+/// The nft script adding a network's rules (and skiff's table and chains,
+/// when they are not there yet).
+pub fn nft_script(n: &NetRules) -> String {
+    let t = tag(n.id);
+    let mut s = String::from(
+        "add table ip skiff\n\
+         add chain ip skiff postrouting { type nat hook postrouting priority srcnat; policy accept; }\n\
+         add chain ip skiff forward { type filter hook forward priority filter; policy accept; }\n",
+    );
+    let (br, net) = (n.bridge, n.subnet);
+    if n.internal {
+        // Nothing in or out but between its own members.
+        s += &format!(
+            "add rule ip skiff forward iifname \"{br}\" oifname != \"{br}\" drop comment \"{t}\"\n"
+        );
+        s += &format!(
+            "add rule ip skiff forward oifname \"{br}\" iifname != \"{br}\" drop comment \"{t}\"\n"
+        );
+    } else {
+        s += &format!(
+            "add rule ip skiff postrouting ip saddr {net} ip daddr != {net} oifname != \"{br}\" masquerade comment \"{t}\"\n"
+        );
+        // Other skiff networks stay out of reach; the rest of the world
+        // is open, and its answers come back.
+        s += &format!(
+            "add rule ip skiff forward iifname \"{br}\" oifname {{ \"skiff0\", \"skf-*\" }} oifname != \"{br}\" drop comment \"{t}\"\n"
+        );
+        s += &format!("add rule ip skiff forward iifname \"{br}\" accept comment \"{t}\"\n");
+        s += &format!(
+            "add rule ip skiff forward oifname \"{br}\" ct state related,established accept comment \"{t}\"\n"
+        );
+    }
+    s
+}
+
+fn run(cmd: &mut Command, input: Option<&str>) -> Result<String> {
+    let name = format!("{:?}", cmd.get_program());
+    let mut child = cmd
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("run {name}"))?;
+    if let (Some(i), Some(mut w)) = (input, child.stdin.take()) {
+        w.write_all(i.as_bytes())
+            .with_context(|| format!("write to {name}"))?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(anyhow!(
+            "{name}: {}",
+            err.lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("failed")
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Are the network's rules there already?
+fn present(n: &NetRules, t: Tool) -> bool {
+    let needle = format!("\"{}\"", tag(n.id));
+    match t {
+        Tool::Nft => run(
+            Command::new("nft").args(["list", "chain", "ip", "skiff", "forward"]),
+            None,
+        )
+        .is_ok_and(|s| s.contains(&needle)),
+        Tool::Iptables => run(Command::new("iptables").args(["-S", "FORWARD"]), None)
+            .is_ok_and(|s| s.contains(&tag(n.id))),
+    }
+}
+
+/// Add a network's rules unless they are there.
+pub fn ensure(n: &NetRules) -> Result<()> {
+    let t = tool()?;
+    if present(n, t) {
+        return Ok(());
+    }
+    match t {
+        Tool::Nft => run(Command::new("nft").args(["-f", "-"]), Some(&nft_script(n))).map(drop),
+        Tool::Iptables => {
+            for args in iptables_rules(n) {
+                run(Command::new("iptables").args(&args), None)?;
+            }
+            Ok(())
+        }
+    }
+    .with_context(|| format!("set up the packet filter for network {}", n.bridge))
+}
+
+/// The same rules for `iptables` (`-A`), each tagged.
+fn iptables_rules(n: &NetRules) -> Vec<Vec<String>> {
+    let t = tag(n.id);
+    let (br, net) = (n.bridge, n.subnet);
+    let mut rules: Vec<Vec<&str>> = Vec::new();
+    let comment = ["-m", "comment", "--comment", &t];
+    if n.internal {
+        rules.push(vec!["-A", "FORWARD", "-i", br, "!", "-o", br, "-j", "DROP"]);
+        rules.push(vec!["-A", "FORWARD", "-o", br, "!", "-i", br, "-j", "DROP"]);
+    } else {
+        rules.push(vec![
+            "-t",
+            "nat",
+            "-A",
+            "POSTROUTING",
+            "-s",
+            net,
+            "!",
+            "-d",
+            net,
+            "!",
+            "-o",
+            br,
+            "-j",
+            "MASQUERADE",
+        ]);
+        rules.push(vec![
+            "-A", "FORWARD", "-i", br, "-o", "skiff0", "!", "-o", br, "-j", "DROP",
+        ]);
+        rules.push(vec![
+            "-A", "FORWARD", "-i", br, "-o", "skf-+", "!", "-o", br, "-j", "DROP",
+        ]);
+        rules.push(vec!["-A", "FORWARD", "-i", br, "-j", "ACCEPT"]);
+        rules.push(vec![
+            "-A",
+            "FORWARD",
+            "-o",
+            br,
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "RELATED,ESTABLISHED",
+            "-j",
+            "ACCEPT",
+        ]);
+    }
+    rules
+        .into_iter()
+        .map(|r| {
+            r.iter()
+                .chain(comment.iter())
+                .map(|s| s.to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// Take a network's rules out (when the network is removed).
+pub fn remove(id: &str) -> Result<()> {
+    let t = tag(id);
+    match tool()? {
+        Tool::Nft => {
+            let Ok(listing) = run(
+                Command::new("nft").args(["-a", "list", "table", "ip", "skiff"]),
+                None,
+            ) else {
+                return Ok(());
+            };
+            let script = nft_deletions(&listing, &t);
+            if !script.is_empty() {
+                run(Command::new("nft").args(["-f", "-"]), Some(&script))?;
+            }
+            Ok(())
+        }
+        Tool::Iptables => {
+            for table in ["nat", "filter"] {
+                let rules = run(Command::new("iptables").args(["-t", table, "-S"]), None)?;
+                for r in rules.lines().filter(|l| l.contains(&t)) {
+                    let args: Vec<String> = shell_words(r.replacen("-A ", "-D ", 1).as_str());
+                    let mut c = Command::new("iptables");
+                    c.args(["-t", table]).args(&args);
+                    run(&mut c, None)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `delete rule` lines for each rule of `nft -a list table` tagged `tag`.
+fn nft_deletions(listing: &str, tag: &str) -> String {
+    let mut chain = "";
+    let mut out = String::new();
+    let needle = format!("comment \"{tag}\"");
+    for line in listing.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("chain ") {
+            chain = rest.split_whitespace().next().unwrap_or("");
+        } else if line.contains(&needle) {
+            if let Some(h) = line.rsplit_once("# handle ").map(|(_, h)| h.trim()) {
+                out += &format!("delete rule ip skiff {chain} handle {h}\n");
+            }
+        }
+    }
+    out
+}
+
+/// Split an `iptables -S` line into words (its comments are quoted).
+fn shell_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "0123456789abcdef0123";
+
+    fn net(internal: bool) -> NetRules<'static> {
+        NetRules {
+            id: ID,
+            bridge: "skf-01234567",
+            subnet: "10.89.3.0/24",
+            internal,
+        }
+    }
+
+    #[test]
+    fn nat_and_forwarding_for_a_network() {
+        let s = nft_script(&net(false));
+        assert!(s.contains("add table ip skiff\n"));
+        assert!(s.contains(
+            "ip saddr 10.89.3.0/24 ip daddr != 10.89.3.0/24 oifname != \"skf-01234567\" masquerade comment \"skiff:0123456789ab\""
+        ));
+        assert!(s.contains("iifname \"skf-01234567\" accept"));
+        // Internal: no NAT, no way out.
+        let s = nft_script(&net(true));
+        assert!(!s.contains("masquerade"));
+        assert!(s.contains("iifname \"skf-01234567\" oifname != \"skf-01234567\" drop"));
+    }
+
+    #[test]
+    fn deletions_find_the_tagged_rules() {
+        let listing = "table ip skiff { # handle 9\n\
+            \tchain postrouting { # handle 1\n\
+            \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
+            \t\tip saddr 10.89.3.0/24 masquerade comment \"skiff:0123456789ab\" # handle 4\n\
+            \t\tip saddr 10.89.4.0/24 masquerade comment \"skiff:ffffffffffff\" # handle 5\n\
+            \t}\n\
+            \tchain forward { # handle 2\n\
+            \t\tiifname \"skf-01234567\" accept comment \"skiff:0123456789ab\" # handle 7\n\
+            \t}\n}\n";
+        assert_eq!(
+            nft_deletions(listing, &tag(ID)),
+            "delete rule ip skiff postrouting handle 4\ndelete rule ip skiff forward handle 7\n"
+        );
+    }
+
+    #[test]
+    fn iptables_rules_carry_the_tag() {
+        let rules = iptables_rules(&net(false));
+        assert!(rules.iter().all(|r| r.ends_with(&[
+            "-m".to_string(),
+            "comment".into(),
+            "--comment".into(),
+            "skiff:0123456789ab".into()
+        ])));
+        assert_eq!(
+            shell_words("-A FORWARD -i br -m comment --comment \"skiff:x y\" -j ACCEPT"),
+            [
+                "-A",
+                "FORWARD",
+                "-i",
+                "br",
+                "-m",
+                "comment",
+                "--comment",
+                "skiff:x y",
+                "-j",
+                "ACCEPT"
+            ]
+        );
+    }
+
+    #[test]
+    fn rules_go_into_the_kernel_and_come_out_again() {
+        let id = format!("{:0>20}", std::process::id());
+        let n = NetRules {
+            id: &id,
+            bridge: "skf-fwtest",
+            subnet: "10.89.250.0/24",
+            internal: false,
+        };
+        ensure(&n).unwrap();
+        assert!(present(&n, tool().unwrap()));
+        // Twice is once.
+        ensure(&n).unwrap();
+        remove(&id).unwrap();
+        assert!(!present(&n, tool().unwrap()));
+    }
+}
