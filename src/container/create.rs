@@ -67,6 +67,11 @@ pub fn create<'a>(
     } else {
         blkio_device_numbers(&opts.resources)?
     };
+    if let crate::runtime::opts::NetworkMode::Bridge(n) = &opts.network {
+        if n != "bridge" {
+            crate::bail_kind!(NotFound, "network {n} not found");
+        }
+    }
     let img = resolve_image(store, cfg, opts, pulling)?;
     let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
     let run_cfg = config.config.clone().unwrap_or_default();
@@ -114,6 +119,11 @@ pub fn create<'a>(
         config: match serde_json::to_value(container_cfg)? {
             serde_json::Value::Object(m) => Some(m),
             _ => None,
+        },
+        // Rootless containers have no bridge to join (yet): loopback only.
+        networks: match &opts.network {
+            crate::runtime::opts::NetworkMode::Bridge(n) if !cfg.rootless => vec![n.clone()],
+            _ => Vec::new(),
         },
         state: ContainerState {
             status: "created".into(),

@@ -56,6 +56,9 @@ pub struct ContainerState {
     /// it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator_pid: Option<u32>,
+    /// Its endpoints while it runs, by network name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, Endpoint>,
     /// The health check's state, once a container with one has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
@@ -174,7 +177,22 @@ pub struct ContainerRecord {
     /// in records written before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The networks it joins at each start (`bridge` or user networks by
+    /// name); none with `--network host|none` and rootless.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<String>,
     pub state: ContainerState,
+}
+
+/// A running container's place on one network (Docker's
+/// `NetworkSettings.Networks.NAME`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Endpoint {
+    pub network_id: String,
+    pub ip: String,
+    pub prefix_len: u8,
+    pub gateway: String,
+    pub mac: String,
 }
 
 /// Docker's rule for container names (the same as for volume names).
@@ -545,6 +563,7 @@ mod tests {
             log: Default::default(),
             healthcheck: None,
             config: None,
+            networks: Vec::new(),
             state: ContainerState {
                 status: "created".into(),
                 ..Default::default()

@@ -5,17 +5,21 @@ use anyhow::Result;
 use std::net::IpAddr;
 
 /// `--network`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetworkMode {
     /// `none`: a network namespace with only `lo`.
     None,
     /// `host`: the host's network namespace.
     Host,
-    /// `bridge` and `default`, until skiff has bridges: like `none`, a new
-    /// network namespace with only `lo` up, so a container started today
-    /// is isolated and not silently on the host's network.
-    #[default]
-    LoopbackOnly,
+    /// A bridge network by name: `bridge` (the default one) or a user
+    /// network; whether it exists is the store's to say.
+    Bridge(String),
+}
+
+impl Default for NetworkMode {
+    fn default() -> NetworkMode {
+        NetworkMode::Bridge("bridge".into())
+    }
 }
 
 impl NetworkMode {
@@ -23,26 +27,27 @@ impl NetworkMode {
         match s {
             "none" => Ok(NetworkMode::None),
             "host" => Ok(NetworkMode::Host),
-            "bridge" | "default" => Ok(NetworkMode::LoopbackOnly),
+            "bridge" | "default" => Ok(NetworkMode::default()),
             _ if s.starts_with("container:") => Err(bad(format!(
-                "network mode {s:?} is not supported yet: use none, host or bridge"
+                "network mode {s:?} is not supported yet: use none, host or a network's name"
             ))),
-            _ => Err(bad(format!("network {s} not found"))),
+            "" => Err(bad("network name must not be empty")),
+            _ => Ok(NetworkMode::Bridge(s.to_string())),
         }
     }
 
     /// The name Docker shows for the mode (`HostConfig.NetworkMode`).
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             NetworkMode::None => "none",
             NetworkMode::Host => "host",
-            NetworkMode::LoopbackOnly => "bridge",
+            NetworkMode::Bridge(n) => n,
         }
     }
 
     /// Whether the container gets its own network namespace.
-    pub fn private_netns(self) -> bool {
-        self != NetworkMode::Host
+    pub fn private_netns(&self) -> bool {
+        *self != NetworkMode::Host
     }
 }
 
@@ -129,21 +134,18 @@ mod tests {
     fn network_modes() {
         assert_eq!(NetworkMode::parse("none").unwrap(), NetworkMode::None);
         assert_eq!(NetworkMode::parse("host").unwrap(), NetworkMode::Host);
-        assert_eq!(
-            NetworkMode::parse("bridge").unwrap(),
-            NetworkMode::LoopbackOnly
-        );
-        assert_eq!(
-            NetworkMode::parse("default").unwrap(),
-            NetworkMode::LoopbackOnly
-        );
-        assert_eq!(NetworkMode::LoopbackOnly.name(), "bridge");
+        let bridge = NetworkMode::Bridge("bridge".into());
+        assert_eq!(NetworkMode::parse("bridge").unwrap(), bridge);
+        assert_eq!(NetworkMode::parse("default").unwrap(), bridge);
+        assert_eq!(bridge.name(), "bridge");
         assert!(!NetworkMode::Host.private_netns());
         assert!(NetworkMode::None.private_netns());
+        // A user network by name: the store says whether it exists.
         assert_eq!(
-            NetworkMode::parse("mynet").unwrap_err().to_string(),
-            "network mynet not found"
+            NetworkMode::parse("mynet").unwrap(),
+            NetworkMode::Bridge("mynet".into())
         );
+        assert!(NetworkMode::parse("").is_err());
         assert!(NetworkMode::parse("container:abc").is_err());
     }
 

@@ -40,7 +40,7 @@ fn err(f: RunFlags) -> String {
 fn defaults_when_no_flags() {
     let o = parse(flags()).unwrap();
     assert_eq!(o.image, "busybox");
-    assert_eq!(o.network, NetworkMode::LoopbackOnly);
+    assert_eq!(o.network, NetworkMode::Bridge("bridge".into()));
     assert_eq!(o.pull, PullPolicy::Missing);
     assert_eq!(o.security.seccomp, SeccompChoice::Default);
     assert!(!o.security.no_new_privileges);

@@ -1,0 +1,247 @@
+//! Joining a container to its networks at each start, and leaving them
+//! when it ends: its network namespace made (`netns`), for each network
+//! the bridge made when missing (with its gateway address and its packet
+//! filter rules), an address leased from the store, a veth pair whose
+//! host end is on the bridge and whose other end is the container's
+//! `eth0` (`eth1`, ...), the default route through the first network's
+//! gateway. No daemon keeps any of it: whoever starts the container calls
+//! `connect`, whoever sees it end calls `disconnect`, and a lost
+//! container's next `sync` does it for its dead owner.
+
+use super::netlink::Netlink;
+use super::{firewall, netns};
+use crate::store::containers::Endpoint;
+use crate::store::networks::NetworkRecord;
+use crate::store::{ContainerRecord, Store};
+use anyhow::{anyhow, Context, Result};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+/// The host end of container `id`'s veth on its `n`th network: unique
+/// while container IDs are, and within the kernel's 15 bytes.
+fn host_veth(id: &str, n: usize) -> String {
+    format!("sk{}{n}", &id[..id.len().min(10)])
+}
+
+/// Docker's MAC for an address: 02:42 then the four bytes of the IPv4.
+pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+pub fn mac_text(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// `10.89.0.0/24` -> (address, prefix length)
+fn split_cidr(cidr: &str) -> Result<(Ipv4Addr, u8)> {
+    let (a, p) = cidr
+        .split_once('/')
+        .ok_or_else(|| anyhow!("invalid subnet {cidr}"))?;
+    Ok((
+        a.parse().with_context(|| format!("invalid subnet {cidr}"))?,
+        p.parse().with_context(|| format!("invalid subnet {cidr}"))?,
+    ))
+}
+
+/// The bridge of `net`, made with its gateway address and rules when it
+/// is not there (the first container on it since boot).
+fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<u32> {
+    if let Some(i) = nl.link_index(&net.bridge)? {
+        return Ok(i);
+    }
+    let (_, prefix) = split_cidr(&net.subnet)?;
+    let gw: Ipv4Addr = net
+        .gateway
+        .parse()
+        .with_context(|| format!("network {}: gateway {}", net.name, net.gateway))?;
+    let index = match nl.add_bridge(&net.bridge) {
+        Ok(i) => i,
+        // Another command made it a moment ago.
+        Err(e) if super::netlink::is_exists(&e) => {
+            return nl
+                .link_index(&net.bridge)?
+                .ok_or_else(|| anyhow!("bridge {} vanished", net.bridge))
+        }
+        Err(e) => return Err(e),
+    };
+    match nl.add_address(index, IpAddr::V4(gw), prefix) {
+        Err(e) if !super::netlink::is_exists(&e) => return Err(e),
+        _ => {}
+    }
+    nl.set_up(index)?;
+    firewall::ensure(&firewall::NetRules {
+        id: &net.id,
+        bridge: &net.bridge,
+        subnet: &net.subnet,
+        internal: net.internal,
+    })?;
+    // Forwarding for the NAT (Docker sets it too).
+    if !net.internal {
+        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
+            .context("enable IPv4 forwarding")?;
+    }
+    Ok(index)
+}
+
+/// Join container `rec` (about to start) to its networks; the endpoints
+/// to record. Nothing for a container without networks (host, none,
+/// rootless). On failure, what was made is undone.
+pub fn connect(
+    store: &Store,
+    runroot: &Path,
+    rec: &ContainerRecord,
+) -> Result<BTreeMap<String, Endpoint>> {
+    if rec.networks.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let made = connect_all(store, runroot, rec);
+    if made.is_err() {
+        disconnect(store, runroot, &rec.id);
+    }
+    made.with_context(|| format!("connect container {} to its networks", rec.name))
+}
+
+fn connect_all(
+    store: &Store,
+    runroot: &Path,
+    rec: &ContainerRecord,
+) -> Result<BTreeMap<String, Endpoint>> {
+    let at = netns::path(runroot, &rec.id);
+    netns::create(&at)?;
+    let ns = std::fs::File::open(&at).with_context(|| format!("open {}", at.display()))?;
+    let mut host = Netlink::open()?;
+    let mut inner = Netlink::open_in(ns.as_fd())?;
+    if let Some(lo) = inner.link_index("lo")? {
+        inner.set_up(lo)?;
+    }
+    let hostname = std::fs::read_to_string(store.container_dir(&rec.id).join("hostname"))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let mut out = BTreeMap::new();
+    for (n, name) in rec.networks.iter().enumerate() {
+        let net = if name == "bridge" {
+            store.default_network()?
+        } else {
+            store.find_network(name)?
+        };
+        let bridge = ensure_bridge(&mut host, &net)?;
+        let (_, prefix) = split_cidr(&net.subnet)?;
+        let ip = store.lease(&net.name, &rec.id, &rec.name, &[], None)?;
+        let ifname = format!("eth{n}");
+        let veth = host_veth(&rec.id, n);
+        if let Some(old) = host.link_index(&veth)? {
+            // Left by an owner that was killed.
+            host.del_link(old)?;
+        }
+        let index = host.add_veth(&veth, &ifname, Some(ns.as_fd()))?;
+        host.set_master(index, bridge)?;
+        host.set_up(index)?;
+        let eth = inner
+            .link_index(&ifname)?
+            .ok_or_else(|| anyhow!("{ifname} is missing in the container's namespace"))?;
+        let mac = mac_for(ip);
+        inner.set_mac(eth, mac)?;
+        inner.add_address(eth, IpAddr::V4(ip), prefix)?;
+        inner.set_up(eth)?;
+        let gateway: Ipv4Addr = net.gateway.parse()?;
+        if n == 0 && !net.internal {
+            inner.add_default_route(IpAddr::V4(gateway))?;
+        }
+        out.insert(
+            net.name.clone(),
+            Endpoint {
+                network_id: net.id.clone(),
+                ip: ip.to_string(),
+                prefix_len: prefix,
+                gateway: net.gateway.clone(),
+                mac: mac_text(mac),
+            },
+        );
+        if n == 0 && !hostname.is_empty() {
+            own_hosts_line(&store.container_dir(&rec.id).join("hosts"), &hostname, ip)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The container's own line of its /etc/hosts names its address.
+fn own_hosts_line(path: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let suffix = format!("\t{hostname}");
+    let mut done = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if !done && l.ends_with(&suffix) {
+                done = true;
+                format!("{ip}{suffix}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    let mut new = lines.join("\n");
+    new.push('\n');
+    if !done {
+        new.push_str(&format!("{ip}{suffix}\n"));
+    }
+    crate::util::fs::atomic_write(path, new.as_bytes())
+}
+
+/// Container `id` has ended (or was found lost): its addresses go back,
+/// its veths and its network namespace go. Best effort: what is already
+/// gone is no error.
+pub fn disconnect(store: &Store, runroot: &Path, id: &str) {
+    if let Ok(mut nl) = Netlink::open() {
+        for n in 0..8 {
+            if let Ok(Some(i)) = nl.link_index(&host_veth(id, n)) {
+                let _ = nl.del_link(i);
+            }
+        }
+    }
+    let _ = netns::remove(&netns::path(runroot, id));
+    let _ = store.release_all(id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_macs() {
+        let id = "0123456789abcdef";
+        assert_eq!(host_veth(id, 0), "sk0123456789a0");
+        assert!(host_veth(id, 7).len() <= 15);
+        let m = mac_for("10.87.0.2".parse().unwrap());
+        assert_eq!(mac_text(m), "02:42:0a:57:00:02");
+        assert_eq!(
+            split_cidr("10.89.1.0/24").unwrap(),
+            ("10.89.1.0".parse().unwrap(), 24)
+        );
+        assert!(split_cidr("10.89.1.0").is_err());
+    }
+
+    #[test]
+    fn the_own_line_names_the_address() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("hosts");
+        std::fs::write(&p, "127.0.0.1\tlocalhost\n127.0.1.1\tabc\n10.0.0.9\tdb\n").unwrap();
+        own_hosts_line(&p, "abc", "10.87.0.5".parse().unwrap()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "127.0.0.1\tlocalhost\n10.87.0.5\tabc\n10.0.0.9\tdb\n"
+        );
+        // Started again with another address.
+        own_hosts_line(&p, "abc", "10.87.0.6".parse().unwrap()).unwrap();
+        assert!(std::fs::read_to_string(&p)
+            .unwrap()
+            .contains("10.87.0.6\tabc\n"));
+    }
+}
