@@ -11,6 +11,7 @@ pub mod container;
 pub mod digest;
 pub mod error;
 pub mod image;
+pub mod network;
 pub mod ns;
 pub mod registry;
 pub mod runtime;
