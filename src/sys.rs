@@ -22,6 +22,28 @@ pub fn syncfs<F: AsRawFd>(f: &F) -> std::io::Result<()> {
     }
 }
 
+/// Ask a netlink socket for the kernel's extended error messages
+/// (`NETLINK_EXT_ACK`), which say what was wrong beyond the errno.
+pub fn netlink_ext_ack<F: std::os::fd::AsFd>(f: &F) -> std::io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads exactly size_of::<c_int>() bytes from `on`,
+    // a live local; a bad descriptor only yields an error.
+    let r = unsafe {
+        libc::setsockopt(
+            f.as_fd().as_raw_fd(),
+            libc::SOL_NETLINK,
+            libc::NETLINK_EXT_ACK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Read a line from the terminal on stdin with echo off (for passwords).
 pub fn read_password(prompt: &str) -> std::io::Result<String> {
     use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};

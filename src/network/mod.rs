@@ -1,6 +1,8 @@
 //! Container networking: each container's network namespace, skiff's
-//! bridges and the veth pairs into them, addresses from the store's IPAM,
-//! and the packet filter rules for NAT.
+//! bridges and the veth pairs into them (over rtnetlink), addresses from
+//! the store's IPAM, and the packet filter rules for NAT.
 
 pub mod firewall;
+pub mod netlink;
+mod netlink_msg;
 pub mod netns;
