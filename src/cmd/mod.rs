@@ -25,6 +25,7 @@ pub mod lifecycle;
 pub mod login;
 pub mod logs;
 pub mod monitor;
+pub mod network;
 pub mod port;
 pub mod prune;
 pub mod ps;
@@ -219,6 +220,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Show the skiff version information
     Version(version::Args),
     /// Display system-wide information
@@ -421,6 +425,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Logout(a) => login::logout(a, &cfg),
         Command::System(c) => system::run(c, &cfg),
         Command::Volume(c) => volume::run(c, &cfg),
+        Command::Network(c) => network::run(c, &cfg),
         Command::Version(a) => version::run(a, &cfg),
         Command::Info(a) => info::run(a, &cfg),
         Command::Runtime(c) => runtime::run(c, &cfg),

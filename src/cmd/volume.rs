@@ -87,7 +87,8 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
-fn kv(items: &[String]) -> BTreeMap<String, String> {
+/// `KEY=VALUE` flags (`--label`, `--opt`) as a map; a bare `KEY` maps to "".
+pub fn kv(items: &[String]) -> BTreeMap<String, String> {
     items
         .iter()
         .map(|l| match l.split_once('=') {

@@ -23,8 +23,9 @@ enum BlobState {
 impl Store {
     /// Check that every image's manifest, config and layer blobs exist and
     /// verify, that each chain id has a committed layer with a matching
-    /// record, that `index.json` agrees with `images.json`, and that no
-    /// temp file lies outside `ingest/` and `tmp/`. Returns the problems.
+    /// record, that `index.json` agrees with `images.json`, that no
+    /// temp file lies outside `ingest/` and `tmp/`, and that networks
+    /// and their leases agree. Returns the problems.
     pub fn check(&self) -> Result<Vec<String>> {
         let _gc = self.lock_gc_shared()?;
         let _images = self.lock_images_shared()?;
@@ -42,6 +43,7 @@ impl Store {
         }
         self.check_index(&images, &blobs, &mut problems)?;
         self.check_strays(&mut problems)?;
+        self.check_networks(&mut problems)?;
         Ok(problems)
     }
 

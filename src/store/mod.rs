@@ -7,10 +7,12 @@
 //! <root>/tmp/<pid>-<start>-<n>                        staging (layers being unpacked)
 //! <root>/locks/*.lock                                 flock files
 //! <root>/images.json                                  the image records
+//! <root>/networks/<name>.json, <name>.leases          networks and their IPAM leases
 //! ```
 //!
 //! Lock order, to keep every path deadlock-free: `gc.lock` (shared by
 //! pulls, exclusive for gc), then a layer lock, then `images.lock`.
+//! `networks.lock` is a leaf: nothing else is taken while it is held.
 
 mod blobs;
 mod check;
@@ -20,9 +22,12 @@ mod gc;
 mod images;
 mod layers;
 mod layout;
+mod leases;
 mod names;
+pub mod networks;
 mod refs;
 mod scratch;
+pub mod subnet;
 mod volumes;
 
 pub use blobs::BlobWriter;
@@ -32,7 +37,13 @@ pub use containers::{
 pub use gc::GcReport;
 pub use images::ImageRecord;
 pub use layers::{chain_ids, LayerRecord, LayerStaging};
+pub use leases::Lease;
+pub use networks::{
+    valid_network_name, NetworkRecord, NetworkSpec, DEFAULT_BRIDGE, DEFAULT_NETWORK,
+    PREDEFINED_NETWORKS,
+};
 pub use scratch::remove_tree;
+pub use subnet::Ipv4Net;
 pub use volumes::{valid_volume_name, VolumeRecord};
 
 use anyhow::{Context, Result};
@@ -113,6 +124,7 @@ impl Store {
         let mut n = scratch::clean_dead_scratch(&self.ingest_dir())?;
         n += scratch::clean_dead_scratch(&self.tmp_dir())?;
         n += scratch::clean_dead_tmp_siblings(&self.root)?;
+        n += scratch::clean_dead_tmp_siblings(&self.networks_dir())?;
         Ok(n)
     }
 

@@ -1,0 +1,394 @@
+//! `skiff network create|ls|inspect|rm|prune`: the records and address
+//! leases in the store, shown as Docker shows them. Joining containers
+//! to networks is `run --network` and `network connect`.
+
+use super::format::{render, render_rows, Format};
+use super::prune::confirm;
+use super::volume::kv;
+use crate::config::Config;
+use crate::error::{kind_err, kind_of, ErrorKind};
+use crate::store::{NetworkRecord, NetworkSpec, Store};
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network
+    Create(CreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Display detailed information on one or more networks
+    Inspect(InspectArgs),
+    /// Remove one or more networks
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Remove all unused networks
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// Driver to manage the Network (only "bridge")
+    #[arg(short, long, default_value = "bridge")]
+    pub driver: String,
+    /// Subnet in CIDR format that represents a network segment
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// IPv4 Gateway for the master subnet
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Restrict external access to the network
+    #[arg(long)]
+    pub internal: bool,
+    /// Set metadata on a network
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Set driver specific options
+    #[arg(short, long = "opt")]
+    pub opt: Vec<String>,
+    pub name: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// Provide filter values (driver=, id=, label=, name=, scope=, type=custom|builtin)
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Do not truncate the output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only display network IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    /// Do not error if the network does not exist
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (label=<key>[=<value>], label!=..., until=<timestamp>)
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+pub fn run(cmd: NetworkCommand, cfg: &Config) -> Result<i32> {
+    let store = Store::open(&cfg.root)?;
+    match cmd {
+        NetworkCommand::Create(a) => create(&store, a),
+        NetworkCommand::Ls(a) => ls(&store, a),
+        NetworkCommand::Inspect(a) => inspect(&store, a),
+        NetworkCommand::Rm(a) => rm(&store, a),
+        NetworkCommand::Prune(a) => prune(&store, a),
+    }
+}
+
+fn create(store: &Store, a: CreateArgs) -> Result<i32> {
+    let rec = store.create_network(&NetworkSpec {
+        name: a.name,
+        driver: a.driver,
+        subnet: a.subnet,
+        gateway: a.gateway,
+        internal: a.internal,
+        labels: kv(&a.label),
+        options: kv(&a.opt),
+    })?;
+    println!("{}", rec.id);
+    Ok(0)
+}
+
+fn bad_filter(f: &str) -> anyhow::Error {
+    kind_err(ErrorKind::InvalidArgument, format!("invalid filter '{f}'"))
+}
+
+/// `label=KEY` or `label=KEY=VALUE` against a network's labels.
+fn has_label(rec: &NetworkRecord, want: &str) -> bool {
+    match want.split_once('=') {
+        Some((k, v)) => rec.labels.get(k).is_some_and(|x| x == v),
+        None => rec.labels.contains_key(want),
+    }
+}
+
+/// `network ls --filter`: values of one key are alternatives, keys all
+/// have to match (Docker's rule).
+struct LsFilter(Vec<(String, String)>);
+
+impl LsFilter {
+    fn parse(filters: &[String]) -> Result<LsFilter> {
+        let mut out = Vec::new();
+        for f in filters {
+            let (k, v) = f.split_once('=').ok_or_else(|| bad_filter(f))?;
+            match k {
+                "name" | "id" | "label" | "driver" | "scope" => {}
+                "type" if matches!(v, "custom" | "builtin") => {}
+                "type" => {
+                    return Err(kind_err(
+                        ErrorKind::InvalidArgument,
+                        format!("invalid filter 'type={v}': the type is custom or builtin"),
+                    ))
+                }
+                _ => return Err(bad_filter(k)),
+            }
+            out.push((k.to_string(), v.to_string()));
+        }
+        Ok(LsFilter(out))
+    }
+
+    fn keeps(&self, rec: &NetworkRecord) -> bool {
+        let one = |k: &str, v: &str| match k {
+            "name" => rec.name.contains(v),
+            "id" => rec.id.contains(v),
+            "label" => has_label(rec, v),
+            "driver" => rec.driver == v,
+            "scope" => v == "local",
+            "type" => (v == "builtin") == rec.is_predefined(),
+            _ => false,
+        };
+        let mut keys: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        keys.dedup();
+        keys.iter().all(|key| {
+            self.0
+                .iter()
+                .filter(|(k, _)| k == key)
+                .any(|(k, v)| one(k, v))
+        })
+    }
+}
+
+fn ls(store: &Store, a: LsArgs) -> Result<i32> {
+    let filter = LsFilter::parse(&a.filter)?;
+    let mut rows = Vec::new();
+    for rec in store.networks()? {
+        if !filter.keeps(&rec) {
+            continue;
+        }
+        let id = if a.no_trunc {
+            rec.id.clone()
+        } else {
+            rec.id.chars().take(12).collect()
+        };
+        let created = super::images::parse_time(Some(&rec.created))
+            .map(|t| super::images::created_at(&t))
+            .unwrap_or_default();
+        rows.push(json!({
+            "ID": id,
+            "Name": rec.name,
+            "Driver": rec.driver,
+            "Scope": "local",
+            "IPv6": "false",
+            "Internal": rec.internal.to_string(),
+            "Labels": rec.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            "CreatedAt": created,
+        }));
+    }
+    if a.quiet {
+        let ids: String = rows
+            .iter()
+            .map(|r| format!("{}\n", r["ID"].as_str().unwrap_or("")))
+            .collect();
+        return super::format::print_out(&ids).map(|_| 0);
+    }
+    let text = render_rows(
+        &Format::parse(a.format.as_deref()),
+        "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+        &[
+            ("ID", "NETWORK ID"),
+            ("Name", "NAME"),
+            ("Driver", "DRIVER"),
+            ("Scope", "SCOPE"),
+            ("IPv6", "IPV6"),
+            ("Internal", "INTERNAL"),
+            ("Labels", "LABELS"),
+            ("CreatedAt", "CREATED AT"),
+        ],
+        &rows,
+    )?;
+    super::format::print_out(&text)?;
+    Ok(0)
+}
+
+/// Docker's `network inspect` object for one network.
+fn inspect_json(store: &Store, rec: &NetworkRecord) -> Result<Value> {
+    let prefix = rec.ipv4_subnet().map(|s| s.prefix());
+    let mut containers = Map::new();
+    if let Some(prefix) = prefix {
+        for l in store.leases(&rec.name)? {
+            containers.insert(
+                l.container_id.clone(),
+                json!({
+                    "Name": l.name,
+                    "EndpointID": l.endpoint_id(&rec.id),
+                    "MacAddress": l.mac_address(),
+                    "IPv4Address": format!("{}/{prefix}", l.ip),
+                    "IPv6Address": "",
+                }),
+            );
+        }
+    }
+    let config: Vec<Value> = if rec.subnet.is_empty() {
+        Vec::new()
+    } else {
+        vec![json!({"Subnet": rec.subnet, "Gateway": rec.gateway})]
+    };
+    Ok(json!({
+        "Name": rec.name,
+        "Id": rec.id,
+        "Created": super::inspect::container::docker_time(Some(&rec.created)),
+        "Scope": "local",
+        "Driver": rec.driver,
+        "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": {}, "Config": config},
+        "Internal": rec.internal,
+        "Attachable": false,
+        "Ingress": false,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": false,
+        "Containers": containers,
+        "Options": rec.options,
+        "Labels": rec.labels,
+    }))
+}
+
+fn inspect(store: &Store, a: InspectArgs) -> Result<i32> {
+    let mut out = Vec::new();
+    let mut missing = None;
+    for n in &a.names {
+        match store.find_network(n) {
+            Ok(rec) => out.push(inspect_json(store, &rec)?),
+            Err(e) if kind_of(&e) == Some(ErrorKind::NotFound) => {
+                missing.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let text = match &a.format {
+        Some(f) if f != "json" => {
+            let mut s = String::new();
+            for v in &out {
+                s.push_str(&render(f, v)?);
+                s.push('\n');
+            }
+            s
+        }
+        _ => format!("{}\n", serde_json::to_string_pretty(&Value::Array(out))?),
+    };
+    super::format::print_out(&text)?;
+    match missing {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
+}
+
+fn rm(store: &Store, a: RmArgs) -> Result<i32> {
+    let mut errors = Vec::new();
+    for n in &a.names {
+        match store.remove_network(n) {
+            Ok(_) => println!("{n}"),
+            // -f: a missing network is not an error, as in Docker.
+            Err(e) if a.force && kind_of(&e) == Some(ErrorKind::NotFound) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    let last = errors.pop();
+    for e in errors {
+        eprintln!("skiff: {e:#}");
+    }
+    match last {
+        Some(e) => Err(e),
+        None => Ok(0),
+    }
+}
+
+/// One `network prune --filter`.
+enum PruneFilter {
+    /// `label=` (true) or `label!=` (false).
+    Label(String, bool),
+    Until(DateTime<Utc>),
+}
+
+impl PruneFilter {
+    fn parse(f: &str) -> Result<PruneFilter> {
+        let (k, v) = f.split_once('=').ok_or_else(|| bad_filter(f))?;
+        match k {
+            "label" => Ok(PruneFilter::Label(v.to_string(), true)),
+            "label!" => Ok(PruneFilter::Label(v.to_string(), false)),
+            "until" => crate::util::timespec::parse(v, Utc::now())
+                .map(PruneFilter::Until)
+                .map_err(|e| kind_err(ErrorKind::InvalidArgument, format!("{e:#}"))),
+            _ => Err(bad_filter(k)),
+        }
+    }
+
+    fn keeps(&self, rec: &NetworkRecord) -> bool {
+        match self {
+            PruneFilter::Label(l, want) => has_label(rec, l) != *want,
+            PruneFilter::Until(t) => {
+                super::images::parse_time(Some(&rec.created)).is_none_or(|c| c >= *t)
+            }
+        }
+    }
+}
+
+fn prune(store: &Store, a: PruneArgs) -> Result<i32> {
+    let filters = a
+        .filter
+        .iter()
+        .map(|f| PruneFilter::parse(f))
+        .collect::<Result<Vec<_>>>()?;
+    if !a.force
+        && !confirm(
+            "WARNING! This will remove all custom networks not used by at least one container.",
+        )
+    {
+        return Ok(0);
+    }
+    let mut deleted = Vec::new();
+    for rec in store.networks()? {
+        if rec.is_predefined() || filters.iter().any(|f| f.keeps(&rec)) {
+            continue;
+        }
+        match store.remove_network(&rec.id) {
+            Ok(_) => deleted.push(rec.name),
+            // In use, or gone since the listing: not for pruning.
+            Err(e)
+                if matches!(
+                    kind_of(&e),
+                    Some(ErrorKind::InvalidState | ErrorKind::NotFound)
+                ) => {}
+            Err(e) => eprintln!("skiff: {e:#}"),
+        }
+    }
+    if !deleted.is_empty() {
+        let mut text = String::from("Deleted Networks:\n");
+        for n in &deleted {
+            text.push_str(n);
+            text.push('\n');
+        }
+        text.push('\n');
+        super::format::print_out(&text)?;
+    }
+    Ok(0)
+}
