@@ -275,7 +275,7 @@ fn select(store: &Store, cfg: &Config, args: &Args, filters: &Filters) -> Result
             .filter(|m| m.kind != "tmpfs")
             .map(|m| m.name.clone().unwrap_or_else(|| m.source.clone()))
             .collect();
-        let network = network_mode(spec.as_ref()).to_string();
+        let network = network_mode(&rec, spec.as_ref()).to_string();
         out.push(Selected {
             rec,
             labels,

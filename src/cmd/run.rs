@@ -382,10 +382,15 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         })
     };
     let mut running = None;
+    let made_rec = store
+        .container(&id)?
+        .ok_or_else(|| anyhow::anyhow!("container {id} vanished before it started"))?;
+    let mut endpoints = Some(crate::network::setup::connect(&store, &made_rec)?);
     let res = crate::runtime::run_spec(&made.dir, made.spec, &id, io, |pid| {
         // skiff itself is the container's owner (see container::state).
         let rec = store.update_container(&id, |c| {
             crate::runtime::monitor::mark_running(c, pid, true);
+            c.state.endpoints = endpoints.take().unwrap_or_default();
             Ok(c.clone())
         })?;
         store.container_event(&rec, "start", &[]);
@@ -402,6 +407,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             }) as Box<dyn crate::runtime::process::Beside>
         }))
     });
+    crate::network::setup::disconnect(&store, &id);
     let (code, oom, err) = match res {
         Ok(end) => (Some(end.exit.status()), end.oom_killed, None),
         Err(e) => (None, false, Some(e)),
@@ -421,6 +427,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             c.state.monitor_start = None;
             c.state.pid = None;
             c.state.pid_start = None;
+            c.state.endpoints.clear();
             if let Some(e) = &err {
                 c.state.error = format!("{e:#}");
             }

@@ -243,6 +243,9 @@ pub fn create<'a>(
         host: &host,
         rootless: cfg.rootless,
         delegated: delegated.as_deref(),
+        netns: (!record.networks.is_empty())
+            .then(|| crate::network::netns::path(&dir))
+            .as_deref(),
     })?;
     clamp_capabilities(&mut spec)?;
     let mut ann = spec.annotations().clone().unwrap_or_default();

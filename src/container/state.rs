@@ -67,8 +67,11 @@ pub fn sync(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecor
         c.state.pid_start = None;
         c.state.monitor_pid = None;
         c.state.monitor_start = None;
-        // The owner that would have removed its cgroup is gone.
+        // The owner that would have removed its cgroup and left its
+        // networks is gone.
         let _ = crate::runtime::cgroups::remove(&store.container_dir(&c.id));
+        crate::network::setup::disconnect(store, &c.id);
+        c.state.endpoints.clear();
         crate::cgroup::remove_monitor_scope(&c.id);
         Ok(c.clone())
     });

@@ -1,5 +1,6 @@
 //! A container's network namespace, made before the container and kept
-//! by a bind mount at `RUNROOT/netns/ID` (as `ip netns add` keeps one):
+//! by a bind mount on the file `netns` in its directory (as `ip netns
+//! add` keeps one):
 //! skiff configures it from outside (links, addresses, routes), the
 //! container's init joins it by that path, and it is gone once unmounted
 //! and its last process has left.
@@ -8,9 +9,9 @@ use anyhow::{anyhow, Context, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::path::{Path, PathBuf};
 
-/// Where the namespace of container `id` is kept.
-pub fn path(runroot: &Path, id: &str) -> PathBuf {
-    runroot.join("netns").join(id)
+/// Where the namespace of the container in `dir` is kept.
+pub fn path(dir: &Path) -> PathBuf {
+    dir.join("netns")
 }
 
 /// Make a new network namespace and keep it at `at` (replacing one a
@@ -77,7 +78,7 @@ mod tests {
     #[test]
     fn a_kept_namespace_is_new_and_goes_when_removed() {
         let d = tempfile::tempdir().unwrap();
-        let at = path(d.path(), "abc");
+        let at = path(d.path());
         create(&at).unwrap();
         assert_ne!(ns_of(&at), ns_of(Path::new("/proc/self/ns/net")));
         // Made again over a leftover: a fresh one.

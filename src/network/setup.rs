@@ -92,27 +92,19 @@ fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<u32> {
 /// Join container `rec` (about to start) to its networks; the endpoints
 /// to record. Nothing for a container without networks (host, none,
 /// rootless). On failure, what was made is undone.
-pub fn connect(
-    store: &Store,
-    runroot: &Path,
-    rec: &ContainerRecord,
-) -> Result<BTreeMap<String, Endpoint>> {
+pub fn connect(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, Endpoint>> {
     if rec.networks.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let made = connect_all(store, runroot, rec);
+    let made = connect_all(store, rec);
     if made.is_err() {
-        disconnect(store, runroot, &rec.id);
+        disconnect(store, &rec.id);
     }
     made.with_context(|| format!("connect container {} to its networks", rec.name))
 }
 
-fn connect_all(
-    store: &Store,
-    runroot: &Path,
-    rec: &ContainerRecord,
-) -> Result<BTreeMap<String, Endpoint>> {
-    let at = netns::path(runroot, &rec.id);
+fn connect_all(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, Endpoint>> {
+    let at = netns::path(&store.container_dir(&rec.id));
     netns::create(&at)?;
     let ns = std::fs::File::open(&at).with_context(|| format!("open {}", at.display()))?;
     let mut host = Netlink::open()?;
@@ -198,7 +190,7 @@ fn own_hosts_line(path: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()> {
 /// Container `id` has ended (or was found lost): its addresses go back,
 /// its veths and its network namespace go. Best effort: what is already
 /// gone is no error.
-pub fn disconnect(store: &Store, runroot: &Path, id: &str) {
+pub fn disconnect(store: &Store, id: &str) {
     if let Ok(mut nl) = Netlink::open() {
         for n in 0..8 {
             if let Ok(Some(i)) = nl.link_index(&host_veth(id, n)) {
@@ -206,7 +198,7 @@ pub fn disconnect(store: &Store, runroot: &Path, id: &str) {
             }
         }
     }
-    let _ = netns::remove(&netns::path(runroot, id));
+    let _ = netns::remove(&netns::path(&store.container_dir(id)));
     let _ = store.release_all(id);
 }
 

@@ -155,6 +155,7 @@ fn record_exit(store: &Store, id: &str, exit: &Exit, oom: bool) -> Result<Contai
         c.state.finished_at = Some(now());
         c.state.pid = None;
         c.state.pid_start = None;
+        c.state.endpoints.clear();
         // Docker's word for a check that no longer runs.
         if let Some(h) = c.state.health.as_mut() {
             h.status = super::health::UNHEALTHY.into();
@@ -211,11 +212,19 @@ fn run_once(
             Some((out_r, err_r)),
         )
     };
-    let mut spawned = process::spawn(&bundle, id, io)?;
+    let endpoints = crate::network::setup::connect(store, &rec)?;
+    let mut spawned = match process::spawn(&bundle, id, io) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::network::setup::disconnect(store, id);
+            return Err(e);
+        }
+    };
     let cgroup = spawned.cgroup.take();
     let pid = spawned.child.pid().as_raw() as u32;
     let started = store.update_container(id, |c| {
         mark_running(c, pid, first);
+        c.state.endpoints = endpoints;
         Ok(c.clone())
     })?;
     store.container_event(&started, "start", &[]);
@@ -241,6 +250,7 @@ fn run_once(
     if let Some(p) = prober.as_mut() {
         p.stop();
     }
+    crate::network::setup::disconnect(store, id);
     let exit = exit?;
     if let Some(l) = log.as_mut() {
         let _ = l.flush();

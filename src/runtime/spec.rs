@@ -91,6 +91,9 @@ pub struct SpecInput<'a> {
     /// Rootless with a cgroup2 subtree of its own (`cgroup::delegated_subtree`):
     /// the container's cgroup, with its limits, goes under it.
     pub delegated: Option<&'a Path>,
+    /// The network namespace made for it (`network::netns`), joined by
+    /// path; `None`: a new one of its own (with only `lo`), or the host's.
+    pub netns: Option<&'a Path>,
 }
 
 fn invalid(msg: impl Into<String>) -> anyhow::Error {
@@ -276,14 +279,14 @@ fn process(input: &SpecInput, caps: &[Capability]) -> Result<Process> {
     Ok(p)
 }
 
-fn namespaces(opts: &RunOpts, rootless: bool) -> Vec<LinuxNamespace> {
+fn namespaces(opts: &RunOpts, rootless: bool, netns: Option<&Path>) -> Vec<LinuxNamespace> {
     let mut kinds = Vec::new();
     // The user namespace first: the others are then owned by it.
     if rootless {
         kinds.push(LinuxNamespaceType::User);
     }
     kinds.push(LinuxNamespaceType::Pid);
-    if opts.network.private_netns() {
+    if opts.network.private_netns() && netns.is_none() {
         kinds.push(LinuxNamespaceType::Network);
     }
     kinds.extend([
@@ -294,14 +297,21 @@ fn namespaces(opts: &RunOpts, rootless: bool) -> Vec<LinuxNamespace> {
     if !opts.cgroupns_host {
         kinds.push(LinuxNamespaceType::Cgroup);
     }
-    kinds
+    let mut out: Vec<LinuxNamespace> = kinds
         .into_iter()
         .map(|k| {
             let mut ns = LinuxNamespace::default();
             ns.set_typ(k);
             ns
         })
-        .collect()
+        .collect();
+    if let Some(p) = netns {
+        let mut ns = LinuxNamespace::default();
+        ns.set_typ(LinuxNamespaceType::Network)
+            .set_path(Some(p.to_path_buf()));
+        out.push(ns);
+    }
+    out
 }
 
 /// Device nodes to create: the standard ones, then `--device`s (one given
@@ -507,7 +517,7 @@ fn build(input: &SpecInput) -> Result<Spec> {
 
     let mut linux = oci_spec::runtime::Linux::default();
     linux
-        .set_namespaces(Some(namespaces(opts, input.rootless)))
+        .set_namespaces(Some(namespaces(opts, input.rootless, input.netns)))
         .set_uid_mappings(input.rootless.then(Vec::new))
         .set_gid_mappings(input.rootless.then(Vec::new))
         .set_devices((!input.rootless).then(|| devices(input)))

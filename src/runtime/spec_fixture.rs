@@ -118,6 +118,7 @@ impl Fixture {
             host: &self.host,
             rootless: self.rootless,
             delegated: self.delegated.as_deref(),
+            netns: None,
         })
     }
 

@@ -476,6 +476,9 @@ impl Store {
     /// containers lock held).
     fn remove_container_dir(&self, id: &str, name: Option<&str>) -> Result<()> {
         let dir = self.container_dir(id);
+        // A network namespace kept there by an owner that was killed: a
+        // mount point cannot be unlinked.
+        let _ = nix::mount::umount2(&dir.join("netns"), nix::mount::MntFlags::MNT_DETACH);
         match fs::remove_file(dir.join("container.json")) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

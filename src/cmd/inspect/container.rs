@@ -135,8 +135,10 @@ fn own_namespace(spec: Option<&Spec>, k: LinuxNamespaceType) -> bool {
 /// Docker's `HostConfig.NetworkMode`: `host` without a network namespace
 /// of its own; otherwise skiff's isolated default, which Docker calls
 /// `bridge`.
-pub fn network_mode(spec: Option<&Spec>) -> &'static str {
-    if own_namespace(spec, LinuxNamespaceType::Network) {
+pub fn network_mode<'a>(rec: &'a ContainerRecord, spec: Option<&Spec>) -> &'a str {
+    if let Some(n) = rec.networks.first() {
+        n
+    } else if own_namespace(spec, LinuxNamespaceType::Network) {
         "bridge"
     } else {
         "host"
@@ -337,7 +339,7 @@ fn host_config(rec: &ContainerRecord, spec: Option<&Spec>, mounts: &[MountView])
     json!({
         "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
         "LogConfig": {"Type": rec.log.driver, "Config": rec.log.options},
-        "NetworkMode": network_mode(spec),
+        "NetworkMode": network_mode(rec, spec),
         "PortBindings": {},
         "RestartPolicy": {"Name": restart, "MaximumRetryCount": rec.restart.max_retries},
         "AutoRemove": rec.auto_remove,
@@ -494,17 +496,46 @@ pub fn container_json(store: &Store, rec: &ContainerRecord, size: bool) -> Value
     out.insert("Mounts".into(), mounts_json(&mounts));
     out.insert("Config".into(), config_json(store, rec, spec, &labels));
     let sandbox = match (rec.state.status.as_str(), rec.state.pid) {
-        ("running" | "paused", Some(pid)) if network_mode(spec) != "host" => {
+        ("running" | "paused", Some(pid)) if network_mode(rec, spec) != "host" => {
             format!("/proc/{pid}/ns/net")
         }
         _ => String::new(),
     };
+    // Docker's top-level fields are the first network's (the default
+    // `bridge` one, when the container is on it).
+    let first = rec
+        .networks
+        .first()
+        .and_then(|n| rec.state.endpoints.get(n));
+    let networks: serde_json::Map<String, Value> = rec
+        .networks
+        .iter()
+        .map(|n| {
+            let e = rec.state.endpoints.get(n);
+            (
+                n.clone(),
+                json!({
+                    "IPAMConfig": null, "Links": null, "Aliases": null,
+                    "NetworkID": e.map_or("", |e| e.network_id.as_str()),
+                    "EndpointID": "",
+                    "Gateway": e.map_or("", |e| e.gateway.as_str()),
+                    "IPAddress": e.map_or("", |e| e.ip.as_str()),
+                    "IPPrefixLen": e.map_or(0, |e| e.prefix_len),
+                    "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                    "MacAddress": e.map_or("", |e| e.mac.as_str()),
+                }),
+            )
+        })
+        .collect();
     out.insert(
         "NetworkSettings".into(),
         json!({
             "Bridge": "", "SandboxID": "", "SandboxKey": sandbox, "Ports": {},
-            "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "",
-            "Networks": {},
+            "Gateway": first.map_or("", |e| e.gateway.as_str()),
+            "IPAddress": first.map_or("", |e| e.ip.as_str()),
+            "IPPrefixLen": first.map_or(0, |e| e.prefix_len),
+            "MacAddress": first.map_or("", |e| e.mac.as_str()),
+            "Networks": networks,
         }),
     );
     Value::Object(out)
