@@ -29,7 +29,22 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let _ = rustix::process::setsid();
     let store = Store::open(&cfg.root)?;
     let dir = store.container_dir(&args.id);
-    let bundle = crate::runtime::bundle::Bundle::load(&dir)?;
+    let bundle = match crate::runtime::bundle::Bundle::load(&dir) {
+        Ok(b) => b,
+        Err(e) => {
+            // Removed before it could start (`rm -f` meanwhile): said to
+            // the starting command, which otherwise hears nothing.
+            let e = match store.container(&args.id) {
+                Ok(None) => anyhow!("No such container: {}", args.id),
+                _ => e,
+            };
+            if let Ok(fd) = crate::sys::proc::take_inherited_fd(args.ready_fd) {
+                use std::io::Write;
+                let _ = write!(std::fs::File::from(fd), "err 125\n{e:#}");
+            }
+            return Err(e);
+        }
+    };
     // May re-execute the monitor from a sealed copy (the ready descriptor
     // survives it): before the descriptor is taken.
     crate::runtime::seal::prepare(&bundle.spec)?;

@@ -306,7 +306,10 @@ fn rm(store: &Store, a: RmArgs) -> Result<i32> {
     let mut errors = Vec::new();
     for n in &a.names {
         match store.remove_network(n) {
-            Ok(_) => println!("{n}"),
+            Ok(rec) => {
+                crate::network::setup::remove_bridge(&rec);
+                println!("{n}")
+            }
             // -f: a missing network is not an error, as in Docker.
             Err(e) if a.force && kind_of(&e) == Some(ErrorKind::NotFound) => {}
             Err(e) => errors.push(e),
@@ -371,7 +374,10 @@ fn prune(store: &Store, a: PruneArgs) -> Result<i32> {
             continue;
         }
         match store.remove_network(&rec.id) {
-            Ok(_) => deleted.push(rec.name),
+            Ok(gone) => {
+                crate::network::setup::remove_bridge(&gone);
+                deleted.push(rec.name)
+            }
             // In use, or gone since the listing: not for pruning.
             Err(e)
                 if matches!(

@@ -68,8 +68,20 @@ pub fn create<'a>(
         blkio_device_numbers(&opts.resources)?
     };
     if let crate::runtime::opts::NetworkMode::Bridge(n) = &opts.network {
-        if n != "bridge" {
-            crate::bail_kind!(NotFound, "network {n} not found");
+        // Docker's words for a network that is not there, before anything
+        // is made; `host` and `none` by name are the modes of those names.
+        let net = if n == "bridge" {
+            store.default_network()?
+        } else {
+            store.find_network(n)?
+        };
+        if net.driver != "bridge" {
+            crate::bail_kind!(
+                InvalidArgument,
+                "network {n} is the {} network: use --network {}",
+                net.name,
+                net.name
+            );
         }
     }
     let img = resolve_image(store, cfg, opts, pulling)?;

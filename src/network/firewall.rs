@@ -75,7 +75,7 @@ pub fn nft_script(n: &NetRules) -> String {
         // Other skiff networks stay out of reach; the rest of the world
         // is open, and its answers come back.
         s += &format!(
-            "add rule ip skiff forward iifname \"{br}\" oifname {{ \"skiff0\", \"skf-*\" }} oifname != \"{br}\" drop comment \"{t}\"\n"
+            "add rule ip skiff forward iifname \"{br}\" oifname {{ \"skiff*\", \"skf-*\" }} oifname != \"{br}\" drop comment \"{t}\"\n"
         );
         s += &format!("add rule ip skiff forward iifname \"{br}\" accept comment \"{t}\"\n");
         s += &format!(
@@ -173,7 +173,7 @@ fn iptables_rules(n: &NetRules) -> Vec<Vec<String>> {
             "MASQUERADE",
         ]);
         rules.push(vec![
-            "-A", "FORWARD", "-i", br, "-o", "skiff0", "!", "-o", br, "-j", "DROP",
+            "-A", "FORWARD", "-i", br, "-o", "skiff+", "!", "-o", br, "-j", "DROP",
         ]);
         rules.push(vec![
             "-A", "FORWARD", "-i", br, "-o", "skf-+", "!", "-o", br, "-j", "DROP",

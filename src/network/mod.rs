@@ -6,3 +6,4 @@ pub mod firewall;
 pub mod netlink;
 mod netlink_msg;
 pub mod netns;
+pub mod setup;

@@ -44,8 +44,10 @@ fn split_cidr(cidr: &str) -> Result<(Ipv4Addr, u8)> {
         .split_once('/')
         .ok_or_else(|| anyhow!("invalid subnet {cidr}"))?;
     Ok((
-        a.parse().with_context(|| format!("invalid subnet {cidr}"))?,
-        p.parse().with_context(|| format!("invalid subnet {cidr}"))?,
+        a.parse()
+            .with_context(|| format!("invalid subnet {cidr}"))?,
+        p.parse()
+            .with_context(|| format!("invalid subnet {cidr}"))?,
     ))
 }
 
@@ -83,8 +85,7 @@ fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<u32> {
     })?;
     // Forwarding for the NAT (Docker sets it too).
     if !net.internal {
-        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
-            .context("enable IPv4 forwarding")?;
+        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1").context("enable IPv4 forwarding")?;
     }
     Ok(index)
 }
@@ -202,6 +203,21 @@ pub fn disconnect(store: &Store, id: &str) {
     let _ = store.release_all(id);
 }
 
+/// A removed network's bridge and packet filter rules (a network keeps
+/// its bridge for as long as it exists, as Docker's keep theirs). Best
+/// effort: what is not there is no error.
+pub fn remove_bridge(net: &NetworkRecord) {
+    if net.bridge.is_empty() {
+        return;
+    }
+    if let Ok(mut nl) = Netlink::open() {
+        if let Ok(Some(i)) = nl.link_index(&net.bridge) {
+            let _ = nl.del_link(i);
+        }
+    }
+    let _ = firewall::remove(&net.id);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,7 +225,7 @@ mod tests {
     #[test]
     fn names_and_macs() {
         let id = "0123456789abcdef";
-        assert_eq!(host_veth(id, 0), "sk0123456789a0");
+        assert_eq!(host_veth(id, 0), "sk01234567890");
         assert!(host_veth(id, 7).len() <= 15);
         let m = mac_for("10.87.0.2".parse().unwrap());
         assert_eq!(mac_text(m), "02:42:0a:57:00:02");

@@ -25,6 +25,8 @@ use std::path::PathBuf;
 pub const DEFAULT_NETWORK: &str = "bridge";
 /// The host interface of the default network.
 pub const DEFAULT_BRIDGE: &str = "skiff0";
+/// The system's store, whose default network has `DEFAULT_BRIDGE`.
+const SYSTEM_ROOT: &str = "/var/lib/skiff";
 /// Networks that always exist and are never removed (Docker's three).
 pub const PREDEFINED_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
 /// Docker's option naming the host bridge of a network.
@@ -243,6 +245,17 @@ impl Store {
         self.default_network_with_routes(&host_routes()?)
     }
 
+    /// The default network's bridge: `skiff0` for the system's store;
+    /// another store (`--root`) gets one of its own, named after its path,
+    /// so two stores never share a bridge with two subnets.
+    pub fn default_bridge(&self) -> String {
+        if self.root() == std::path::Path::new(SYSTEM_ROOT) {
+            return DEFAULT_BRIDGE.into();
+        }
+        let h = crate::digest::Digest::of(self.root().as_os_str().as_encoded_bytes());
+        format!("skiff-{}", &h.hex()[..8])
+    }
+
     /// [`Store::default_network`] with the host's routes given.
     pub fn default_network_with_routes(&self, routes: &[Ipv4Net]) -> Result<NetworkRecord> {
         let _lock = self.lock_networks()?;
@@ -281,7 +294,7 @@ impl Store {
                 "com.docker.network.bridge.default_bridge".to_string(),
                 "true".to_string(),
             ),
-            (BRIDGE_NAME_OPTION.to_string(), DEFAULT_BRIDGE.to_string()),
+            (BRIDGE_NAME_OPTION.to_string(), self.default_bridge()),
         ]);
         let rec = NetworkRecord {
             id: self.fresh_id(&stored),
@@ -290,7 +303,7 @@ impl Store {
             created: super::containers::now(),
             subnet: subnet.to_string(),
             gateway: subnet.first_host().to_string(),
-            bridge: DEFAULT_BRIDGE.into(),
+            bridge: self.default_bridge(),
             internal: false,
             labels: BTreeMap::new(),
             options,
@@ -459,7 +472,7 @@ impl Store {
         };
         if let Some(b) = bridge_option {
             // The default network's bridge is taken even before its record.
-            let owner = if b == DEFAULT_BRIDGE {
+            let owner = if *b == self.default_bridge() || b == DEFAULT_BRIDGE {
                 Some(DEFAULT_NETWORK)
             } else {
                 stored

@@ -45,7 +45,8 @@ fn the_default_network_is_made_once_beside_host_and_none() {
     assert_eq!(b.driver, "bridge");
     assert_eq!(b.subnet, "10.86.0.0/16", "10.87/16 is routed");
     assert_eq!(b.gateway, "10.86.0.1");
-    assert_eq!(b.bridge, "skiff0");
+    assert_eq!(b.bridge, s.default_bridge());
+    assert!(b.bridge.starts_with("skiff-") && b.bridge.len() <= 15);
     assert_eq!(b.id.len(), 64);
     assert!(b.id.bytes().all(|c| c.is_ascii_hexdigit()));
     assert!(b.is_predefined());

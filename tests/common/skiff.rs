@@ -66,6 +66,59 @@ impl Drop for Skiff {
             );
         }
         remove_cgroups_left(&self.root);
+        remove_networks_left(&self.root);
+    }
+}
+
+/// The host side of the networks of store `root`: their bridges and
+/// their packet filter rules (skiff keeps a network's bridge as long as
+/// the network, as Docker keeps docker0), and the network namespaces its
+/// containers kept.
+fn remove_networks_left(root: &Path) {
+    if let Ok(rd) = std::fs::read_dir(root.join("containers")) {
+        for e in rd.flatten() {
+            let _ = nix::mount::umount2(&e.path().join("netns"), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let Ok(rd) = std::fs::read_dir(root.join("networks")) else {
+        return;
+    };
+    let mut tags = Vec::new();
+    for e in rd.flatten() {
+        let Ok(data) = std::fs::read(e.path()) else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data) else {
+            continue;
+        };
+        if let Some(br) = v["bridge"].as_str().filter(|b| !b.is_empty()) {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", br])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        if let Some(id) = v["id"].as_str() {
+            tags.push(format!("comment \"skiff:{}\"", &id[..id.len().min(12)]));
+        }
+    }
+    let Ok(out) = std::process::Command::new("nft")
+        .args(["-a", "list", "table", "ip", "skiff"])
+        .stderr(std::process::Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    let mut chain = String::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("chain ") {
+            chain = rest.split_whitespace().next().unwrap_or("").to_string();
+        } else if tags.iter().any(|t| line.contains(t.as_str())) {
+            if let Some((_, h)) = line.rsplit_once("# handle ") {
+                let _ = std::process::Command::new("nft")
+                    .args(["delete", "rule", "ip", "skiff", &chain, "handle", h.trim()])
+                    .status();
+            }
+        }
     }
 }
 

@@ -1,0 +1,196 @@
+//! Containers on networks: the default `bridge` and user networks give
+//! each container an address, a gateway and a route; containers on one
+//! network reach each other, containers on different networks do not;
+//! `none` and `host` are what Docker's are; nothing is left of a
+//! container's networking once it has ended.
+
+mod common;
+
+use common::run::Ctx;
+
+/// The container's address on its first network, as inspect shows it.
+fn ip_of(c: &Ctx, name: &str) -> String {
+    let j = c.inspect(name);
+    let ip = j["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !ip.is_empty(),
+        "{name} has no address: {:#}",
+        j["NetworkSettings"]
+    );
+    ip
+}
+
+/// Host interfaces whose name starts with `prefix`.
+fn host_links(prefix: &str) -> Vec<String> {
+    std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+fn sleeper(c: &Ctx, name: &str, flags: &[&str]) {
+    let bb = c.bb();
+    let mut args = vec!["-d", "--name", name];
+    args.extend_from_slice(flags);
+    args.extend([bb.as_str(), "sleep", "60"]);
+    c.run_ok(&args);
+}
+
+#[test]
+fn the_default_bridge_gives_an_address_a_route_and_neighbours() {
+    let c = Ctx::new("net_bridge");
+    let bb = c.bb();
+    sleeper(&c, "one", &[]);
+    let one = ip_of(&c, "one");
+    let j = c.inspect("one");
+    let ns = &j["NetworkSettings"];
+    let gw = ns["Gateway"].as_str().unwrap().to_string();
+    assert_eq!(j["HostConfig"]["NetworkMode"], "bridge");
+    assert_eq!(ns["Networks"]["bridge"]["IPAddress"], one.as_str());
+    let mac = ns["MacAddress"].as_str().unwrap();
+    assert!(mac.starts_with("02:42:"), "{mac}");
+
+    // Inside: eth0 with that address, the default route via the gateway,
+    // its own name resolving to it.
+    let out = c
+        .env
+        .ok(&[
+            "exec",
+            "one",
+            "sh",
+            "-c",
+            "ip -4 addr show eth0; ip route; cat /etc/hosts",
+        ])
+        .stdout;
+    assert!(out.contains(&format!("inet {one}/")), "{out}");
+    assert!(out.contains(&format!("default via {gw} dev eth0")), "{out}");
+    let short = &j["Id"].as_str().unwrap()[..12];
+    assert!(out.contains(&format!("{one}\t{short}")), "{out}");
+
+    // A second container reaches the first, and the gateway (the host).
+    let out = c.run(&[
+        "--rm",
+        &bb,
+        "sh",
+        "-c",
+        &format!("ping -c 1 -W 2 {one} && ping -c 1 -W 2 {gw}"),
+    ]);
+    out.assert_ok();
+    assert!(out.stdout.contains("1 packets received"), "{out}");
+
+    // The network shows its member.
+    let net = c.env.ok(&["network", "inspect", "bridge"]).stdout;
+    assert!(net.contains(&one), "{net}");
+
+    // Stopped: the address goes back, the host end of its veth goes.
+    let id = j["Id"].as_str().unwrap().to_string();
+    c.env.ok(&["stop", "-t", "0", "one"]);
+    assert_eq!(c.inspect("one")["NetworkSettings"]["IPAddress"], "");
+    assert!(host_links(&format!("sk{}", &id[..10])).is_empty());
+    let net = c.env.ok(&["network", "inspect", "bridge"]).stdout;
+    assert!(!net.contains(&one), "{net}");
+    // And started again, it is on the network again.
+    c.env.ok(&["start", "one"]);
+    ip_of(&c, "one");
+    c.env.ok(&["rm", "-f", "one"]);
+    assert!(host_links(&format!("sk{}", &id[..10])).is_empty());
+    assert!(!c.env.root.join("containers").join(&id).exists());
+}
+
+#[test]
+fn user_networks_are_apart_from_each_other() {
+    let c = Ctx::new("net_user");
+    let bb = c.bb();
+    let id = c
+        .env
+        .ok(&["network", "create", "front"])
+        .stdout
+        .trim()
+        .to_string();
+    c.env.ok(&["network", "create", "back"]);
+    sleeper(&c, "web", &["--network", "front"]);
+    sleeper(&c, "db", &["--network", "back"]);
+    let web = ip_of(&c, "web");
+    let db = ip_of(&c, "db");
+    let subnet = c
+        .env
+        .ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+            "front",
+        ])
+        .stdout;
+    let prefix = subnet.trim().rsplit_once('.').unwrap().0.to_string();
+    assert!(web.starts_with(&prefix), "{web} not in {subnet}");
+    assert_eq!(c.inspect("web")["HostConfig"]["NetworkMode"], "front");
+    assert!(!host_links(&format!("skf-{}", &id[..8])).is_empty());
+
+    // Same network: reachable. Another network: not.
+    let ping = |ip: &str, wait: &str| {
+        c.run(&[
+            "--rm",
+            "--network",
+            "front",
+            &bb,
+            "sh",
+            "-c",
+            &format!("ping -c 1 -W {wait} {ip}"),
+        ])
+    };
+    ping(&web, "2").assert_ok();
+    let other = ping(&db, "1");
+    assert_ne!(other.code, 0, "front reached back:\n{other}");
+
+    // A network with members is kept; without, removed.
+    let rm = c.env.fails(&["network", "rm", "front"]);
+    assert!(rm.stderr.contains("active endpoints"), "{rm}");
+    c.env.ok(&["rm", "-f", "web", "db"]);
+    c.env.ok(&["network", "rm", "front", "back"]);
+}
+
+#[test]
+fn none_host_and_unknown_networks() {
+    let c = Ctx::new("net_modes");
+    let bb = c.bb();
+    let none = c.run_ok(&["--rm", "--network", "none", &bb, "ls", "/sys/class/net"]);
+    assert_eq!(none.stdout.trim(), "lo");
+    let host = c.run_ok(&["--rm", "--network", "host", &bb, "ls", "/sys/class/net"]);
+    let mine: Vec<String> = host_links("");
+    for l in host.stdout.split_whitespace() {
+        assert!(mine.iter().any(|m| m == l), "{l} is not the host's");
+    }
+    let bad = c.run(&["--rm", "--network", "nosuch", &bb, "true"]);
+    bad.assert_code(125);
+    assert!(bad.stderr.contains("network nosuch not found"), "{bad}");
+    assert!(c.container_dirs().is_empty());
+}
+
+#[test]
+fn a_lost_container_gives_its_address_back() {
+    let c = Ctx::new("net_lost");
+    sleeper(&c, "gone", &[]);
+    let ip = ip_of(&c, "gone");
+    let id = c.inspect("gone")["Id"].as_str().unwrap().to_string();
+    for m in common::skiff::monitors_of(&c.env.root) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(m as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !common::skiff::monitors_of(&c.env.root).is_empty() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    c.env.ok(&["ps", "-a"]);
+    let net = c.env.ok(&["network", "inspect", "bridge"]).stdout;
+    assert!(!net.contains(&ip), "{net}");
+    assert!(host_links(&format!("sk{}", &id[..10])).is_empty());
+    c.env.ok(&["rm", "gone"]);
+}
