@@ -33,6 +33,20 @@ fn host_links(prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// The host end of a container's veth goes with its network namespace,
+/// which the kernel frees in the background once the container is gone:
+/// waits up to five seconds for that.
+fn veths_gone(id: &str) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < end {
+        if host_links(&format!("sk{}", &id[..10])).is_empty() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
 fn sleeper(c: &Ctx, name: &str, flags: &[&str]) {
     let bb = c.bb();
     let mut args = vec!["-d", "--name", name];
@@ -91,14 +105,14 @@ fn the_default_bridge_gives_an_address_a_route_and_neighbours() {
     let id = j["Id"].as_str().unwrap().to_string();
     c.env.ok(&["stop", "-t", "0", "one"]);
     assert_eq!(c.inspect("one")["NetworkSettings"]["IPAddress"], "");
-    assert!(host_links(&format!("sk{}", &id[..10])).is_empty());
+    assert!(veths_gone(&id), "veths of {id} left");
     let net = c.env.ok(&["network", "inspect", "bridge"]).stdout;
     assert!(!net.contains(&one), "{net}");
     // And started again, it is on the network again.
     c.env.ok(&["start", "one"]);
     ip_of(&c, "one");
     c.env.ok(&["rm", "-f", "one"]);
-    assert!(host_links(&format!("sk{}", &id[..10])).is_empty());
+    assert!(veths_gone(&id), "veths of {id} left");
     assert!(!c.env.root.join("containers").join(&id).exists());
 }
 
@@ -191,6 +205,6 @@ fn a_lost_container_gives_its_address_back() {
     c.env.ok(&["ps", "-a"]);
     let net = c.env.ok(&["network", "inspect", "bridge"]).stdout;
     assert!(!net.contains(&ip), "{net}");
-    assert!(host_links(&format!("sk{}", &id[..10])).is_empty());
+    assert!(veths_gone(&id), "veths of {id} left");
     c.env.ok(&["rm", "gone"]);
 }

@@ -188,17 +188,13 @@ fn own_hosts_line(path: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()> {
     crate::util::fs::atomic_write(path, new.as_bytes())
 }
 
-/// Container `id` has ended (or was found lost): its addresses go back,
-/// its veths and its network namespace go. Best effort: what is already
-/// gone is no error.
+/// Container `id` has ended (or was found lost): its addresses go back
+/// and its network namespace is let go. The kernel frees the namespace
+/// once its last process is gone, and its veth pairs with it, in the
+/// background: deleting them here would make every exit wait for the
+/// kernel's network synchronization (tens of milliseconds). Best effort:
+/// what is already gone is no error.
 pub fn disconnect(store: &Store, id: &str) {
-    if let Ok(mut nl) = Netlink::open() {
-        for n in 0..8 {
-            if let Ok(Some(i)) = nl.link_index(&host_veth(id, n)) {
-                let _ = nl.del_link(i);
-            }
-        }
-    }
     let _ = netns::remove(&netns::path(&store.container_dir(id)));
     let _ = store.release_all(id);
 }
