@@ -60,6 +60,7 @@ cleanup() {
     set +e
     "${skiff[@]}" rm -f $("${skiff[@]}" ps -aq 2>/dev/null) >/dev/null 2>&1
     "${podman[@]}" rm -fa -t 0 >/dev/null 2>&1
+    drop_store_bridge "$mnt/skiff"
     [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
     grep -F " $mnt/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
     mountpoint -q "$mnt" && umount "$mnt"

@@ -73,6 +73,7 @@ reg_pid=""
 cleanup() {
     set +e
     [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
+    drop_store_bridge "$mnt/skiff"
     # Anything a failed run left mounted under the bench filesystem.
     grep -F " $mnt/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
     mountpoint -q "$mnt" && umount "$mnt"

@@ -89,3 +89,13 @@ busybox_image() {
 
     serve_layout "$work" "$layout" bench-busybox
 }
+
+# Remove the default network's bridge of the skiff store at $1 (a store
+# other than the system's has a bridge of its own, named after its path;
+# it lives as long as the store's default network, which a bench store
+# outlives by nothing).
+drop_store_bridge() {
+    local h
+    h=$(printf '%s' "$1" | sha256sum | cut -c1-8)
+    ip link del "skiff-$h" 2>/dev/null || true
+}
