@@ -3,7 +3,10 @@
 # bare runc and the floor, interleaved (one of each per round, in a
 # rotating order so no tool always runs right after another):
 #
-#   skiff   skiff run --rm IMG true (release build)
+#   skiff   skiff run --rm IMG true (release build), on the default
+#           bridge network as podman's run is on its own
+#   skiff-nonet  the same with --network none (a namespace with lo only,
+#           as the floor's)
 #   podman  podman --runtime runc run --rm IMG true, its own --root and
 #           --runroot, overlay driver, cgroupfs, no events
 #   runc    runc run of an equivalent bundle: the same busybox rootfs and
@@ -114,6 +117,7 @@ n=0
 run_tool() {
     case "$1" in
     skiff) "${skiff[@]}" run --rm "$ref" true ;;
+    skiff-nonet) "${skiff[@]}" run --rm --network none "$ref" true ;;
     podman) "${podman[@]}" "${podman_run[@]}" "$ref" true ;;
     runc) n=$((n + 1)); runc --root "$run_dir/runc" run --bundle "$bundle" "bench-$$-$n" ;;
     floor) unshare --fork --pid --mount --uts --ipc --net chroot "$rootfs" /bin/true ;;
@@ -122,7 +126,7 @@ run_tool() {
 
 # A tool that fails here is reported and left out.
 tools=()
-for t in skiff podman runc floor; do
+for t in skiff skiff-nonet podman runc floor; do
     if run_tool "$t" >/dev/null 2>"$work/err.$t"; then
         tools+=("$t")
     else
@@ -176,23 +180,23 @@ stat_of() { # stat_of median|p90 < values
 
 echo
 echo "start of \`run --rm IMG true\` (busybox), $rounds interleaved rounds, wall ms"
-printf '%-8s %10s %10s %10s %10s %7s\n' tool median_ms p90_ms x_floor x_floor90 failed
+printf '%-12s %10s %10s %10s %10s %7s\n' tool median_ms p90_ms x_floor x_floor90 failed
 fm=nan
 f9=nan
 if [[ " ${tools[*]} " == *" floor "* ]]; then
     fm=$(echo "${times[floor]}" | stat_of median)
     f9=$(echo "${times[floor]}" | stat_of p90)
 fi
-for t in skiff podman runc floor; do
+for t in skiff skiff-nonet podman runc floor; do
     if [[ " ${tools[*]} " != *" $t "* ]]; then
-        printf '%-8s %10s\n' "$t" "n/a"
+        printf '%-12s %10s\n' "$t" "n/a"
         continue
     fi
     m=$(echo "${times[$t]}" | stat_of median)
     p=$(echo "${times[$t]}" | stat_of p90)
     xm=$(awk -v a="$m" -v b="$fm" 'BEGIN {if (b != "nan" && b > 0 && a != "nan") printf "%.2f", a / b; else print "-"}')
     xp=$(awk -v a="$p" -v b="$f9" 'BEGIN {if (b != "nan" && b > 0 && a != "nan") printf "%.2f", a / b; else print "-"}')
-    printf '%-8s %10s %10s %10s %10s %7s\n' "$t" "$m" "$p" "$xm" "$xp" "${fails[$t]}"
+    printf '%-12s %10s %10s %10s %10s %7s\n' "$t" "$m" "$p" "$xm" "$xp" "${fails[$t]}"
 done
 if [ "$rss_kb" -gt 0 ]; then
     echo "skiff peak RSS: $((rss_kb / 1024)).$(((rss_kb % 1024) * 10 / 1024)) MB (${rss_kb} kB)"

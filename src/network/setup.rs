@@ -106,10 +106,9 @@ pub fn connect(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, 
 
 fn connect_all(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, Endpoint>> {
     let at = netns::path(&store.container_dir(&rec.id));
-    netns::create(&at)?;
+    let mut inner = netns::create_then(&at, Netlink::open)?;
     let ns = std::fs::File::open(&at).with_context(|| format!("open {}", at.display()))?;
     let mut host = Netlink::open()?;
-    let mut inner = Netlink::open_in(ns.as_fd())?;
     if let Some(lo) = inner.link_index("lo")? {
         inner.set_up(lo)?;
     }
@@ -185,7 +184,8 @@ fn own_hosts_line(path: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()> {
     if !done {
         new.push_str(&format!("{ip}{suffix}\n"));
     }
-    crate::util::fs::atomic_write(path, new.as_bytes())
+    // Made anew at every start: no need to survive a crash.
+    crate::util::fs::atomic_write_volatile(path, new.as_bytes())
 }
 
 /// Container `id` has ended (or was found lost): its addresses go back
