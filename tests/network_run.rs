@@ -162,6 +162,48 @@ fn user_networks_are_apart_from_each_other() {
     let other = ping(&db, "1");
     assert_ne!(other.code, 0, "front reached back:\n{other}");
 
+    // By name on the same network (the short ID too), not across.
+    sleeper(&c, "peer", &["--network", "front"]);
+    let by_name = c.run(&[
+        "--rm",
+        "--network",
+        "front",
+        &bb,
+        "sh",
+        "-c",
+        "ping -c 1 -W 2 web && ping -c 1 -W 2 peer",
+    ]);
+    by_name.assert_ok();
+    let across = c.run(&[
+        "--rm",
+        "--network",
+        "back",
+        &bb,
+        "sh",
+        "-c",
+        "ping -c 1 -W 1 web",
+    ]);
+    assert_ne!(across.code, 0, "back resolved web:\n{across}");
+    // A member that goes is taken out of the others' files, and back
+    // in when it starts again.
+    let hosts = |who: &str| c.env.ok(&["exec", who, "cat", "/etc/hosts"]).stdout;
+    assert!(
+        hosts("peer").contains(&format!("{web}\tweb ")),
+        "{}",
+        hosts("peer")
+    );
+    assert!(hosts("web").contains("\tpeer "), "{}", hosts("web"));
+    c.env.ok(&["stop", "-t", "0", "web"]);
+    assert!(!hosts("peer").contains("\tweb "), "{}", hosts("peer"));
+    c.env.ok(&["start", "web"]);
+    let web = ip_of(&c, "web");
+    assert!(
+        hosts("peer").contains(&format!("{web}\tweb ")),
+        "{}",
+        hosts("peer")
+    );
+    c.env.ok(&["rm", "-f", "peer"]);
+
     // A network with members is kept; without, removed.
     let rm = c.env.fails(&["network", "rm", "front"]);
     assert!(rm.stderr.contains("active endpoints"), "{rm}");

@@ -3,6 +3,7 @@
 //! the store's IPAM, and the packet filter rules for NAT.
 
 pub mod firewall;
+pub mod names;
 pub mod netlink;
 mod netlink_msg;
 pub mod netns;

@@ -9,7 +9,7 @@
 //! container's next `sync` does it for its dead owner.
 
 use super::netlink::Netlink;
-use super::{firewall, netns};
+use super::{firewall, names, netns};
 use crate::store::containers::Endpoint;
 use crate::store::networks::NetworkRecord;
 use crate::store::{ContainerRecord, Store};
@@ -159,6 +159,9 @@ fn connect_all(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, 
         if n == 0 && !hostname.is_empty() {
             own_hosts_line(&store.container_dir(&rec.id).join("hosts"), &hostname, ip)?;
         }
+        if net.name != crate::store::DEFAULT_NETWORK {
+            names::join(store, &net.name, &rec.id)?;
+        }
     }
     Ok(out)
 }
@@ -196,6 +199,11 @@ fn own_hosts_line(path: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()> {
 /// what is already gone is no error.
 pub fn disconnect(store: &Store, id: &str) {
     let _ = netns::remove(&netns::path(&store.container_dir(id)));
+    for (net, _) in store.container_leases(id).unwrap_or_default() {
+        if net != crate::store::DEFAULT_NETWORK {
+            names::leave(store, &net, id);
+        }
+    }
     let _ = store.release_all(id);
 }
 
