@@ -217,10 +217,18 @@ fn none_host_and_unknown_networks() {
     let bb = c.bb();
     let none = c.run_ok(&["--rm", "--network", "none", &bb, "ls", "/sys/class/net"]);
     assert_eq!(none.stdout.trim(), "lo");
+    // The host's own links (other tests' veths come and go meanwhile).
+    let before = host_links("");
     let host = c.run_ok(&["--rm", "--network", "host", &bb, "ls", "/sys/class/net"]);
-    let mine: Vec<String> = host_links("");
-    for l in host.stdout.split_whitespace() {
-        assert!(mine.iter().any(|m| m == l), "{l} is not the host's");
+    let seen: Vec<&str> = host.stdout.split_whitespace().collect();
+    let after = host_links("");
+    let stable: Vec<&String> = before
+        .iter()
+        .filter(|l| after.contains(l) && !l.starts_with("sk"))
+        .collect();
+    assert!(stable.len() > 1, "{stable:?}");
+    for l in stable {
+        assert!(seen.contains(&l.as_str()), "{l} missing: {seen:?}");
     }
     let bad = c.run(&["--rm", "--network", "nosuch", &bb, "true"]);
     bad.assert_code(125);
