@@ -43,7 +43,7 @@ echo "== registry on 127.0.0.1:$port"
 
 mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
 cp /bin/busybox "$work/rootfs/bin/"
-for app in sh ls cat echo true; do ln -s busybox "$work/rootfs/bin/$app"; done
+for app in sh ls cat echo true sleep ping ip; do ln -s busybox "$work/rootfs/bin/$app"; done
 echo "root:x:0:0:root:/root:/bin/sh" >"$work/rootfs/etc/passwd"
 tar -C "$work/rootfs" -czf "$work/rootfs.tar.gz" .
 
@@ -67,3 +67,11 @@ echo "== skiff system check (store consistency)"
 "$skiff" system check && echo "store consistent"
 echo "== skiff run --rm (the built-in runtime: its own namespaces, Docker's defaults)"
 "$skiff" run --rm "$ref" sh -c 'echo "hello from $(hostname), pid $$"; grep CapEff /proc/self/status'
+echo "== skiff network (a user network: an address each, found by name)"
+"$skiff" network rm skiff-demo >/dev/null 2>&1 || true
+"$skiff" network create skiff-demo >/dev/null
+"$skiff" rm -f demo-web >/dev/null 2>&1 || true
+"$skiff" run -d --name demo-web --network skiff-demo "$ref" sleep 30 >/dev/null
+"$skiff" run --rm --network skiff-demo "$ref" sh -c 'ip -4 -o addr show eth0; ping -c 1 -W 2 demo-web'
+"$skiff" rm -f demo-web >/dev/null
+"$skiff" network rm skiff-demo >/dev/null
