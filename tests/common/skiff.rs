@@ -80,6 +80,15 @@ fn remove_networks_left(root: &Path) {
             let _ = nix::mount::umount2(&e.path().join("netns"), nix::mount::MntFlags::MNT_DETACH);
         }
     }
+    // The default network's bridge is named after the store's path:
+    // removed even when a test took the store's records away.
+    use std::os::unix::ffi::OsStrExt;
+    let digest = super::sha256(root.as_os_str().as_bytes());
+    let own = format!("skiff-{}", &super::hex_of(&digest)[..8]);
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", &own])
+        .stderr(std::process::Stdio::null())
+        .status();
     let Ok(rd) = std::fs::read_dir(root.join("networks")) else {
         return;
     };
