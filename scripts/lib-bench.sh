@@ -95,7 +95,15 @@ busybox_image() {
 # it lives as long as the store's default network, which a bench store
 # outlives by nothing).
 drop_store_bridge() {
-    local h
+    local h br
     h=$(printf '%s' "$1" | sha256sum | cut -c1-8)
-    ip link del "skiff-$h" 2>/dev/null || true
+    br="skiff-$h"
+    ip link del "$br" 2>/dev/null || true
+    # And its rules in skiff's nft table.
+    command -v nft >/dev/null || return 0
+    nft -a list table ip skiff 2>/dev/null |
+        awk -v br="\"$br\"" '$1 == "chain" {chain = $2} index($0, br) && /# handle/ {print chain, $NF}' |
+        while read -r chain handle; do
+            nft delete rule ip skiff "$chain" handle "$handle" 2>/dev/null || true
+        done
 }
