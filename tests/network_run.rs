@@ -258,3 +258,75 @@ fn a_lost_container_gives_its_address_back() {
     assert!(veths_gone(&id), "veths of {id} left");
     c.env.ok(&["rm", "gone"]);
 }
+
+#[test]
+fn ip_and_aliases_on_a_user_network() {
+    let c = Ctx::new("net_ip_alias");
+    let bb = c.bb();
+    c.env
+        .ok(&["network", "create", "--subnet", "10.89.77.0/24", "fixed"]);
+    sleeper(
+        &c,
+        "api",
+        &[
+            "--network",
+            "fixed",
+            "--ip",
+            "10.89.77.50",
+            "--network-alias",
+            "backend",
+        ],
+    );
+    assert_eq!(ip_of(&c, "api"), "10.89.77.50");
+    let j = c.inspect("api");
+    let n = &j["NetworkSettings"]["Networks"]["fixed"];
+    assert_eq!(n["IPAMConfig"]["IPv4Address"], "10.89.77.50", "{n:#}");
+    assert_eq!(n["Aliases"][0], "backend", "{n:#}");
+    // Found by its alias too.
+    c.run_ok(&[
+        "--rm",
+        "--network",
+        "fixed",
+        &bb,
+        "sh",
+        "-c",
+        "ping -c 1 -W 2 backend",
+    ]);
+    // Taken: refused, and nothing is left of the refused container.
+    let taken = c.run(&[
+        "--rm",
+        "--network",
+        "fixed",
+        "--ip",
+        "10.89.77.50",
+        &bb,
+        "true",
+    ]);
+    taken.assert_code(125);
+    assert!(taken.stderr.contains("already in use"), "{taken}");
+    // Docker's rules and words for the default network and bad input.
+    for (args, msg) in [
+        (
+            vec!["--ip", "10.87.0.9"],
+            "user specified IP address is supported on user defined networks only",
+        ),
+        (
+            vec!["--network-alias", "x"],
+            "network-scoped alias is supported only for containers in user defined networks",
+        ),
+        (
+            vec!["--network", "fixed", "--ip", "nonsense"],
+            "invalid string being converted to IP address: nonsense",
+        ),
+        (vec!["--network", "fixed", "--ip", "10.1.2.3"], "10.1.2.3"),
+    ] {
+        let mut a = vec!["--rm"];
+        a.extend(args.iter().copied());
+        a.extend([bb.as_str(), "true"]);
+        let out = c.run(&a);
+        out.assert_code(125);
+        assert!(out.stderr.contains(msg), "{args:?}: {out}");
+    }
+    c.env.ok(&["rm", "-f", "api"]);
+    assert_eq!(c.container_dirs().len(), 0);
+}

@@ -104,9 +104,15 @@ pub struct Args {
     /// Set DNS options
     #[arg(long, alias = "dns-opt")]
     pub dns_option: Vec<String>,
-    /// Connect a container to a network (none, host, bridge)
+    /// Connect a container to a network (none, host, bridge, or a user network)
     #[arg(long, alias = "net")]
     pub network: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long, alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<String>,
     /// Set meta data on a container
     #[arg(short, long)]
     pub label: Vec<String>,
@@ -262,6 +268,8 @@ impl Args {
             dns_search: self.dns_search.clone(),
             dns_option: self.dns_option.clone(),
             network: self.network.clone(),
+            network_alias: self.network_alias.clone(),
+            ip: self.ip.clone(),
             label: self.label.clone(),
             label_file: self.label_file.clone(),
             stop_signal: self.stop_signal.clone(),

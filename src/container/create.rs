@@ -132,6 +132,8 @@ pub fn create<'a>(
             serde_json::Value::Object(m) => Some(m),
             _ => None,
         },
+        network_aliases: opts.network_aliases.clone(),
+        ip: opts.ip.map(|a| a.to_string()),
         // Rootless containers have no bridge to join (yet): loopback only.
         networks: match &opts.network {
             crate::runtime::opts::NetworkMode::Bridge(n) if !cfg.rootless => vec![n.clone()],

@@ -125,7 +125,16 @@ fn connect_all(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, 
         };
         let bridge = ensure_bridge(&mut host, &net)?;
         let (_, prefix) = split_cidr(&net.subnet)?;
-        let ip = store.lease(&net.name, &rec.id, &rec.name, &[], None)?;
+        // What was asked with --ip and --network-alias, on the first.
+        let (aliases, want) = if n == 0 {
+            (
+                rec.network_aliases.as_slice(),
+                rec.ip.as_deref().and_then(|a| a.parse().ok()),
+            )
+        } else {
+            (&[][..], None)
+        };
+        let ip = store.lease(&net.name, &rec.id, &rec.name, aliases, want)?;
         let ifname = format!("eth{n}");
         let veth = host_veth(&rec.id, n);
         if let Some(old) = host.link_index(&veth)? {

@@ -181,6 +181,11 @@ pub struct ContainerRecord {
     /// name); none with `--network host|none` and rootless.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<String>,
+    /// `--network-alias`es and the `--ip` asked for, on its first network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
     pub state: ContainerState,
 }
 
@@ -566,6 +571,8 @@ mod tests {
             log: Default::default(),
             healthcheck: None,
             config: None,
+            network_aliases: Vec::new(),
+            ip: None,
             networks: Vec::new(),
             state: ContainerState {
                 status: "created".into(),

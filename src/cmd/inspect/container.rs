@@ -515,7 +515,9 @@ pub fn container_json(store: &Store, rec: &ContainerRecord, size: bool) -> Value
             (
                 n.clone(),
                 json!({
-                    "IPAMConfig": null, "Links": null, "Aliases": null,
+                    "IPAMConfig": rec.ip.as_ref().map(|ip| json!({"IPv4Address": ip})),
+                    "Links": null,
+                    "Aliases": (!rec.network_aliases.is_empty()).then_some(&rec.network_aliases),
                     "NetworkID": e.map_or("", |e| e.network_id.as_str()),
                     "EndpointID": "",
                     "Gateway": e.map_or("", |e| e.gateway.as_str()),

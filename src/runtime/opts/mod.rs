@@ -66,6 +66,8 @@ pub struct RunFlags {
     pub dns_search: Vec<String>,
     pub dns_option: Vec<String>,
     pub network: Option<String>,
+    pub network_alias: Vec<String>,
+    pub ip: Option<String>,
     pub label: Vec<String>,
     pub label_file: Vec<String>,
     pub stop_signal: Option<String>,
@@ -133,6 +135,10 @@ pub struct RunOpts {
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,
     pub network: NetworkMode,
+    /// `--network-alias`: more names on a user network.
+    pub network_aliases: Vec<String>,
+    /// `--ip`: the address wanted on a user network.
+    pub ip: Option<std::net::Ipv4Addr>,
     /// Label files first, then `--label`.
     pub labels: BTreeMap<String, String>,
     /// A signal number.
@@ -283,6 +289,25 @@ impl RunOpts {
         o.dns_options = flags.dns_option.clone();
         if let Some(n) = &flags.network {
             o.network = NetworkMode::parse(n)?;
+        }
+        o.network_aliases = flags.network_alias.clone();
+        if let Some(ip) = &flags.ip {
+            o.ip = Some(ip.parse().map_err(|_| {
+                bad(format!(
+                    "invalid argument \"{ip}\" for \"--ip\" flag: invalid string being converted to IP address: {ip}"
+                ))
+            })?);
+        }
+        let user_net = matches!(&o.network, NetworkMode::Bridge(n) if n != "bridge");
+        if o.ip.is_some() && !user_net {
+            return Err(bad(
+                "user specified IP address is supported on user defined networks only",
+            ));
+        }
+        if !o.network_aliases.is_empty() && !user_net {
+            return Err(bad(
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
         }
 
         for path in &flags.label_file {
