@@ -12,7 +12,7 @@ use super::netlink::Netlink;
 use super::{firewall, names, netns};
 use crate::store::containers::Endpoint;
 use crate::store::networks::NetworkRecord;
-use crate::store::{ContainerRecord, Store};
+use crate::store::{mac_of, mac_text, ContainerRecord, Store};
 use anyhow::{anyhow, Context, Result};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -25,30 +25,17 @@ fn host_veth(id: &str, n: usize) -> String {
     format!("sk{}{n}", &id[..id.len().min(10)])
 }
 
-/// Docker's MAC for an address: 02:42 then the four bytes of the IPv4.
-pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
-    let o = ip.octets();
-    [0x02, 0x42, o[0], o[1], o[2], o[3]]
-}
-
-pub fn mac_text(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-/// `10.89.0.0/24` -> (address, prefix length)
-fn split_cidr(cidr: &str) -> Result<(Ipv4Addr, u8)> {
-    let (a, p) = cidr
-        .split_once('/')
-        .ok_or_else(|| anyhow!("invalid subnet {cidr}"))?;
-    Ok((
-        a.parse()
-            .with_context(|| format!("invalid subnet {cidr}"))?,
-        p.parse()
-            .with_context(|| format!("invalid subnet {cidr}"))?,
-    ))
+/// A bridge network's prefix length and gateway, from its record.
+fn addressing(net: &NetworkRecord) -> Result<(u8, Ipv4Addr)> {
+    match (net.ipv4_subnet(), net.gateway_ip()) {
+        (Some(s), Some(g)) => Ok((s.prefix(), g)),
+        _ => Err(anyhow!(
+            "network {}: no IPv4 subnet and gateway (subnet {:?}, gateway {:?})",
+            net.name,
+            net.subnet,
+            net.gateway
+        )),
+    }
 }
 
 /// The bridge of `net`, made with its gateway address and rules when it
@@ -57,11 +44,7 @@ fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<u32> {
     if let Some(i) = nl.link_index(&net.bridge)? {
         return Ok(i);
     }
-    let (_, prefix) = split_cidr(&net.subnet)?;
-    let gw: Ipv4Addr = net
-        .gateway
-        .parse()
-        .with_context(|| format!("network {}: gateway {}", net.name, net.gateway))?;
+    let (prefix, gw) = addressing(net)?;
     let index = match nl.add_bridge(&net.bridge) {
         Ok(i) => i,
         // Another command made it a moment ago.
@@ -124,7 +107,7 @@ fn connect_all(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, 
             store.find_network(name)?
         };
         let bridge = ensure_bridge(&mut host, &net)?;
-        let (_, prefix) = split_cidr(&net.subnet)?;
+        let (prefix, gateway) = addressing(&net)?;
         // What was asked with --ip and --network-alias, on the first.
         let (aliases, want) = if n == 0 {
             (
@@ -147,11 +130,10 @@ fn connect_all(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, 
         let eth = inner
             .link_index(&ifname)?
             .ok_or_else(|| anyhow!("{ifname} is missing in the container's namespace"))?;
-        let mac = mac_for(ip);
+        let mac = mac_of(ip);
         inner.set_mac(eth, mac)?;
         inner.add_address(eth, IpAddr::V4(ip), prefix)?;
         inner.set_up(eth)?;
-        let gateway: Ipv4Addr = net.gateway.parse()?;
         if n == 0 && !net.internal {
             inner.add_default_route(IpAddr::V4(gateway))?;
         }
@@ -208,12 +190,12 @@ fn own_hosts_line(path: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()> {
 /// what is already gone is no error.
 pub fn disconnect(store: &Store, id: &str) {
     let _ = netns::remove(&netns::path(&store.container_dir(id)));
-    for (net, _) in store.container_leases(id).unwrap_or_default() {
+    // Its peers' files lose its lines by its ID: after the release too.
+    for (net, _) in store.release_all(id).unwrap_or_default() {
         if net != crate::store::DEFAULT_NETWORK {
             names::leave(store, &net, id);
         }
     }
-    let _ = store.release_all(id);
 }
 
 /// A removed network's bridge and packet filter rules (a network keeps
@@ -236,17 +218,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_macs() {
+    fn names() {
         let id = "0123456789abcdef";
         assert_eq!(host_veth(id, 0), "sk01234567890");
         assert!(host_veth(id, 7).len() <= 15);
-        let m = mac_for("10.87.0.2".parse().unwrap());
-        assert_eq!(mac_text(m), "02:42:0a:57:00:02");
         assert_eq!(
-            split_cidr("10.89.1.0/24").unwrap(),
-            ("10.89.1.0".parse().unwrap(), 24)
+            mac_text(mac_of("10.87.0.2".parse().unwrap())),
+            "02:42:0a:57:00:02"
         );
-        assert!(split_cidr("10.89.1.0").is_err());
     }
 
     #[test]

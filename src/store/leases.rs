@@ -18,6 +18,20 @@ use std::fs;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+/// Docker's MAC for a container's address: 02:42 then the IPv4's bytes.
+pub fn mac_of(ip: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = ip.octets();
+    [0x02, 0x42, a, b, c, d]
+}
+
+/// `02:42:0a:59:00:02`
+pub fn mac_text(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// One container's address on one network, with the names other
 /// containers find it by.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -35,8 +49,7 @@ impl Lease {
     /// The MAC address that goes with the address, as Docker derived it:
     /// `02:42` and the four bytes of the IPv4 address.
     pub fn mac_address(&self) -> String {
-        let [a, b, c, d] = self.ip.octets();
-        format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
+        mac_text(mac_of(self.ip))
     }
 
     /// Docker's `EndpointID`: 64 hex digits, the same every time for this
