@@ -167,45 +167,14 @@ pub struct Args {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long)]
     pub no_healthcheck: bool,
-    /// Memory limit
-    #[arg(short, long)]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
-    #[arg(long, allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long)]
-    pub memory_reservation: Option<String>,
+    #[command(flatten)]
+    pub limits: super::update::LimitArgs,
     /// Disable OOM Killer
     #[arg(long)]
     pub oom_kill_disable: bool,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long, allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
-    /// Number of CPUs
-    #[arg(long)]
-    pub cpus: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long, allow_hyphen_values = true)]
-    pub cpu_shares: Option<i64>,
-    /// Limit CPU CFS (Completely Fair Scheduler) period
-    #[arg(long, allow_hyphen_values = true)]
-    pub cpu_period: Option<i64>,
-    /// Limit CPU CFS (Completely Fair Scheduler) quota
-    #[arg(long, allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long)]
-    pub cpuset_cpus: Option<String>,
-    /// MEMs in which to allow execution (0-3, 0,1)
-    #[arg(long)]
-    pub cpuset_mems: Option<String>,
     /// Optional parent cgroup for the container
     #[arg(long)]
     pub cgroup_parent: Option<String>,
-    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
-    #[arg(long)]
-    pub blkio_weight: Option<u16>,
     /// Block IO weight (relative device weight)
     #[arg(long, value_name = "DEVICE:WEIGHT")]
     pub blkio_weight_device: Vec<String>,
@@ -290,24 +259,14 @@ impl Args {
                 none: self.no_healthcheck,
             },
             resources: crate::runtime::opts::resources::ResourceFlags {
-                memory: self.memory.clone(),
-                memory_swap: self.memory_swap.clone(),
-                memory_reservation: self.memory_reservation.clone(),
                 oom_kill_disable: self.oom_kill_disable,
-                pids_limit: self.pids_limit,
-                cpus: self.cpus.clone(),
-                cpu_shares: self.cpu_shares,
-                cpu_period: self.cpu_period,
-                cpu_quota: self.cpu_quota,
-                cpuset_cpus: self.cpuset_cpus.clone(),
-                cpuset_mems: self.cpuset_mems.clone(),
                 cgroup_parent: self.cgroup_parent.clone(),
-                blkio_weight: self.blkio_weight,
                 blkio_weight_device: self.blkio_weight_device.clone(),
                 device_read_bps: self.device_read_bps.clone(),
                 device_write_bps: self.device_write_bps.clone(),
                 device_read_iops: self.device_read_iops.clone(),
                 device_write_iops: self.device_write_iops.clone(),
+                ..self.limits.resource_flags()
             },
         }
     }

@@ -9,41 +9,84 @@ use crate::runtime::opts::update::{Update, UpdateFlags};
 use crate::store::Store;
 use anyhow::Result;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
+/// The limits `update` changes, which `run` and `create` take too (with
+/// more of their own: see `run::Args`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LimitArgs {
+    /// Memory limit
+    #[arg(short, long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
     #[arg(long)]
-    pub blkio_weight: Option<u16>,
+    pub memory_reservation: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long, allow_hyphen_values = true)]
+    pub cpu_shares: Option<i64>,
     /// Limit CPU CFS (Completely Fair Scheduler) period
     #[arg(long, allow_hyphen_values = true)]
     pub cpu_period: Option<i64>,
     /// Limit CPU CFS (Completely Fair Scheduler) quota
     #[arg(long, allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long, allow_hyphen_values = true)]
-    pub cpu_shares: Option<i64>,
-    /// Number of CPUs
-    #[arg(long)]
-    pub cpus: Option<String>,
     /// CPUs in which to allow execution (0-3, 0,1)
     #[arg(long)]
     pub cpuset_cpus: Option<String>,
     /// MEMs in which to allow execution (0-3, 0,1)
     #[arg(long)]
     pub cpuset_mems: Option<String>,
-    /// Memory limit
-    #[arg(short, long)]
-    pub memory: Option<String>,
-    /// Memory soft limit
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)
     #[arg(long)]
-    pub memory_reservation: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long, allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long, allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    pub blkio_weight: Option<u16>,
+}
+
+impl LimitArgs {
+    /// The flags as given, the rest unset.
+    pub fn resource_flags(&self) -> ResourceFlags {
+        ResourceFlags {
+            memory: self.memory.clone(),
+            memory_swap: self.memory_swap.clone(),
+            memory_reservation: self.memory_reservation.clone(),
+            pids_limit: self.pids_limit,
+            cpus: self.cpus.clone(),
+            cpu_shares: self.cpu_shares,
+            cpu_period: self.cpu_period,
+            cpu_quota: self.cpu_quota,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            cpuset_mems: self.cpuset_mems.clone(),
+            blkio_weight: self.blkio_weight,
+            ..Default::default()
+        }
+    }
+
+    /// Was any given?
+    fn any(&self) -> bool {
+        self.memory.is_some()
+            || self.memory_swap.is_some()
+            || self.memory_reservation.is_some()
+            || self.pids_limit.is_some()
+            || self.cpus.is_some()
+            || self.cpu_shares.is_some()
+            || self.cpu_period.is_some()
+            || self.cpu_quota.is_some()
+            || self.cpuset_cpus.is_some()
+            || self.cpuset_mems.is_some()
+            || self.blkio_weight.is_some()
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,
@@ -54,40 +97,14 @@ pub struct Args {
 impl Args {
     fn flags(&self) -> UpdateFlags {
         UpdateFlags {
-            resources: ResourceFlags {
-                memory: self.memory.clone(),
-                memory_swap: self.memory_swap.clone(),
-                memory_reservation: self.memory_reservation.clone(),
-                pids_limit: self.pids_limit,
-                cpus: self.cpus.clone(),
-                cpu_shares: self.cpu_shares,
-                cpu_period: self.cpu_period,
-                cpu_quota: self.cpu_quota,
-                cpuset_cpus: self.cpuset_cpus.clone(),
-                cpuset_mems: self.cpuset_mems.clone(),
-                blkio_weight: self.blkio_weight,
-                ..Default::default()
-            },
+            resources: self.limits.resource_flags(),
             restart: self.restart.clone(),
         }
     }
 
     /// Was any flag given?
     fn any(&self) -> bool {
-        let f = self.flags();
-        let r = &f.resources;
-        f.restart.is_some()
-            || r.memory.is_some()
-            || r.memory_swap.is_some()
-            || r.memory_reservation.is_some()
-            || r.pids_limit.is_some()
-            || r.cpus.is_some()
-            || r.cpu_shares.is_some()
-            || r.cpu_period.is_some()
-            || r.cpu_quota.is_some()
-            || r.cpuset_cpus.is_some()
-            || r.cpuset_mems.is_some()
-            || r.blkio_weight.is_some()
+        self.restart.is_some() || self.limits.any()
     }
 }
 
