@@ -80,53 +80,24 @@ fn remove_networks_left(root: &Path) {
             let _ = nix::mount::umount2(&e.path().join("netns"), nix::mount::MntFlags::MNT_DETACH);
         }
     }
-    // The default network's bridge is named after the store's path:
+    // The default network's bridge (named after the store's path):
     // removed even when a test took the store's records away.
-    use std::os::unix::ffi::OsStrExt;
-    let digest = super::sha256(root.as_os_str().as_bytes());
-    let own = format!("skiff-{}", &super::hex_of(&digest)[..8]);
-    let _ = std::process::Command::new("ip")
-        .args(["link", "del", &own])
-        .stderr(std::process::Stdio::null())
-        .status();
+    if let Ok(store) = skiff::store::Store::open(root) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &store.default_bridge()])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
     let Ok(rd) = std::fs::read_dir(root.join("networks")) else {
         return;
     };
-    let mut tags = Vec::new();
     for e in rd.flatten() {
         let Ok(data) = std::fs::read(e.path()) else {
             continue;
         };
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&data) else {
-            continue;
-        };
-        if let Some(br) = v["bridge"].as_str().filter(|b| !b.is_empty()) {
-            let _ = std::process::Command::new("ip")
-                .args(["link", "del", br])
-                .stderr(std::process::Stdio::null())
-                .status();
-        }
-        if let Some(id) = v["id"].as_str() {
-            tags.push(format!("comment \"skiff:{}\"", &id[..id.len().min(12)]));
-        }
-    }
-    let Ok(out) = std::process::Command::new("nft")
-        .args(["-a", "list", "table", "ip", "skiff"])
-        .stderr(std::process::Stdio::null())
-        .output()
-    else {
-        return;
-    };
-    let mut chain = String::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("chain ") {
-            chain = rest.split_whitespace().next().unwrap_or("").to_string();
-        } else if tags.iter().any(|t| line.contains(t.as_str())) {
-            if let Some((_, h)) = line.rsplit_once("# handle ") {
-                let _ = std::process::Command::new("nft")
-                    .args(["delete", "rule", "ip", "skiff", &chain, "handle", h.trim()])
-                    .status();
-            }
+        // Its bridge and its packet filter rules, as `network rm` takes them.
+        if let Ok(net) = serde_json::from_slice::<skiff::store::NetworkRecord>(&data) {
+            skiff::network::setup::remove_bridge(&net);
         }
     }
 }
