@@ -83,6 +83,11 @@ pub fn connect(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, 
     let made = connect_all(store, rec);
     if made.is_err() {
         disconnect(store, &rec.id);
+        // Removed meanwhile (`rm -f`), its namespace with it: that is
+        // what to say.
+        if matches!(store.container(&rec.id), Ok(None)) {
+            crate::bail_kind!(NotFound, "No such container: {}", rec.id);
+        }
     }
     made.with_context(|| format!("connect container {} to its networks", rec.name))
 }
