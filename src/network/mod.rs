@@ -8,3 +8,4 @@ pub mod netlink;
 mod netlink_msg;
 pub mod netns;
 pub mod setup;
+pub mod userspace;
