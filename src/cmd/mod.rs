@@ -402,6 +402,9 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
 /// Run the command the user asked for; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let cfg = Config::load(cli.root, cli.runroot, cli.log_level)?;
+    if cfg.rootless {
+        crate::ns::rootless::enter(&cfg.runroot)?;
+    }
     if cli.version {
         println!("skiff version {}", env!("CARGO_PKG_VERSION"));
         return Ok(0);

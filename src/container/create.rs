@@ -256,6 +256,7 @@ pub fn create<'a>(
         seccomp_profile: profile.as_ref(),
         host: &host,
         rootless: cfg.rootless,
+        userns: None,
         delegated: delegated.as_deref(),
         netns: (!record.networks.is_empty())
             .then(|| crate::network::netns::path(&dir))

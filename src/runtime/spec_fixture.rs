@@ -27,6 +27,7 @@ pub(crate) struct Fixture {
     pub(crate) profile: Option<Profile>,
     pub(crate) host: Host,
     pub(crate) rootless: bool,
+    pub(crate) userns: Option<crate::runtime::spec::UserNs>,
     pub(crate) delegated: Option<PathBuf>,
 }
 
@@ -98,6 +99,7 @@ impl Fixture {
                 kernel: KernelVersion(6, 1),
             },
             rootless: false,
+            userns: None,
             delegated: None,
         }
     }
@@ -117,6 +119,7 @@ impl Fixture {
             seccomp_profile: self.profile.as_ref(),
             host: &self.host,
             rootless: self.rootless,
+            userns: self.userns.as_ref(),
             delegated: self.delegated.as_deref(),
             netns: None,
         })
