@@ -65,6 +65,7 @@ impl Drop for Skiff {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
+        super::rootless::stop_pause(&self.runroot);
         remove_cgroups_left(&self.root);
         remove_networks_left(&self.root);
     }
@@ -151,6 +152,9 @@ impl Skiff {
         std::fs::create_dir_all(&home).unwrap();
         let config = d.join("config.json");
         std::fs::write(&config, "{}\n").unwrap();
+        if let Some(u) = super::rootless::as_user() {
+            super::rootless::chown_tree(d, u);
+        }
         Skiff {
             name: name.to_string(),
             auth_file: d.join("auth/auth.json"),
@@ -174,7 +178,18 @@ impl Skiff {
     /// `skiff ARGS` with this environment, nothing inherited that could
     /// point it elsewhere.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(skiff_bin());
+        let mut c = match super::rootless::as_user() {
+            // As the test user: `setpriv` execs skiff in its own process.
+            Some(u) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={}", u.uid))
+                    .arg(format!("--regid={}", u.gid))
+                    .args(["--clear-groups", "--"])
+                    .arg(skiff_bin());
+                c
+            }
+            None => Command::new(skiff_bin()),
+        };
         c.args(args)
             .env_remove("DOCKER_CONFIG")
             .env_remove("XDG_RUNTIME_DIR")
