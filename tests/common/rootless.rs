@@ -115,3 +115,40 @@ pub fn stop_pause(runroot: &Path) {
         nix::sys::signal::Signal::SIGKILL,
     );
 }
+
+/// Where id `id` of the image (or container) lands on the host: itself as
+/// root, the test user's ids (0) and subordinate ids (1 and up) rootless.
+pub fn host_uid(id: u32) -> u32 {
+    match as_user() {
+        None => id,
+        Some(u) if id == 0 => u.uid,
+        Some(u) => u.sub + id - 1,
+    }
+}
+
+/// [`host_uid`] for group ids.
+pub fn host_gid(id: u32) -> u32 {
+    match as_user() {
+        None => id,
+        Some(u) if id == 0 => u.gid,
+        Some(u) => u.sub + id - 1,
+    }
+}
+
+/// The xattr overlayfs reads for `what` (`opaque`, ...): `trusted.` as
+/// root, `user.` in the rootless user namespace (`userxattr`).
+pub fn overlay_xattr(what: &str) -> String {
+    if enabled() {
+        format!("user.overlay.{what}")
+    } else {
+        format!("trusted.overlay.{what}")
+    }
+}
+
+/// Files a test wrote into the store as root become the store owner's,
+/// as if skiff's user had written them.
+pub fn give(path: &Path) {
+    if let Some(u) = as_user() {
+        chown_tree(path, u);
+    }
+}
