@@ -39,6 +39,7 @@ pub mod stats;
 pub mod system;
 pub mod tag;
 pub mod top;
+pub mod unshare;
 pub mod update;
 pub mod version;
 pub mod volume;
@@ -225,6 +226,8 @@ pub enum Command {
     Network(network::NetworkCommand),
     /// Show the skiff version information
     Version(version::Args),
+    /// Run a command in the rootless user and mount namespaces (to inspect or clean the store)
+    Unshare(unshare::Args),
     /// Display system-wide information
     Info(info::Args),
     /// Create a new container
@@ -430,6 +433,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Volume(c) => volume::run(c, &cfg),
         Command::Network(c) => network::run(c, &cfg),
         Command::Version(a) => version::run(a, &cfg),
+        Command::Unshare(a) => unshare::run(a, &cfg),
         Command::Info(a) => info::run(a, &cfg),
         Command::Runtime(c) => runtime::run(c, &cfg),
         Command::Create(a) => create::run(*a, &cfg),

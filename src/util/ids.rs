@@ -41,6 +41,12 @@ fn outside(map: &[Line], id: u32) -> Option<u32> {
         .map(|(inside, out, _)| (out + id - inside) as u32)
 }
 
+/// How many uids and gids this process's user namespace maps.
+pub fn mapped_counts() -> (u32, u32) {
+    let count = |m: Vec<Line>| m.iter().map(|l| l.2).sum::<u64>().min(u32::MAX as u64) as u32;
+    (count(uid_map()), count(read("gid_map")))
+}
+
 /// The caller's uid as the host knows it.
 pub fn outer_uid() -> u32 {
     let uid = rustix::process::geteuid().as_raw();

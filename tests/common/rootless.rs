@@ -97,6 +97,13 @@ pub fn chown_tree(dir: &Path, u: &TestUser) {
     assert!(st.success(), "chown -R {}", dir.display());
 }
 
+/// The pause process of a rootless environment (its runroot's
+/// `pause.pid`), if it made one.
+pub fn pause_pid(runroot: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(runroot.join("pause.pid")).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// Stop the pause process a rootless environment made (its runroot's
 /// `pause.pid`), which holds the environment's user namespace.
 pub fn stop_pause(runroot: &Path) {
