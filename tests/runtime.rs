@@ -7,7 +7,7 @@ mod common;
 
 use common::{Out, Skiff};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};

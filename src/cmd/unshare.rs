@@ -25,8 +25,11 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             Vec::new(),
         ),
     };
+    let path = std::env::var("PATH").ok();
+    let exe = crate::runtime::exec::resolve(&prog, path.as_deref())?;
     // skiff run from inside finds the same store.
-    let e = std::process::Command::new(&prog)
+    let e = std::process::Command::new(&exe)
+        .arg0(&prog)
         .args(&rest)
         .env("SKIFF_ROOT", &cfg.root)
         .env("SKIFF_RUNROOT", &cfg.runroot)

@@ -108,35 +108,80 @@ pub fn enter(runroot: &Path) -> Result<()> {
     mkdir_all(runroot, 0o700)?;
     let _lock = crate::util::lock::lock_exclusive(&runroot.join(PAUSE_LOCK))?;
     let pidfile = runroot.join(PAUSE_PID);
-    if let Some((pid, start)) = read_pidfile(&pidfile) {
-        if join(pid, start)? {
+    let old = read_pidfile(&pidfile);
+    if let Some(k) = &old {
+        if join(k.pid, k.start)? {
             return Ok(());
         }
+        // The pause process was killed, but the namespaces may live on in
+        // containers and their monitors: joined through one of them, they
+        // get a pause process again, so that what runs stays reachable.
+        if let Some(pid) = k.ns.and_then(member_of) {
+            if join(pid, proc_start_time(pid))? {
+                let pid = fork_pause()?;
+                return write_pidfile(&pidfile, pid);
+            }
+        }
     }
-    let (pid, start) = make_pause()?;
-    let text = match start {
-        Some(s) => format!("{pid} {s}\n"),
-        None => format!("{pid}\n"),
-    };
-    atomic_write(&pidfile, text.as_bytes())?;
-    if !join(pid, start)? {
+    let pid = make_pause()?;
+    write_pidfile(&pidfile, pid)?;
+    if !join(pid, proc_start_time(pid))? {
         bail!("the rootless pause process {pid} ended as soon as it started");
     }
     Ok(())
 }
 
-/// The pause process's pid (and start time) from `RUNROOT/pause.pid`.
-pub fn pause_pid(runroot: &Path) -> Option<u32> {
-    read_pidfile(&runroot.join(PAUSE_PID))
-        .filter(|(pid, start)| process_is(*pid, *start))
-        .map(|(pid, _)| pid)
+/// What `RUNROOT/pause.pid` says: the pause process (pid, start time) and
+/// the inodes of its user and mount namespaces.
+struct Keeper {
+    pid: u32,
+    start: Option<u64>,
+    ns: Option<(u64, u64)>,
 }
 
-fn read_pidfile(p: &Path) -> Option<(u32, Option<u64>)> {
+/// The inode of process `pid`'s namespace `ns` (what identifies it).
+fn ns_inode(pid: u32, ns: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/{ns}"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+fn write_pidfile(p: &Path, pid: u32) -> Result<()> {
+    let start = proc_start_time(pid).unwrap_or(0);
+    let user = ns_inode(pid, "user").unwrap_or(0);
+    let mnt = ns_inode(pid, "mnt").unwrap_or(0);
+    atomic_write(p, format!("{pid} {start} {user} {mnt}\n").as_bytes())
+}
+
+/// The pause process's pid from `RUNROOT/pause.pid`, if it runs.
+pub fn pause_pid(runroot: &Path) -> Option<u32> {
+    read_pidfile(&runroot.join(PAUSE_PID))
+        .filter(|k| process_is(k.pid, k.start))
+        .map(|k| k.pid)
+}
+
+fn read_pidfile(p: &Path) -> Option<Keeper> {
     let text = std::fs::read_to_string(p).ok()?;
-    let mut f = text.split_whitespace();
-    let pid = f.next()?.parse().ok()?;
-    Some((pid, f.next().and_then(|s| s.parse().ok())))
+    let mut f = text.split_whitespace().map(|w| w.parse::<u64>().ok());
+    let pid = f.next()?? as u32;
+    let start = f.next().flatten().filter(|s| *s != 0);
+    let ns = match (f.next().flatten(), f.next().flatten()) {
+        (Some(u), Some(m)) if u != 0 && m != 0 => Some((u, m)),
+        _ => None,
+    };
+    Some(Keeper { pid, start, ns })
+}
+
+/// A process (not this one) in the user and mount namespaces `ns`.
+fn member_of(ns: (u64, u64)) -> Option<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| *p != me)
+        .find(|p| ns_inode(*p, "user") == Some(ns.0) && ns_inode(*p, "mnt") == Some(ns.1))
 }
 
 /// Join the user and mount namespaces of process `pid`, if it is still
@@ -171,19 +216,48 @@ fn join(pid: u32, start: Option<u64>) -> Result<bool> {
     Ok(true)
 }
 
-/// Make the pause process: forked into a new user and mount namespace,
-/// mapped from here, then left to wait for nothing in a session of its
-/// own, holding no descriptor of ours.
-fn make_pause() -> Result<(u32, Option<u64>)> {
-    let uid = nix::unistd::geteuid().as_raw();
-    let gid = nix::unistd::getegid().as_raw();
-    let full = full_maps(uid, gid);
-    let null: OwnedFd = std::fs::OpenOptions::new()
+/// The pause process's life: a session of its own, no descriptor of its
+/// parent's (an inherited pipe would keep a reader of the parent's output
+/// waiting), and nothing to do.
+fn pause(null: OwnedFd) -> ! {
+    let _ = nix::unistd::setsid();
+    for n in 0..3 {
+        let _ = crate::sys::proc::dup_to(null.as_fd(), n);
+    }
+    crate::sys::proc::close_from(3);
+    let _ = nix::unistd::chdir("/");
+    let _ = rustix::thread::set_name(c"skiff-pause");
+    loop {
+        nix::unistd::pause();
+    }
+}
+
+fn open_null() -> Result<OwnedFd> {
+    Ok(std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/null")
         .context("open /dev/null")?
-        .into();
+        .into())
+}
+
+/// A new pause process for the namespaces this process is in.
+fn fork_pause() -> Result<u32> {
+    let null = open_null()?;
+    match fork_into(0, None).map_err(|e| anyhow!("start a rootless pause process: {e}"))? {
+        Forked::Child => pause(null),
+        Forked::Parent(pid) => Ok(pid.as_raw() as u32),
+    }
+}
+
+/// Make the pause process: forked into a new user and mount namespace,
+/// mapped from here, then left to wait for nothing in a session of its
+/// own, holding no descriptor of ours.
+fn make_pause() -> Result<u32> {
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
+    let full = full_maps(uid, gid);
+    let null = open_null()?;
     let (go_r, go_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| anyhow!("create a pipe: {}", std::io::Error::from(e)))?;
     if !crate::sys::proc::single_threaded() {
@@ -199,15 +273,7 @@ fn make_pause() -> Result<(u32, Option<u64>)> {
             if !matches!(rustix::io::read(&go_r, &mut b), Ok(1)) {
                 crate::sys::proc::exit_now(1);
             }
-            let _ = nix::unistd::setsid();
-            for n in 0..3 {
-                let _ = crate::sys::proc::dup_to(null.as_fd(), n);
-            }
-            crate::sys::proc::close_from(3);
-            let _ = nix::unistd::chdir("/");
-            loop {
-                nix::unistd::pause();
-            }
+            pause(null)
         }
         Forked::Parent(pid) => pid,
     };
@@ -236,7 +302,7 @@ fn make_pause() -> Result<(u32, Option<u64>)> {
         let _ = nix::sys::wait::waitpid(pid, None);
         return Err(e);
     }
-    Ok((raw as u32, proc_start_time(raw as u32)))
+    Ok(raw as u32)
 }
 
 fn warn_single(why: &str) {

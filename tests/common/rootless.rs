@@ -20,13 +20,54 @@ pub struct TestUser {
 
 const NAME: &str = "skiff-rt";
 const SUB: u32 = 400_000;
+/// A user without subordinate ids.
+const PLAIN: &str = "skiff-rt-nosub";
 
-fn id_of(flag: &str) -> Option<u32> {
+fn id_as(name: &str, flag: &str) -> Option<u32> {
     let out = std::process::Command::new("id")
-        .args([flag, NAME])
+        .args([flag, name])
         .output()
         .ok()?;
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+fn id_of(flag: &str) -> Option<u32> {
+    id_as(NAME, flag)
+}
+
+fn useradd(name: &str) {
+    if id_as(name, "-u").is_some() {
+        return;
+    }
+    let st = std::process::Command::new("useradd")
+        .args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ])
+        .status()
+        .expect("useradd");
+    // Another test process may have made it meanwhile.
+    assert!(
+        st.success() || id_as(name, "-u").is_some(),
+        "useradd {name}"
+    );
+}
+
+/// A user with no subordinate ids at all (a single-id namespace).
+pub fn plain_user() -> &'static TestUser {
+    static U: OnceLock<TestUser> = OnceLock::new();
+    U.get_or_init(|| {
+        useradd(PLAIN);
+        TestUser {
+            name: PLAIN,
+            uid: id_as(PLAIN, "-u").unwrap(),
+            gid: id_as(PLAIN, "-g").unwrap(),
+            sub: 0,
+        }
+    })
 }
 
 /// The test user, made (with 65536 subordinate uids and gids from
@@ -34,20 +75,7 @@ fn id_of(flag: &str) -> Option<u32> {
 pub fn user() -> &'static TestUser {
     static U: OnceLock<TestUser> = OnceLock::new();
     U.get_or_init(|| {
-        if id_of("-u").is_none() {
-            let st = std::process::Command::new("useradd")
-                .args([
-                    "--system",
-                    "--no-create-home",
-                    "--shell",
-                    "/usr/sbin/nologin",
-                    NAME,
-                ])
-                .status()
-                .expect("useradd");
-            // Another test process may have made it meanwhile.
-            assert!(st.success() || id_of("-u").is_some(), "useradd {NAME}");
-        }
+        useradd(NAME);
         for file in ["/etc/subuid", "/etc/subgid"] {
             let text = std::fs::read_to_string(file).unwrap_or_default();
             if !text.lines().any(|l| l.starts_with(&format!("{NAME}:"))) {

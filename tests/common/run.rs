@@ -39,11 +39,19 @@ impl Ctx {
     /// A fresh environment with each `repo:latest` pulled (`busybox`, or
     /// one of the `run/*` images).
     pub fn with(name: &str, repos: &[&str]) -> Ctx {
+        Ctx::with_env(Skiff::new(name), repos)
+    }
+
+    /// [`Ctx::with`], every command run as the unprivileged test user.
+    pub fn rootless(name: &str, repos: &[&str]) -> Ctx {
+        Ctx::with_env(Skiff::rootless(name), repos)
+    }
+
+    fn with_env(env: Skiff, repos: &[&str]) -> Ctx {
         if repos.iter().any(|r| r.starts_with("run/")) {
             run_images();
         }
         let reg = Registry::start(Setup::Plain);
-        let env = Skiff::new(name);
         let ctx = Ctx { reg, env };
         for r in repos {
             ctx.env.ok(&["pull", &ctx.image(r)]);

@@ -29,6 +29,8 @@ pub struct Skiff {
     pub home: PathBuf,
     pub auth_file: PathBuf,
     pub config: PathBuf,
+    /// The unprivileged user every command runs as (rootless), if any.
+    pub user: Option<&'static super::rootless::TestUser>,
     dir: TempDir,
 }
 
@@ -146,13 +148,24 @@ impl Skiff {
     /// A fresh environment named after the test (`name` shows in the
     /// tempdir's name, so leftovers say which test made them).
     pub fn new(name: &str) -> Skiff {
+        Skiff::new_as(name, super::rootless::as_user())
+    }
+
+    /// A fresh environment whose commands run as the unprivileged test
+    /// user, whatever `SKIFF_TEST_ROOTLESS` says.
+    pub fn rootless(name: &str) -> Skiff {
+        Skiff::new_as(name, Some(super::rootless::user()))
+    }
+
+    /// A fresh environment whose commands run as `user` (root: `None`).
+    pub fn new_as(name: &str, user: Option<&'static super::rootless::TestUser>) -> Skiff {
         let dir = super::test_dir(name);
         let d = dir.path();
         let (root, runroot, home) = (d.join("root"), d.join("runroot"), d.join("home"));
         std::fs::create_dir_all(&home).unwrap();
         let config = d.join("config.json");
         std::fs::write(&config, "{}\n").unwrap();
-        if let Some(u) = super::rootless::as_user() {
+        if let Some(u) = user {
             super::rootless::chown_tree(d, u);
         }
         Skiff {
@@ -162,6 +175,7 @@ impl Skiff {
             runroot,
             home,
             config,
+            user,
             dir,
         }
     }
@@ -178,7 +192,7 @@ impl Skiff {
     /// `skiff ARGS` with this environment, nothing inherited that could
     /// point it elsewhere.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = match super::rootless::as_user() {
+        let mut c = match self.user {
             // As the test user: `setpriv` execs skiff in its own process.
             Some(u) => {
                 let mut c = Command::new("setpriv");
