@@ -78,6 +78,7 @@ mkdir -p "$work"
 chmod 755 "$work"
 mnt="$work/mnt"
 run_dir=$(mktemp -d /run/sbr.XXXXXX)
+chmod 755 "$run_dir"
 # The user's volatile state: private to it, as $XDG_RUNTIME_DIR would be.
 urun="$run_dir/user"
 mkdir -p "$urun"
