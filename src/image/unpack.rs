@@ -158,6 +158,9 @@ fn parse_pax_time(v: &[u8]) -> Result<Timespec> {
 struct Unpacker {
     tree: Tree,
     rootless: bool,
+    /// Root chowns, and so does root of the rootless user namespace
+    /// (`ns::rootless`): only a plain unprivileged user cannot.
+    can_chown: bool,
     euid: u32,
     egid: u32,
     /// chown even to our own ids (the layer root has setgid, so new files
@@ -178,6 +181,8 @@ impl Unpacker {
         Ok(Unpacker {
             tree,
             rootless: opts.rootless,
+            can_chown: !opts.rootless
+                || (nix::unistd::geteuid().is_root() && crate::util::ids::in_userns()),
             euid: nix::unistd::geteuid().as_raw(),
             egid: nix::unistd::getegid().as_raw(),
             always_chown: st.st_mode & 0o2000 != 0,
@@ -249,11 +254,8 @@ impl Unpacker {
         }
     }
 
-    /// Root chowns, and so does root of the rootless user namespace
-    /// (`ns::rootless`): only a plain unprivileged user cannot.
     fn chown_needed(&self, m: &Meta) -> bool {
-        (!self.rootless || self.euid == 0)
-            && (self.always_chown || m.uid != self.euid || m.gid != self.egid)
+        self.can_chown && (self.always_chown || m.uid != self.euid || m.gid != self.egid)
     }
 
     /// An id the rootless namespace does not map (no subordinate ids, or
