@@ -106,6 +106,16 @@ pub fn enter(runroot: &Path) -> Result<()> {
         return Ok(());
     }
     mkdir_all(runroot, 0o700)?;
+    // `/tmp/skiff-UID` may have been made by someone else first.
+    let md = std::fs::symlink_metadata(runroot)
+        .with_context(|| format!("stat {}", runroot.display()))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !md.is_dir() || std::os::unix::fs::MetadataExt::uid(&md) != me {
+        bail!(
+            "{} is not a directory of uid {me}: refusing to keep the rootless state there",
+            runroot.display()
+        );
+    }
     let _lock = crate::util::lock::lock_exclusive(&runroot.join(PAUSE_LOCK))?;
     let pidfile = runroot.join(PAUSE_PID);
     let old = read_pidfile(&pidfile);
