@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUITES=(run_basics run_options run_process run_isolation run_security run_mounts
-    run_volumes run_cleanup run_signals run_tty lifecycle logs exec attach volume
-    pull images container_fs rootless)
+    run_volumes run_cleanup run_signals run_tty run_escapes lifecycle logs exec
+    attach health ps_inspect volume pull push auth images archive container_fs
+    rootless)
 
 args=()
 for s in "${SUITES[@]}"; do

@@ -260,3 +260,16 @@ fn without_subordinate_ids_one_id_is_mapped_with_a_warning() {
     // Said once, when the namespace was made.
     assert!(!out.stderr.contains("warning"), "{out}");
 }
+
+#[test]
+fn state_is_kept_only_in_a_runroot_the_user_owns() {
+    let env = Skiff::rootless("rl_runroot");
+    // Made first by someone else (root here), as `/tmp/skiff-UID` could be.
+    std::fs::create_dir_all(&env.runroot).unwrap();
+    std::os::unix::fs::chown(&env.runroot, Some(0), Some(0)).unwrap();
+    let out = env.run(&["images"]);
+    out.assert_code(125);
+    out.assert_error_line();
+    out.assert_stderr_has("refusing to keep the rootless state there");
+    assert!(!env.runroot.join("pause.pid").exists());
+}

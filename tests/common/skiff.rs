@@ -308,6 +308,9 @@ impl Skiff {
         let doc = serde_json::json!({"auths": {host: {"auth": auth}}});
         std::fs::create_dir_all(self.auth_file.parent().unwrap()).unwrap();
         std::fs::write(&self.auth_file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+        if let Some(u) = self.user {
+            super::rootless::chown_tree(self.auth_file.parent().unwrap(), u);
+        }
     }
 
     /// The auth file as JSON (`null` when absent).
