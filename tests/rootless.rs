@@ -83,6 +83,9 @@ fn keep_id_keeps_the_owner_of_a_bound_workspace() {
     );
     let made = std::fs::metadata(ws.join("new")).unwrap();
     assert_eq!((made.uid(), made.gid()), (u.uid, u.gid), "{out}");
+    // The caller's ids have the caller's names inside.
+    let out = c.run_ok(&["--rm", "--userns=keep-id", &c.bb(), "id", "-un"]);
+    assert_eq!(out.stdout.trim(), u.name, "{out}");
     // Without it the user's files are root's inside.
     let out = c.run_ok(&["--rm", "-v", &v, &c.bb(), "stat", "-c", "%u", "/ws/f"]);
     assert_eq!(out.stdout.trim(), "0", "{out}");

@@ -250,10 +250,16 @@ pub fn create<'a>(
     };
     let host = crate::runtime::seccomp_profile::Host::detect()?;
     let rootfs = dir.join("rootfs");
+    let (etc_passwd, etc_group) = match opts.userns {
+        UsernsMode::KeepId => keep_id_files(&dir, passwd.as_deref(), group.as_deref())?,
+        UsernsMode::Host => (None, None),
+    };
     let files = HostFiles {
         hosts: Some(etc.hosts),
         hostname: Some(etc.hostname),
         resolv_conf: Some(etc.resolv_conf),
+        passwd: etc_passwd,
+        group: etc_group,
     };
     let mut spec = build_spec(&SpecInput {
         id: &id,
@@ -335,6 +341,46 @@ fn own_userns(cfg: &Config, opts: &RunOpts) -> Result<Option<UserNs>> {
         uids: lines(crate::util::ids::outer_uid(), uids),
         gids: lines(crate::util::ids::outer_gid(), gids),
     }))
+}
+
+/// keep-id: the image's `/etc/passwd` and `/etc/group` with the caller's
+/// names for its ids (when the image has none), written in the container's
+/// directory to be bound over the image's.
+fn keep_id_files(
+    dir: &std::path::Path,
+    passwd: Option<&str>,
+    group: Option<&str>,
+) -> Result<(Option<PathBuf>, Option<PathBuf>)> {
+    use nix::unistd::{Gid, Group, Uid, User};
+    let (uid, gid) = (crate::util::ids::outer_uid(), crate::util::ids::outer_gid());
+    let name = User::from_uid(Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| format!("user{uid}"));
+    let gname = Group::from_gid(Gid::from_raw(gid))
+        .ok()
+        .flatten()
+        .map(|g| g.name)
+        .unwrap_or_else(|| name.clone());
+    let write = |file: &str, text: Option<String>| -> Result<Option<PathBuf>> {
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        let p = dir.join(file);
+        crate::util::fs::atomic_write(&p, text.as_bytes())?;
+        Ok(Some(p))
+    };
+    Ok((
+        write(
+            "passwd",
+            crate::runtime::user::passwd_with(passwd, &name, uid, gid),
+        )?,
+        write(
+            "group",
+            crate::runtime::user::group_with(group, &gname, gid),
+        )?,
+    ))
 }
 
 /// A fresh 64-hex container ID.

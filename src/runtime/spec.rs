@@ -35,12 +35,15 @@ use std::path::{Path, PathBuf};
 pub const ANNOTATION_INIT: &str = "org.skiff.init";
 
 /// The files of the container's directory bound over `/etc/hosts`,
-/// `/etc/hostname` and `/etc/resolv.conf`; `None` leaves the image's.
+/// `/etc/hostname` and `/etc/resolv.conf` (and with `--userns=keep-id`
+/// `/etc/passwd` and `/etc/group`); `None` leaves the image's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostFiles {
     pub hosts: Option<PathBuf>,
     pub hostname: Option<PathBuf>,
     pub resolv_conf: Option<PathBuf>,
+    pub passwd: Option<PathBuf>,
+    pub group: Option<PathBuf>,
 }
 
 /// A mount request with its host side resolved by the caller: the bind's

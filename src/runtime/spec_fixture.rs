@@ -89,6 +89,8 @@ impl Fixture {
                 hosts: Some(dir.join("hosts")),
                 hostname: Some(dir.join("hostname")),
                 resolv_conf: Some(dir.join("resolv.conf")),
+                passwd: None,
+                group: None,
             },
             mounts,
             devices: Vec::new(),
