@@ -141,6 +141,9 @@ fn slirp4netns_with_and_without_the_hosts_loopback() {
 
 #[test]
 fn a_missing_stack_is_named_with_its_package() {
+    if common::rootless::skip_rootless("the harness finds setpriv on the PATH this test empties") {
+        return;
+    }
     let c = Ctx::new("net_no_stack");
     let bb = c.bb();
     let mut cmd = c
@@ -153,5 +156,37 @@ fn a_missing_stack_is_named_with_its_package() {
     assert!(
         err.contains("--network pasta: pasta is not installed (package passt)"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_rootless_container_gets_a_way_out_by_default() {
+    if !common::rootless::enabled() {
+        // The root run's default is the bridge (tests/network_run.rs).
+        return;
+    }
+    let c = Ctx::new("net_rootless_default");
+    let port = host_server("hello from the host\n");
+    let bb = c.bb();
+    c.run_ok(&["-d", "--name", "dflt", &bb, "sleep", "60"]);
+    assert_eq!(c.inspect("dflt")["HostConfig"]["NetworkMode"], "pasta");
+    let out = c.env.ok(&[
+        "exec",
+        "dflt",
+        "sh",
+        "-c",
+        &format!(
+            "gw=$(ip route | sed -n 's/^default via \\([0-9.]*\\).*/\\1/p'); wget -qO- http://$gw:{port}/"
+        ),
+    ]);
+    assert!(out.stdout.contains("hello from the host"), "{out}");
+    c.env.ok(&["rm", "-f", "dflt"]);
+    // No bridges without privileges (yet): said before anything is made.
+    let out = c.sh_out(&["--network", "mynet"], "true");
+    out.assert_code(125);
+    assert!(
+        out.stderr
+            .contains("network mynet: user networks are not available rootless yet"),
+        "{out}"
     );
 }

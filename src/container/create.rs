@@ -58,7 +58,7 @@ struct Networking {
     host_gateway: Option<std::net::Ipv4Addr>,
 }
 
-fn resolve_networks(store: &Store, opts: &RunOpts) -> Result<Networking> {
+fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Networking> {
     use crate::runtime::opts::NetworkMode;
     let mut out = Networking {
         mode: opts.network.name().to_string(),
@@ -67,6 +67,22 @@ fn resolve_networks(store: &Store, opts: &RunOpts) -> Result<Networking> {
         netns_file: false,
         host_gateway: None,
     };
+    if rootless {
+        if let Some(user) = opts.networks.iter().find(|a| a.name != "bridge") {
+            crate::bail_kind!(
+                InvalidArgument,
+                "network {}: user networks are not available rootless yet: use the default network (pasta or slirp4netns), none, host or container:NAME",
+                user.name
+            );
+        }
+        if !opts.networks.is_empty() {
+            // No bridge to join without privileges: a user-space stack
+            // instead, as Podman's rootless default.
+            out.mode = crate::network::userspace::pick()?.name().to_string();
+            out.netns_file = true;
+            return Ok(out);
+        }
+    }
     for a in &opts.networks {
         // Docker's words for a network that is not there, before anything
         // is made; `host` and `none` by name are the modes of those names.
@@ -146,7 +162,7 @@ pub fn create<'a>(
     } else {
         blkio_device_numbers(&opts.resources)?
     };
-    let net = resolve_networks(store, opts)?;
+    let net = resolve_networks(store, opts, cfg.rootless)?;
     let img = resolve_image(store, cfg, opts, pulling)?;
     let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
     let run_cfg = config.config.clone().unwrap_or_default();
@@ -197,19 +213,10 @@ pub fn create<'a>(
         },
         network_aliases: Vec::new(),
         ip: None,
-        // Rootless containers have no bridge to join (yet): loopback only.
-        networks: if cfg.rootless {
-            Vec::new()
-        } else {
-            net.endpoints.iter().map(|(n, _)| n.clone()).collect()
-        },
-        endpoint_config: if cfg.rootless {
-            Default::default()
-        } else {
-            net.endpoints.iter().cloned().collect()
-        },
+        networks: net.endpoints.iter().map(|(n, _)| n.clone()).collect(),
+        endpoint_config: net.endpoints.iter().cloned().collect(),
         network_mode: net.mode.clone(),
-        netns_file: !cfg.rootless && net.netns_file,
+        netns_file: net.netns_file,
         state: ContainerState {
             status: "created".into(),
             creator_pid: Some(std::process::id()),

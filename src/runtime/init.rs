@@ -191,6 +191,15 @@ fn setup(
         rustix::system::setdomainname(d.as_bytes())
             .map_err(|e| anyhow!("set domain name {d}: {}", super::io_text(&e.into())))?;
     }
+    if plan
+        .ns
+        .create
+        .contains(nix::sched::CloneFlags::CLONE_NEWNET)
+    {
+        // A network namespace of its own that no one set up from outside
+        // (`--network none`): its loopback up, as Docker's is.
+        loopback_up().context("bring up the container's loopback")?;
+    }
     finish(plan, chan, trampoline)
 }
 
@@ -337,6 +346,14 @@ pub(crate) fn redirect_stdio(io: &Stdio) -> Result<()> {
 
 /// Write a sysctl through the container's /proc (its namespaces decide
 /// which kernel object the file is).
+fn loopback_up() -> Result<()> {
+    let mut nl = crate::network::netlink::Netlink::open()?;
+    if let Some(lo) = nl.link_index("lo")? {
+        nl.set_up(lo)?;
+    }
+    Ok(())
+}
+
 fn write_sysctl(root: std::os::fd::BorrowedFd, key: &str, value: &str) -> Result<()> {
     let rel = Path::new("/proc/sys").join(key.replace('.', "/"));
     let fd: OwnedFd = open_in_root(root, &rel, OFlags::WRONLY | OFlags::TRUNC)
