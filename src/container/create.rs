@@ -75,6 +75,25 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
                 user.name
             );
         }
+        let own_userns = opts.userns != crate::runtime::opts::userns::UsernsMode::Host;
+        if own_userns {
+            // Its init makes a user namespace of its own, and from there it
+            // may not join a network namespace skiff's namespace owns: a
+            // namespace of its own, loopback only.
+            match &opts.network {
+                NetworkMode::Bridge(_) => eprintln!(
+                    "skiff: warning: a container with a user namespace of its own (--userns) has loopback only when rootless"
+                ),
+                NetworkMode::None | NetworkMode::Host => {}
+                _ => crate::bail_kind!(
+                    InvalidArgument,
+                    "--network {}: not available rootless with --userns (a user namespace of its own)",
+                    opts.network.name()
+                ),
+            }
+            out.mode = "none".into();
+            return Ok(out);
+        }
         if !opts.networks.is_empty() {
             // No bridge to join without privileges: a user-space stack
             // instead, as Podman's rootless default.
