@@ -378,7 +378,7 @@ fn row(store: &Store, s: &Selected, args: &Args, with_size: bool, label_keys: &[
         "Mounts": mounts.join(","),
         "Names": rec.name,
         "Networks": s.network,
-        "Ports": "",
+        "Ports": super::port::ps_text(rec),
         "RunningFor": created.map(human::ago).unwrap_or_default(),
         "Size": size,
         "State": rec.state.status,

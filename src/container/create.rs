@@ -134,6 +134,8 @@ pub fn create<'a>(
         },
         network_aliases: opts.network_aliases.clone(),
         ip: opts.ip.map(|a| a.to_string()),
+        port_bindings: opts.ports.clone(),
+        publish_all: opts.publish_all,
         // Rootless containers have no bridge to join (yet): loopback only.
         networks: match &opts.network {
             crate::runtime::opts::NetworkMode::Bridge(n) if !cfg.rootless => vec![n.clone()],
