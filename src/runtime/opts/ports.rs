@@ -50,9 +50,11 @@ pub fn parse_publish(raw: &str) -> Result<Vec<PortBinding>> {
     if !bare.is_empty() {
         match bare.parse::<std::net::IpAddr>() {
             Err(_) => return Err(bad(format!("Invalid ip address: {ip}"))),
-            Ok(std::net::IpAddr::V6(a)) => return Err(bad(format!(
+            Ok(std::net::IpAddr::V6(a)) => {
+                return Err(bad(format!(
                 "cannot publish {raw}: {a} is an IPv6 address, and skiff's networks are IPv4 only"
-            ))),
+            )))
+            }
             Ok(_) => {}
         }
     }
