@@ -699,3 +699,55 @@ fn bad_specs_and_other_network_modes() {
     );
     c.env.ok(&["rm", "-f", "nonet"]);
 }
+
+/// A bridge with published ports routes the host's loopback sources
+/// (`route_localnet`), which must not open the host's loopback services
+/// to its containers: one that routes 127.0.0.0/8 to its gateway (it
+/// may, privileged) gets no answer from them.
+#[test]
+fn the_hosts_loopback_stays_closed_to_containers() {
+    let c = Ctx::new("ports_localnet");
+    let bb = c.bb();
+    let net = own_net(&c, "localnet", 6);
+    let port = free_port();
+    web(
+        &c,
+        "pub",
+        &["--network", &net, "-p", &format!("{port}:80")],
+        "hello-pub",
+    );
+    let svc = TcpListener::bind("127.0.0.1:0").unwrap();
+    let sp = svc.local_addr().unwrap().port();
+    svc.set_nonblocking(true).unwrap();
+    let gw = c.inspect("pub")["NetworkSettings"]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let script = format!(
+        "sysctl -w net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.eth0.route_localnet=1 >/dev/null; \
+         ip route del local 127.0.0.0/8 dev lo table local; \
+         ip route del local 127.0.0.1 dev lo table local; \
+         ip route add 127.0.0.0/8 via {gw} dev eth0; \
+         echo x | nc -w 2 127.0.0.1 {sp}; echo nc=$?"
+    );
+    let out = c.run(&[
+        "--rm",
+        "--privileged",
+        "--network",
+        &net,
+        &bb,
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(out.stdout.contains("nc=1"), "{out}");
+    assert!(
+        out.stderr.contains("timed out"),
+        "an answer came back:\n{out}"
+    );
+    assert!(
+        svc.accept().is_err(),
+        "a container reached the host's loopback"
+    );
+    c.env.ok(&["rm", "-f", "pub"]);
+}
