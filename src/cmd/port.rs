@@ -206,6 +206,40 @@ mod tests {
         }
     }
 
+    fn rec(status: &str) -> ContainerRecord {
+        serde_json::from_value(json!({
+            "id": "a", "name": "web", "image": "i",
+            "image_id": format!("sha256:{}", "0".repeat(64)),
+            "layers": [], "created": "", "command": [],
+            "config": {"ExposedPorts": {"80/tcp": {}, "90/tcp": {}}},
+            "networks": ["bridge"],
+            "port_bindings": [{"port": 80, "proto": "tcp", "host_port": "8080"}],
+            "state": {"status": status, "ports": [
+                {"port": 80, "proto": "tcp", "host_ip": "0.0.0.0", "host_port": 8080}
+            ]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn inspect_shapes_like_dockers() {
+        let r = rec("running");
+        assert_eq!(
+            bindings_json(&r),
+            json!({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]})
+        );
+        assert_eq!(
+            ports_json(&r),
+            json!({"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "90/tcp": null})
+        );
+        assert_eq!(ps_text(&r), "90/tcp, 0.0.0.0:8080->80/tcp");
+        // Stopped: the bindings stay, nothing is published.
+        let r = rec("exited");
+        assert_eq!(ports_json(&r), json!({}));
+        assert_eq!(ps_text(&r), "");
+        assert_eq!(bindings_json(&r)["80/tcp"][0]["HostPort"], "8080");
+    }
+
     #[test]
     fn ports_column_like_dockers() {
         assert_eq!(
