@@ -240,6 +240,12 @@ fn a_published_port_is_reached_from_everywhere_it_should_be() {
         ps.stdout.contains(&format!("web 0.0.0.0:{port}->80/tcp")),
         "{ps}"
     );
+    let short = &id[..12];
+    let by = |f: &str| c.env.ok(&["ps", "-q", "--filter", f]).stdout;
+    assert_eq!(by(&format!("publish={port}")).trim(), short);
+    assert_eq!(by("expose=80/tcp").trim(), short);
+    assert_eq!(by("expose=80/udp").trim(), "");
+    assert_eq!(by("publish=80").trim(), "");
     let j = c.inspect("web");
     assert_eq!(
         j["HostConfig"]["PortBindings"],

@@ -120,8 +120,23 @@ struct PortRow {
 /// ports mapped to themselves, or only exposed, collapsed into ranges;
 /// the others one by one after them).
 pub fn ps_text(rec: &ContainerRecord) -> String {
+    displayable(rows(rec))
+}
+
+/// The container's ports as `ps --filter publish=|expose=` sees them:
+/// (private port, public port or 0, protocol), while it runs.
+pub fn port_triples(rec: &ContainerRecord) -> Vec<(u16, u16, String)> {
+    rows(rec)
+        .into_iter()
+        .map(|r| (r.private, r.public, r.proto))
+        .collect()
+}
+
+/// Docker's `types.Port` list: the published ports, and the exposed
+/// ones not published; none while it does not run.
+fn rows(rec: &ContainerRecord) -> Vec<PortRow> {
     if !is_live(rec) {
-        return String::new();
+        return Vec::new();
     }
     let mut rows: Vec<PortRow> = rec
         .state
@@ -146,7 +161,7 @@ pub fn ps_text(rec: &ContainerRecord) -> String {
             }
         }
     }
-    displayable(rows)
+    rows
 }
 
 fn displayable(mut rows: Vec<PortRow>) -> String {
