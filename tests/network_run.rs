@@ -6,54 +6,8 @@
 
 mod common;
 
+use common::net::{host_links, ip_of, sleeper, veths_gone};
 use common::run::Ctx;
-
-/// The container's address on its first network, as inspect shows it.
-fn ip_of(c: &Ctx, name: &str) -> String {
-    let j = c.inspect(name);
-    let ip = j["NetworkSettings"]["IPAddress"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        !ip.is_empty(),
-        "{name} has no address: {:#}",
-        j["NetworkSettings"]
-    );
-    ip
-}
-
-/// Host interfaces whose name starts with `prefix`.
-fn host_links(prefix: &str) -> Vec<String> {
-    std::fs::read_dir("/sys/class/net")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with(prefix))
-        .collect()
-}
-
-/// The host end of a container's veth goes with its network namespace,
-/// which the kernel frees in the background once the container is gone:
-/// waits up to five seconds for that.
-fn veths_gone(id: &str) -> bool {
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while std::time::Instant::now() < end {
-        if host_links(&format!("sk{}", &id[..10])).is_empty() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    false
-}
-
-fn sleeper(c: &Ctx, name: &str, flags: &[&str]) {
-    let bb = c.bb();
-    let mut args = vec!["-d", "--name", name];
-    args.extend_from_slice(flags);
-    args.extend([bb.as_str(), "sleep", "60"]);
-    c.run_ok(&args);
-}
 
 #[test]
 fn the_default_bridge_gives_an_address_a_route_and_neighbours() {

@@ -1,6 +1,7 @@
-//! `skiff network create|ls|inspect|rm|prune`: the records and address
-//! leases in the store, shown as Docker shows them. Joining containers
-//! to networks is `run --network` and `network connect`.
+//! `skiff network create|ls|inspect|rm|prune|connect|disconnect`: the
+//! records and address leases in the store, shown as Docker shows them.
+//! Joining containers to networks is `run --network` and `network
+//! connect` (`container::networks`).
 
 use super::format::{render, render_rows, Format};
 use super::prune::confirm;
@@ -26,6 +27,31 @@ pub enum NetworkCommand {
     Rm(RmArgs),
     /// Remove all unused networks
     Prune(PruneArgs),
+    /// Connect a container to a network
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(DisconnectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long)]
+    pub alias: Vec<String>,
+    /// IPv4 address (e.g., "172.30.100.104")
+    #[arg(long)]
+    pub ip: Option<String>,
+    pub network: String,
+    pub container: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +129,22 @@ pub fn run(cmd: NetworkCommand, cfg: &Config) -> Result<i32> {
         NetworkCommand::Inspect(a) => inspect(&store, a),
         NetworkCommand::Rm(a) => rm(&store, a),
         NetworkCommand::Prune(a) => prune(&store, a),
+        NetworkCommand::Connect(a) => {
+            let ip =
+                a.ip.as_deref()
+                    .map(|ip| crate::runtime::opts::net::parse_ip_flag("ip", ip))
+                    .transpose()?;
+            let opts = crate::container::networks::ConnectOptions {
+                aliases: a.alias,
+                ip,
+            };
+            crate::container::networks::connect(&store, &a.network, &a.container, opts)?;
+            Ok(0)
+        }
+        NetworkCommand::Disconnect(a) => {
+            crate::container::networks::disconnect(&store, &a.network, &a.container, a.force)?;
+            Ok(0)
+        }
     }
 }
 

@@ -104,15 +104,18 @@ pub struct Args {
     /// Set DNS options
     #[arg(long, alias = "dns-opt")]
     pub dns_option: Vec<String>,
-    /// Connect a container to a network (none, host, bridge, or a user network)
+    /// Connect a container to a network (none, host, bridge, container:NAME, or a user network; repeat for several)
     #[arg(long, alias = "net")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
     /// Add network-scoped alias for the container
     #[arg(long, alias = "net-alias")]
     pub network_alias: Vec<String>,
     /// IPv4 address (e.g., 172.30.100.104)
     #[arg(long)]
     pub ip: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub mac_address: Option<String>,
     /// Publish a container's port(s) to the host
     #[arg(short, long, value_name = "[IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]")]
     pub publish: Vec<String>,
@@ -248,6 +251,7 @@ impl Args {
             network: self.network.clone(),
             network_alias: self.network_alias.clone(),
             ip: self.ip.clone(),
+            mac_address: self.mac_address.clone(),
             publish: self.publish.clone(),
             publish_all: self.publish_all,
             expose: self.expose.clone(),

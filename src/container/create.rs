@@ -43,6 +43,80 @@ pub struct Created<'a> {
     pub maker: crate::store::containers::Maker,
 }
 
+/// What `--network` and its companions come to, checked against the
+/// store before anything is made.
+struct Networking {
+    /// Docker's `HostConfig.NetworkMode`.
+    mode: String,
+    /// Bridge networks by their names, with their endpoints' settings.
+    endpoints: Vec<(String, crate::store::containers::EndpointConfig)>,
+    /// The joined container's ID and hostname (`container:NAME`).
+    joined: Option<(String, String)>,
+    netns_file: bool,
+    /// The default bridge's gateway, for `--add-host X:host-gateway`.
+    host_gateway: Option<std::net::Ipv4Addr>,
+}
+
+fn resolve_networks(store: &Store, opts: &RunOpts) -> Result<Networking> {
+    use crate::runtime::opts::NetworkMode;
+    let mut out = Networking {
+        mode: opts.network.name().to_string(),
+        endpoints: Vec::new(),
+        joined: None,
+        netns_file: false,
+        host_gateway: None,
+    };
+    for a in &opts.networks {
+        // Docker's words for a network that is not there, before anything
+        // is made; `host` and `none` by name are the modes of those names.
+        let net = if a.name == "bridge" {
+            store.default_network()?
+        } else {
+            store.find_network(&a.name)?
+        };
+        if net.driver != "bridge" {
+            crate::bail_kind!(
+                InvalidArgument,
+                "network {} is the {} network: use --network {}",
+                a.name,
+                net.name,
+                net.name
+            );
+        }
+        let name = if a.name == "bridge" {
+            "bridge".to_string()
+        } else {
+            net.name.clone()
+        };
+        out.endpoints.push((
+            name,
+            crate::store::containers::EndpointConfig {
+                aliases: a.aliases.clone(),
+                ip: a.ip.map(|i| i.to_string()),
+                mac: a.mac.map(crate::store::mac_text),
+            },
+        ));
+    }
+    if let Some(first) = out.endpoints.first() {
+        out.mode = first.0.clone();
+        out.netns_file = true;
+    }
+    if let NetworkMode::Container(c) = &opts.network {
+        let target = crate::container::state::find(store, c)?;
+        let hostname = std::fs::read_to_string(store.container_dir(&target.id).join("hostname"))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        out.mode = format!("container:{}", target.id);
+        out.joined = Some((target.id, hostname));
+        out.netns_file = true;
+    }
+    if opts.extra_hosts.iter().any(|h| h.ip.is_unspecified()) {
+        out.host_gateway = store.default_network()?.gateway_ip();
+    }
+    Ok(out)
+}
+
 /// Make the container `opts` describes.
 pub fn create<'a>(
     store: &'a Store,
@@ -74,23 +148,7 @@ pub fn create<'a>(
     } else {
         blkio_device_numbers(&opts.resources)?
     };
-    if let crate::runtime::opts::NetworkMode::Bridge(n) = &opts.network {
-        // Docker's words for a network that is not there, before anything
-        // is made; `host` and `none` by name are the modes of those names.
-        let net = if n == "bridge" {
-            store.default_network()?
-        } else {
-            store.find_network(n)?
-        };
-        if net.driver != "bridge" {
-            crate::bail_kind!(
-                InvalidArgument,
-                "network {n} is the {} network: use --network {}",
-                net.name,
-                net.name
-            );
-        }
-    }
+    let net = resolve_networks(store, opts)?;
     let img = resolve_image(store, cfg, opts, pulling)?;
     let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
     let run_cfg = config.config.clone().unwrap_or_default();
@@ -139,15 +197,23 @@ pub fn create<'a>(
             serde_json::Value::Object(m) => Some(m),
             _ => None,
         },
-        network_aliases: opts.network_aliases.clone(),
-        ip: opts.ip.map(|a| a.to_string()),
+        network_aliases: Vec::new(),
+        ip: None,
         port_bindings: opts.ports.clone(),
         publish_all: opts.publish_all,
         // Rootless containers have no bridge to join (yet): loopback only.
-        networks: match &opts.network {
-            crate::runtime::opts::NetworkMode::Bridge(n) if !cfg.rootless => vec![n.clone()],
-            _ => Vec::new(),
+        networks: if cfg.rootless {
+            Vec::new()
+        } else {
+            net.endpoints.iter().map(|(n, _)| n.clone()).collect()
         },
+        endpoint_config: if cfg.rootless {
+            Default::default()
+        } else {
+            net.endpoints.iter().cloned().collect()
+        },
+        network_mode: net.mode.clone(),
+        netns_file: !cfg.rootless && net.netns_file,
         state: ContainerState {
             status: "created".into(),
             creator_pid: Some(std::process::id()),
@@ -211,8 +277,11 @@ pub fn create<'a>(
     let host_name = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let hostname = crate::runtime::spec::container_hostname(opts, &id, &host_name);
-    let etc = write_etc_files(
+    let hostname = match &net.joined {
+        Some((_, h)) => h.clone(),
+        None => crate::runtime::spec::container_hostname(opts, &id, &host_name),
+    };
+    let mut etc = write_etc_files(
         &dir,
         &EtcOptions {
             hostname: hostname.clone(),
@@ -223,10 +292,22 @@ pub fn create<'a>(
             extra_hosts: opts
                 .extra_hosts
                 .iter()
-                .map(|h| (h.name.clone(), h.ip.to_string()))
+                .map(|h| {
+                    let ip = match (h.ip.is_unspecified(), net.host_gateway) {
+                        (true, Some(gw)) => gw.to_string(),
+                        _ => h.ip.to_string(),
+                    };
+                    (h.name.clone(), ip)
+                })
                 .collect(),
         },
     )?;
+    if let Some((target, _)) = &net.joined {
+        // Its names are the joined container's: the same files.
+        let theirs = store.container_dir(target);
+        etc.hosts = theirs.join("hosts");
+        etc.resolv_conf = theirs.join("resolv.conf");
+    }
     let passwd = image_file(&layers_top_first, "etc/passwd");
     let group = image_file(&layers_top_first, "etc/group");
     let spec_user = crate::runtime::user::user_spec(opts.user.as_deref(), run_cfg.user.as_deref());
@@ -266,7 +347,8 @@ pub fn create<'a>(
         host: &host,
         rootless: cfg.rootless,
         delegated: delegated.as_deref(),
-        netns: (!record.networks.is_empty())
+        netns: record
+            .netns_file
             .then(|| crate::network::netns::path(&dir))
             .as_deref(),
     })?;

@@ -9,6 +9,7 @@ pub use create::{create, Created, PullSettings};
 pub mod changes;
 pub mod commit;
 pub mod fs;
+pub mod networks;
 pub mod ops;
 pub mod start;
 pub mod state;

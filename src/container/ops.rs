@@ -312,6 +312,11 @@ pub fn remove(store: &Store, rec: &ContainerRecord, force: bool, volumes: bool) 
             };
             if now.as_ref().is_some_and(live) {
                 kill_and_wait(store, &rec.id)?;
+                // An owner that died meanwhile left its teardown (its
+                // networks, its cgroup) to whoever sees it: this command.
+                if let Some(r) = store.container(&rec.id)? {
+                    state::sync(store, r)?;
+                }
             }
         }
         let mut seen = None;

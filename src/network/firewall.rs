@@ -32,15 +32,16 @@ pub(super) enum Tool {
     Iptables,
 }
 
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .any(|d| d.join(name).is_file())
+}
+
 pub(super) fn tool() -> Result<Tool> {
-    let on_path = |name: &str| {
-        std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-            .unwrap_or_default()
-            .into_iter()
-            .chain(["/usr/sbin".into(), "/sbin".into()])
-            .any(|d| d.join(name).is_file())
-    };
     if on_path("nft") {
         Ok(Tool::Nft)
     } else if on_path("iptables") {
@@ -135,7 +136,8 @@ pub fn ensure(n: &NetRules) -> Result<()> {
         return Ok(());
     }
     match t {
-        Tool::Nft => run(Command::new("nft").args(["-f", "-"]), Some(&nft_script(n))).map(drop),
+        Tool::Nft => run(Command::new("nft").args(["-f", "-"]), Some(&nft_script(n)))
+            .and_then(|_| open_forward_drop(n)),
         Tool::Iptables => {
             for args in iptables_rules(n) {
                 run(Command::new("iptables").args(&args), None)?;
@@ -144,6 +146,58 @@ pub fn ensure(n: &NetRules) -> Result<()> {
         }
     }
     .with_context(|| format!("set up the packet filter for network {}", n.bridge))
+}
+
+/// A host whose `iptables` FORWARD policy is DROP (as Docker leaves it)
+/// drops in its own chain what skiff's chain accepts: a packet must pass
+/// every base chain on the hook. The network's forwarding is accepted
+/// there too, first, tagged like skiff's other rules. skiff's own chain
+/// still drops what it must (other networks, internal ones).
+fn open_forward_drop(n: &NetRules) -> Result<()> {
+    if !on_path("iptables") {
+        return Ok(());
+    }
+    let Ok(listing) = run(Command::new("iptables").args(["-S", "FORWARD"]), None) else {
+        return Ok(());
+    };
+    if !listing.lines().any(|l| l.trim() == "-P FORWARD DROP") {
+        return Ok(());
+    }
+    for args in forward_accepts(n) {
+        run(Command::new("iptables").args(&args), None)?;
+    }
+    Ok(())
+}
+
+/// The accept rules for a FORWARD chain whose policy is DROP (`-I`).
+fn forward_accepts(n: &NetRules) -> Vec<Vec<String>> {
+    let t = tag(n.id);
+    let br = n.bridge;
+    let rules: [&[&str]; 2] = [
+        &["-I", "FORWARD", "-i", br, "-j", "ACCEPT"],
+        &[
+            "-I",
+            "FORWARD",
+            "-o",
+            br,
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "RELATED,ESTABLISHED,DNAT",
+            "-j",
+            "ACCEPT",
+        ],
+    ];
+    rules
+        .iter()
+        .map(|r| {
+            r.iter()
+                .copied()
+                .chain(["-m", "comment", "--comment", &t])
+                .map(String::from)
+                .collect()
+        })
+        .collect()
 }
 
 /// The same rules for `iptables` (`-A`), each tagged.
@@ -218,21 +272,28 @@ pub fn remove(id: &str) -> Result<()> {
             if !script.is_empty() {
                 run(Command::new("nft").args(["-f", "-"]), Some(&script))?;
             }
-            Ok(())
-        }
-        Tool::Iptables => {
-            for table in ["nat", "filter"] {
-                let rules = run(Command::new("iptables").args(["-t", table, "-S"]), None)?;
-                for r in rules.lines().filter(|l| l.contains(&t)) {
-                    let args: Vec<String> = shell_words(r.replacen("-A ", "-D ", 1).as_str());
-                    let mut c = Command::new("iptables");
-                    c.args(["-t", table]).args(&args);
-                    run(&mut c, None)?;
-                }
+            // The accepts a DROP policy needed (`open_forward_drop`).
+            if on_path("iptables") {
+                remove_iptables(&t, &["filter"])?;
             }
             Ok(())
         }
+        Tool::Iptables => remove_iptables(&t, &["nat", "filter"]),
     }
+}
+
+/// Delete the rules tagged `t` from `iptables`' `tables`.
+fn remove_iptables(t: &str, tables: &[&str]) -> Result<()> {
+    for table in tables {
+        let rules = run(Command::new("iptables").args(["-t", table, "-S"]), None)?;
+        for r in rules.lines().filter(|l| l.contains(t)) {
+            let args: Vec<String> = shell_words(r.replacen("-A ", "-D ", 1).as_str());
+            let mut c = Command::new("iptables");
+            c.args(["-t", table]).args(&args);
+            run(&mut c, None)?;
+        }
+    }
+    Ok(())
 }
 
 /// `delete rule` lines for each rule of `nft -a list table` tagged `tag`.

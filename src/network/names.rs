@@ -3,8 +3,10 @@
 //! that is bound into it) holds a line for every other member, tagged
 //! with the member's ID. A container joining adds its peers to its own
 //! file and itself to theirs; one leaving takes itself out of theirs.
-//! The network's leases in the store are the list of members. (Docker's
-//! default `bridge` network resolves no names, and neither does skiff's.)
+//! The network's leases in the store are the list of members. A line's
+//! tag names the network too, so a container on several networks keeps
+//! the peers of each. (Docker's default `bridge` network resolves no
+//! names, and neither does skiff's.)
 
 use crate::store::Store;
 use crate::util::lock::lock_exclusive;
@@ -12,25 +14,27 @@ use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::Path;
 
-/// The tag that ends a line skiff manages for member `id`.
-fn tag(id: &str) -> String {
-    format!("# skiff {}", &id[..id.len().min(12)])
+/// What every line skiff manages holds.
+const MARK: &str = "\t# skiff ";
+
+/// The tag that ends a line skiff manages for member `id` of `net`.
+fn tag(id: &str, net: &str) -> String {
+    format!("{MARK}{} {net}", &id[..id.len().min(12)])
 }
 
-fn line(ip: &str, name: &str, aliases: &[String], id: &str) -> String {
+fn line(ip: &str, name: &str, aliases: &[String], id: &str, net: &str) -> String {
     let mut names = vec![name.to_string()];
     names.extend(aliases.iter().cloned());
     // The short ID resolves too, as the hostname of the container.
     names.push(id[..id.len().min(12)].to_string());
-    format!("{ip}\t{}\t{}", names.join(" "), tag(id))
+    format!("{ip}\t{}{}", names.join(" "), tag(id, net))
 }
 
-/// `text` without the lines of member `id`, plus `add` lines.
-fn rewritten(text: &str, id: &str, add: &[String]) -> String {
-    let t = tag(id);
+/// `text` without the lines `drop` picks, plus `add` lines.
+fn rewritten(text: &str, drop: impl Fn(&str) -> bool, add: &[String]) -> String {
     let mut out: String = text
         .lines()
-        .filter(|l| !l.ends_with(&t))
+        .filter(|l| !drop(l))
         .map(|l| format!("{l}\n"))
         .collect();
     for a in add {
@@ -63,6 +67,11 @@ fn lock(store: &Store, net: &str) -> Result<crate::util::lock::LockGuard> {
     lock_exclusive(&store.root().join("locks").join(format!("hosts-{net}.lock")))
 }
 
+/// Does line `l` name a member of network `net`?
+fn of_net(l: &str, net: &str) -> bool {
+    l.contains(MARK) && l.ends_with(&format!(" {net}"))
+}
+
 /// Container `id` (leased on `net` already) joins: its peers in its
 /// hosts file, itself in theirs.
 pub fn join(store: &Store, net: &str, id: &str) -> Result<()> {
@@ -71,7 +80,8 @@ pub fn join(store: &Store, net: &str, id: &str) -> Result<()> {
     let Some(me) = members.iter().find(|l| l.container_id == id) else {
         return Ok(());
     };
-    let mine = line(&me.ip.to_string(), &me.name, &me.aliases, id);
+    let mine = line(&me.ip.to_string(), &me.name, &me.aliases, id, net);
+    let t = tag(id, net);
     let mut peers = Vec::new();
     for m in members.iter().filter(|m| m.container_id != id) {
         peers.push(line(
@@ -79,31 +89,41 @@ pub fn join(store: &Store, net: &str, id: &str) -> Result<()> {
             &m.name,
             &m.aliases,
             &m.container_id,
+            net,
         ));
         let theirs = store.container_dir(&m.container_id).join("hosts");
-        update(&theirs, |t| rewritten(t, id, std::slice::from_ref(&mine)))?;
+        update(&theirs, |text| {
+            rewritten(text, |l| l.ends_with(&t), std::slice::from_ref(&mine))
+        })?;
     }
+    // The members as they are now.
     let own = store.container_dir(id).join("hosts");
-    update(&own, |t| {
-        // The members as they are now, none of an earlier run's.
-        let kept: String = t
-            .lines()
-            .filter(|l| !l.contains("\t# skiff "))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        rewritten(&kept, "-", &peers)
-    })
+    update(&own, |text| rewritten(text, |l| of_net(l, net), &peers))
 }
 
 /// Container `id` leaves `net`: out of its peers' hosts files.
 pub fn leave(store: &Store, net: &str, id: &str) {
     let Ok(_g) = lock(store, net) else { return };
+    let t = tag(id, net);
     for m in store.leases(net).unwrap_or_default() {
         if m.container_id != id {
             let theirs = store.container_dir(&m.container_id).join("hosts");
-            let _ = update(&theirs, |t| rewritten(t, id, &[]));
+            let _ = update(&theirs, |text| rewritten(text, |l| l.ends_with(&t), &[]));
         }
     }
+}
+
+/// Container `id`, disconnected from `net` while it runs, forgets the
+/// peers it had there.
+pub fn forget(store: &Store, net: &str, id: &str) -> Result<()> {
+    let own = store.container_dir(id).join("hosts");
+    update(&own, |text| rewritten(text, |l| of_net(l, net), &[]))
+}
+
+/// Container `id`, starting, forgets the peers of its earlier run.
+pub fn reset(store: &Store, id: &str) -> Result<()> {
+    let own = store.container_dir(id).join("hosts");
+    update(&own, |text| rewritten(text, |l| l.contains(MARK), &[]))
 }
 
 #[cfg(test)]
@@ -113,17 +133,31 @@ mod tests {
     #[test]
     fn lines_are_tagged_and_replaced() {
         let id = "0123456789abcdef";
-        let l = line("10.89.0.2", "web", &["www".into()], id);
-        assert_eq!(l, "10.89.0.2\tweb www 0123456789ab\t# skiff 0123456789ab");
-        let text = format!("127.0.0.1\tlocalhost\n{l}\n10.89.0.3\tdb\t# skiff ffffffffffff\n");
-        let again = rewritten(&text, id, &["10.89.0.9\tweb\t# skiff 0123456789ab".into()]);
+        let l = line("10.89.0.2", "web", &["www".into()], id, "front");
         assert_eq!(
-            again,
-            "127.0.0.1\tlocalhost\n10.89.0.3\tdb\t# skiff ffffffffffff\n10.89.0.9\tweb\t# skiff 0123456789ab\n"
+            l,
+            "10.89.0.2\tweb www 0123456789ab\t# skiff 0123456789ab front"
+        );
+        let t = tag(id, "front");
+        let text = format!(
+            "127.0.0.1\tlocalhost\n{l}\n10.89.0.3\tdb\t# skiff ffffffffffff front\n10.89.1.2\tweb\t# skiff 0123456789ab back\n"
+        );
+        let again = rewritten(
+            &text,
+            |l| l.ends_with(&t),
+            &["10.89.0.9\tweb\t# skiff 0123456789ab front".into()],
         );
         assert_eq!(
-            rewritten(&again, id, &[]),
-            "127.0.0.1\tlocalhost\n10.89.0.3\tdb\t# skiff ffffffffffff\n"
+            again,
+            "127.0.0.1\tlocalhost\n10.89.0.3\tdb\t# skiff ffffffffffff front\n10.89.1.2\tweb\t# skiff 0123456789ab back\n10.89.0.9\tweb\t# skiff 0123456789ab front\n"
+        );
+        // A network's members, and no other's; `afront` is not `front`.
+        assert!(of_net("1.2.3.4\tx\t# skiff 0123456789ab front", "front"));
+        assert!(!of_net("1.2.3.4\tx\t# skiff 0123456789ab afront", "front"));
+        assert!(!of_net("1.2.3.4\tfront", "front"));
+        assert_eq!(
+            rewritten(&again, |l| of_net(l, "front"), &[]),
+            "127.0.0.1\tlocalhost\n10.89.1.2\tweb\t# skiff 0123456789ab back\n"
         );
     }
 }

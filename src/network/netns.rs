@@ -59,6 +59,32 @@ pub fn create_then<T: Send>(at: &Path, f: impl FnOnce() -> Result<T> + Send) -> 
     made
 }
 
+/// Keep the namespace `source` names (`/proc/PID/ns/net`) at `at` too
+/// (`--network container:ID`), replacing what a killed owner left there.
+pub fn bind(at: &Path, source: &Path) -> Result<()> {
+    remove(at)?;
+    std::fs::File::create(at).with_context(|| format!("create {}", at.display()))?;
+    let bound = mount(
+        Some(source),
+        at,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        anyhow!(
+            "bind {} at {}: {}",
+            source.display(),
+            at.display(),
+            e.desc()
+        )
+    });
+    if bound.is_err() {
+        let _ = remove(at);
+    }
+    bound
+}
+
 /// Let go of the namespace kept at `at` (it goes with its last process);
 /// nothing there is no error.
 pub fn remove(at: &Path) -> Result<()> {

@@ -74,13 +74,18 @@ fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<u32> {
 }
 
 /// Join container `rec` (about to start) to its networks; the endpoints
-/// to record. Nothing for a container without networks (host, none,
-/// rootless). On failure, what was made is undone.
+/// to record. Nothing for a container without a namespace of its own
+/// kept (host, none, rootless); for `--network container:ID`, that
+/// container's namespace, bound where the spec looks. On failure, what
+/// was made is undone.
 pub fn connect(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, Endpoint>> {
-    if rec.networks.is_empty() {
+    if !rec.keeps_netns() {
         return Ok(BTreeMap::new());
     }
-    let made = connect_all(store, rec);
+    let made = match rec.joined_container() {
+        Some(target) => join_container(store, rec, target).map(|()| BTreeMap::new()),
+        None => connect_all(store, rec),
+    };
     if made.is_err() {
         disconnect(store, &rec.id);
         // Removed meanwhile (`rm -f`), its namespace with it: that is
@@ -92,6 +97,24 @@ pub fn connect(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, 
     made.with_context(|| format!("connect container {} to its networks", rec.name))
 }
 
+/// `--network container:ID`: the running container's namespace, bound
+/// at this one's `netns` for its init to join.
+fn join_container(store: &Store, rec: &ContainerRecord, target: &str) -> Result<()> {
+    let other = crate::container::state::find(store, target)?;
+    let pid = match (other.state.status.as_str(), other.state.pid) {
+        ("running" | "paused", Some(pid)) => pid,
+        _ => crate::bail_kind!(
+            InvalidState,
+            "cannot join network of a non running container: {}",
+            other.id
+        ),
+    };
+    netns::bind(
+        &netns::path(&store.container_dir(&rec.id)),
+        Path::new(&format!("/proc/{pid}/ns/net")),
+    )
+}
+
 fn connect_all(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, Endpoint>> {
     let at = netns::path(&store.container_dir(&rec.id));
     let mut inner = netns::create_then(&at, Netlink::open)?;
@@ -100,66 +123,162 @@ fn connect_all(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, 
     if let Some(lo) = inner.link_index("lo")? {
         inner.set_up(lo)?;
     }
-    let hostname = std::fs::read_to_string(store.container_dir(&rec.id).join("hostname"))
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    // The peers of an earlier run are not this run's.
+    names::reset(store, &rec.id)?;
     let mut out = BTreeMap::new();
     for (n, name) in rec.networks.iter().enumerate() {
-        let net = if name == "bridge" {
+        let mut link = Link {
+            host: &mut host,
+            inner: &mut inner,
+            ns: ns.as_fd(),
+        };
+        let ep = link.attach(store, rec, name, n, n == 0)?;
+        out.insert(name.clone(), ep);
+    }
+    Ok(out)
+}
+
+/// The two ends an endpoint is made from: the host's netlink and the
+/// container's.
+struct Link<'a> {
+    host: &'a mut Netlink,
+    inner: &'a mut Netlink,
+    ns: std::os::fd::BorrowedFd<'a>,
+}
+
+impl Link<'_> {
+    /// Container `rec` joins network `name` as `eth{n}`; `primary`: its
+    /// default route goes through this network's gateway and its own name
+    /// in /etc/hosts is this address.
+    fn attach(
+        &mut self,
+        store: &Store,
+        rec: &ContainerRecord,
+        name: &str,
+        n: usize,
+        primary: bool,
+    ) -> Result<Endpoint> {
+        let net = if name == crate::store::DEFAULT_NETWORK {
             store.default_network()?
         } else {
             store.find_network(name)?
         };
-        let bridge = ensure_bridge(&mut host, &net)?;
+        let bridge = ensure_bridge(self.host, &net)?;
         let (prefix, gateway) = addressing(&net)?;
-        // What was asked with --ip and --network-alias, on the first.
-        let (aliases, want) = if n == 0 {
-            (
-                rec.network_aliases.as_slice(),
-                rec.ip.as_deref().and_then(|a| a.parse().ok()),
-            )
-        } else {
-            (&[][..], None)
-        };
-        let ip = store.lease(&net.name, &rec.id, &rec.name, aliases, want)?;
+        let want = rec.endpoint_config_of(name);
+        let ip = store.lease(
+            &net.name,
+            &rec.id,
+            &rec.name,
+            &want.aliases,
+            want.ip.as_deref().and_then(|a| a.parse().ok()),
+        )?;
         let ifname = format!("eth{n}");
         let veth = host_veth(&rec.id, n);
-        if let Some(old) = host.link_index(&veth)? {
+        if let Some(old) = self.host.link_index(&veth)? {
             // Left by an owner that was killed.
-            host.del_link(old)?;
+            self.host.del_link(old)?;
         }
-        let index = host.add_veth(&veth, &ifname, Some(ns.as_fd()))?;
-        host.set_master(index, bridge)?;
-        host.set_up(index)?;
-        let eth = inner
+        let index = self.host.add_veth(&veth, &ifname, Some(self.ns))?;
+        self.host.set_master(index, bridge)?;
+        self.host.set_up(index)?;
+        let eth = self
+            .inner
             .link_index(&ifname)?
             .ok_or_else(|| anyhow!("{ifname} is missing in the container's namespace"))?;
-        let mac = mac_of(ip);
-        inner.set_mac(eth, mac)?;
-        inner.add_address(eth, IpAddr::V4(ip), prefix)?;
-        inner.set_up(eth)?;
-        if n == 0 && !net.internal {
-            inner.add_default_route(IpAddr::V4(gateway))?;
+        let mac = match want.mac.as_deref() {
+            Some(m) => crate::runtime::opts::net::parse_mac(m)?,
+            None => mac_of(ip),
+        };
+        self.inner.set_mac(eth, mac)?;
+        self.inner.add_address(eth, IpAddr::V4(ip), prefix)?;
+        self.inner.set_up(eth)?;
+        if primary && !net.internal {
+            self.inner.add_default_route(IpAddr::V4(gateway))?;
         }
-        out.insert(
-            net.name.clone(),
-            Endpoint {
-                network_id: net.id.clone(),
-                ip: ip.to_string(),
-                prefix_len: prefix,
-                gateway: net.gateway.clone(),
-                mac: mac_text(mac),
-            },
-        );
-        if n == 0 && !hostname.is_empty() {
-            own_hosts_line(&store.container_dir(&rec.id).join("hosts"), &hostname, ip)?;
+        if primary {
+            let dir = store.container_dir(&rec.id);
+            let hostname = std::fs::read_to_string(dir.join("hostname")).unwrap_or_default();
+            let hostname = hostname.trim();
+            if !hostname.is_empty() {
+                own_hosts_line(&dir.join("hosts"), hostname, ip)?;
+            }
         }
         if net.name != crate::store::DEFAULT_NETWORK {
             names::join(store, &net.name, &rec.id)?;
         }
+        Ok(Endpoint {
+            network_id: net.id.clone(),
+            ip: ip.to_string(),
+            prefix_len: prefix,
+            gateway: net.gateway.clone(),
+            mac: mac_text(mac),
+            ifname,
+        })
     }
-    Ok(out)
+}
+
+/// `network connect` of running container `rec` to network `name`: a new
+/// interface in its namespace, the lowest `ethN` free; the default route
+/// through it when the container had no network.
+pub fn attach_running(store: &Store, rec: &ContainerRecord, name: &str) -> Result<Endpoint> {
+    let at = netns::path(&store.container_dir(&rec.id));
+    let ns = std::fs::File::open(&at).with_context(|| format!("open {}", at.display()))?;
+    let mut inner = Netlink::open_in(ns.as_fd())?;
+    let mut host = Netlink::open()?;
+    let used: Vec<&str> = rec
+        .state
+        .endpoints
+        .values()
+        .map(|e| e.ifname.as_str())
+        .collect();
+    let n = (0..)
+        .find(|n| !used.contains(&format!("eth{n}").as_str()))
+        .unwrap_or(0);
+    let mut link = Link {
+        host: &mut host,
+        inner: &mut inner,
+        ns: ns.as_fd(),
+    };
+    let made = link.attach(store, rec, name, n, rec.state.endpoints.is_empty());
+    if made.is_err() {
+        let _ = store.release(name, &rec.id);
+        if let Ok(Some(i)) = host.link_index(&host_veth(&rec.id, n)) {
+            let _ = host.del_link(i);
+        }
+    }
+    made
+}
+
+/// `network disconnect` of running container `rec` from network `name`:
+/// its interface there deleted (the host's end goes with it), its address
+/// given back, its name gone from its peers' files and theirs from its.
+pub fn detach_running(store: &Store, rec: &ContainerRecord, name: &str) -> Result<()> {
+    if let Some(ep) = rec.state.endpoints.get(name) {
+        let at = netns::path(&store.container_dir(&rec.id));
+        let ns = std::fs::File::open(&at).with_context(|| format!("open {}", at.display()))?;
+        let mut inner = Netlink::open_in(ns.as_fd())?;
+        if let Some(i) = inner.link_index(&ep.ifname)? {
+            inner.del_link(i)?;
+        }
+        // The default route went with it: through the next network that
+        // has a way out, as Docker moves its gateway.
+        if rec.networks.first().map(String::as_str) == Some(name) {
+            let next = rec.networks[1..]
+                .iter()
+                .filter_map(|n| Some((store.find_network(n).ok()?, rec.state.endpoints.get(n)?)))
+                .find(|(net, _)| !net.internal);
+            if let Some(gw) = next.and_then(|(net, _)| net.gateway_ip()) {
+                inner.add_default_route(IpAddr::V4(gw))?;
+            }
+        }
+    }
+    store.release(name, &rec.id)?;
+    if name != crate::store::DEFAULT_NETWORK {
+        names::leave(store, name, &rec.id);
+        names::forget(store, name, &rec.id)?;
+    }
+    Ok(())
 }
 
 /// The container's own line of its /etc/hosts names its address.

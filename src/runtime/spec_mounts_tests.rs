@@ -108,7 +108,7 @@ fn rootless_shape() {
 
     // Without a network namespace of its own sysfs cannot be mounted.
     let mut f = Fixture::new(RunFlags {
-        network: Some("host".into()),
+        network: vec!["host".into()],
         ..Default::default()
     });
     f.rootless = true;

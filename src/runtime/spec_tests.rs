@@ -399,7 +399,7 @@ fn limits_sysctls_devices_and_labels() {
 #[test]
 fn host_network_shares_the_host_namespace() {
     let f = Fixture::new(RunFlags {
-        network: Some("host".into()),
+        network: vec!["host".into()],
         ..Default::default()
     });
     let s = f.spec();
@@ -415,7 +415,7 @@ fn host_network_shares_the_host_namespace() {
     );
     let f = Fixture::new(RunFlags {
         hostname: Some("box".into()),
-        network: Some("host".into()),
+        network: vec!["host".into()],
         ..Default::default()
     });
     assert_eq!(

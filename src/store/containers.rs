@@ -181,10 +181,17 @@ pub struct ContainerRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<serde_json::Map<String, serde_json::Value>>,
     /// The networks it joins at each start (`bridge` or user networks by
-    /// name); none with `--network host|none` and rootless.
+    /// name), first the one its default route goes through; none with
+    /// `--network host|none|container:ID` and rootless.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<String>,
-    /// `--network-alias`es and the `--ip` asked for, on its first network.
+    /// What each network's endpoint is asked to be (`--network-alias`,
+    /// `--ip`, `--mac-address`, `network connect --alias --ip`), by
+    /// network name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoint_config: BTreeMap<String, EndpointConfig>,
+    /// Records made before `endpoint_config`: the aliases and address
+    /// asked for on the first network. Read only (`endpoint_config_of`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network_aliases: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,6 +202,17 @@ pub struct ContainerRecord {
     /// `-P`: every exposed port too, on free host ports.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub publish_all: bool,
+    /// Docker's `HostConfig.NetworkMode` as asked: `bridge`, a network's
+    /// name, `none`, `host` or `container:ID` (the full ID). Empty in
+    /// records made before it was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub network_mode: String,
+    /// Its network namespace is the file `netns` in its directory, which
+    /// its spec names: made at each start (`network::setup::connect`), or
+    /// the joined container's bound there. Older records say so by
+    /// having networks (`keeps_netns`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub netns_file: bool,
     pub state: ContainerState,
 }
 
@@ -207,6 +225,66 @@ pub struct Endpoint {
     pub prefix_len: u8,
     pub gateway: String,
     pub mac: String,
+    /// Its interface inside the container (`eth0`, `eth1`, ...).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ifname: String,
+}
+
+/// What one of a container's endpoints is asked to be.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EndpointConfig {
+    /// More names its peers on the network find it by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// The IPv4 address asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// The MAC address asked for (`02:42:...` from the address when not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+impl ContainerRecord {
+    /// Whether its network namespace is kept at `netns` in its directory.
+    pub fn keeps_netns(&self) -> bool {
+        self.netns_file || !self.networks.is_empty()
+    }
+
+    /// The container whose network namespace it joins
+    /// (`--network container:ID`).
+    pub fn joined_container(&self) -> Option<&str> {
+        self.network_mode.strip_prefix("container:")
+    }
+
+    /// What its endpoint on network `net` is asked to be.
+    pub fn endpoint_config_of(&self, net: &str) -> EndpointConfig {
+        if let Some(c) = self.endpoint_config.get(net) {
+            return c.clone();
+        }
+        if self.networks.first().map(String::as_str) == Some(net) {
+            return EndpointConfig {
+                aliases: self.network_aliases.clone(),
+                ip: self.ip.clone(),
+                mac: None,
+            };
+        }
+        EndpointConfig::default()
+    }
+
+    /// Move what an older record asked for its first network into
+    /// `endpoint_config`, before its networks change order.
+    pub fn settle_endpoint_config(&mut self) {
+        if let Some(first) = self.networks.first().cloned() {
+            if !self.endpoint_config.contains_key(&first)
+                && (self.ip.is_some() || !self.network_aliases.is_empty())
+            {
+                let c = self.endpoint_config_of(&first);
+                self.endpoint_config.insert(first, c);
+            }
+        }
+        self.network_aliases.clear();
+        self.ip = None;
+    }
 }
 
 /// Docker's rule for container names (the same as for volume names).
@@ -585,6 +663,9 @@ mod tests {
             port_bindings: Vec::new(),
             publish_all: false,
             networks: Vec::new(),
+            endpoint_config: Default::default(),
+            network_mode: String::new(),
+            netns_file: false,
             state: ContainerState {
                 status: "created".into(),
                 ..Default::default()

@@ -55,9 +55,15 @@ impl Lease {
     /// Docker's `EndpointID`: 64 hex digits, the same every time for this
     /// container on the network `network_id`.
     pub fn endpoint_id(&self, network_id: &str) -> String {
-        let seed = format!("{network_id}/{}", self.container_id);
-        crate::digest::Digest::of(seed.as_bytes()).hex().to_string()
+        endpoint_id(network_id, &self.container_id)
     }
+}
+
+/// Docker's `EndpointID` of container `container_id` on network
+/// `network_id`: 64 hex digits, the same every time.
+pub fn endpoint_id(network_id: &str, container_id: &str) -> String {
+    let seed = format!("{network_id}/{container_id}");
+    crate::digest::Digest::of(seed.as_bytes()).hex().to_string()
 }
 
 impl Store {

@@ -38,7 +38,7 @@ pub use containers::{
 pub use gc::GcReport;
 pub use images::ImageRecord;
 pub use layers::{chain_ids, LayerRecord, LayerStaging};
-pub use leases::{mac_of, mac_text, Lease};
+pub use leases::{endpoint_id, mac_of, mac_text, Lease};
 pub use networks::{
     valid_network_name, NetworkRecord, NetworkSpec, DEFAULT_BRIDGE, DEFAULT_NETWORK,
     PREDEFINED_NETWORKS,

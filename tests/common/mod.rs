@@ -9,6 +9,7 @@ pub mod certs;
 pub mod expect;
 pub mod fixtures;
 pub mod http;
+pub mod net;
 pub mod oci;
 pub mod proxy;
 pub mod pty;

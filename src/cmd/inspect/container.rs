@@ -136,7 +136,9 @@ fn own_namespace(spec: Option<&Spec>, k: LinuxNamespaceType) -> bool {
 /// of its own; otherwise skiff's isolated default, which Docker calls
 /// `bridge`.
 pub fn network_mode<'a>(rec: &'a ContainerRecord, spec: Option<&Spec>) -> &'a str {
-    if let Some(n) = rec.networks.first() {
+    if !rec.network_mode.is_empty() {
+        &rec.network_mode
+    } else if let Some(n) = rec.networks.first() {
         n
     } else if own_namespace(spec, LinuxNamespaceType::Network) {
         "bridge"
@@ -517,19 +519,23 @@ pub fn container_json(store: &Store, rec: &ContainerRecord, size: bool) -> Value
         .iter()
         .map(|n| {
             let e = rec.state.endpoints.get(n);
+            let want = rec.endpoint_config_of(n);
+            let endpoint_id = e
+                .map(|e| crate::store::endpoint_id(&e.network_id, &rec.id))
+                .unwrap_or_default();
             (
                 n.clone(),
                 json!({
-                    "IPAMConfig": rec.ip.as_ref().map(|ip| json!({"IPv4Address": ip})),
+                    "IPAMConfig": want.ip.as_ref().map(|ip| json!({"IPv4Address": ip})),
                     "Links": null,
-                    "Aliases": (!rec.network_aliases.is_empty()).then_some(&rec.network_aliases),
+                    "Aliases": (!want.aliases.is_empty()).then_some(&want.aliases),
+                    "MacAddress": e.map_or(want.mac.as_deref().unwrap_or(""), |e| e.mac.as_str()),
                     "NetworkID": e.map_or("", |e| e.network_id.as_str()),
-                    "EndpointID": "",
+                    "EndpointID": endpoint_id,
                     "Gateway": e.map_or("", |e| e.gateway.as_str()),
                     "IPAddress": e.map_or("", |e| e.ip.as_str()),
                     "IPPrefixLen": e.map_or(0, |e| e.prefix_len),
                     "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                    "MacAddress": e.map_or("", |e| e.mac.as_str()),
                 }),
             )
         })

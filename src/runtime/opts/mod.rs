@@ -70,13 +70,14 @@ pub struct RunFlags {
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_option: Vec<String>,
-    pub network: Option<String>,
+    pub network: Vec<String>,
     pub network_alias: Vec<String>,
     pub ip: Option<String>,
     /// `-p`, `-P`, `--expose`.
     pub publish: Vec<String>,
     pub publish_all: bool,
     pub expose: Vec<String>,
+    pub mac_address: Option<String>,
     pub label: Vec<String>,
     pub label_file: Vec<String>,
     pub stop_signal: Option<String>,
@@ -144,10 +145,9 @@ pub struct RunOpts {
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,
     pub network: NetworkMode,
-    /// `--network-alias`: more names on a user network.
-    pub network_aliases: Vec<String>,
-    /// `--ip`: the address wanted on a user network.
-    pub ip: Option<std::net::Ipv4Addr>,
+    /// The bridge networks joined, first the default route's, with their
+    /// aliases, addresses and MACs; none but with a bridge mode.
+    pub networks: Vec<net::NetAttach>,
     /// `-p`: the bindings, ranges expanded.
     pub ports: Vec<crate::store::ports::PortBinding>,
     /// `-P`.
@@ -302,16 +302,28 @@ impl RunOpts {
         o.dns = each("--dns", &flags.dns, net::parse_dns)?;
         o.dns_search = each("--dns-search", &flags.dns_search, net::parse_dns_search)?;
         o.dns_options = flags.dns_option.clone();
-        if let Some(n) = &flags.network {
-            o.network = NetworkMode::parse(n)?;
-        }
-        o.network_aliases = flags.network_alias.clone();
-        if let Some(ip) = &flags.ip {
-            o.ip = Some(ip.parse().map_err(|_| {
-                bad(format!(
-                    "invalid argument \"{ip}\" for \"--ip\" flag: invalid string being converted to IP address: {ip}"
-                ))
-            })?);
+        (o.network, o.networks) = net::resolve_networks(
+            &flags.network,
+            &flags.network_alias,
+            flags.ip.as_deref(),
+            flags.mac_address.as_deref(),
+        )?;
+        if let NetworkMode::Container(_) = o.network {
+            // What the joined container's namespace already decides.
+            let conflict = if o.hostname.is_some() {
+                Some("hostname")
+            } else if !o.dns.is_empty() || !o.dns_search.is_empty() || !o.dns_options.is_empty() {
+                Some("dns")
+            } else if !o.extra_hosts.is_empty() {
+                Some("custom host-to-IP mapping")
+            } else {
+                None
+            };
+            if let Some(c) = conflict {
+                return Err(bad(format!(
+                    "conflicting options: {c} and the network mode"
+                )));
+            }
         }
         o.ports = ports::parse_all(&flags.publish)?;
         o.publish_all = flags.publish_all;
@@ -327,16 +339,18 @@ impl RunOpts {
                 o.expose.push(b.key());
             }
         }
-        let user_net = matches!(&o.network, NetworkMode::Bridge(n) if n != "bridge");
-        if o.ip.is_some() && !user_net {
-            return Err(bad(
-                "user specified IP address is supported on user defined networks only",
-            ));
-        }
-        if !o.network_aliases.is_empty() && !user_net {
-            return Err(bad(
-                "network-scoped alias is supported only for containers in user defined networks",
-            ));
+        if let NetworkMode::Container(_) = o.network {
+            // Docker's words: the joined container's ports are its own.
+            if !o.ports.is_empty() || o.publish_all {
+                return Err(bad(
+                    "conflicting options: port publishing and the container type network mode",
+                ));
+            }
+            if !flags.expose.is_empty() {
+                return Err(bad(
+                    "conflicting options: port exposing and the container type network mode",
+                ));
+            }
         }
 
         for path in &flags.label_file {

@@ -223,14 +223,14 @@ fn security_and_limits() {
 fn net_sysctls_refused_on_the_host_network() {
     assert_eq!(
         err(RunFlags {
-            network: Some("host".into()),
+            network: vec!["host".into()],
             sysctl: vec!["net.core.somaxconn=1024".into()],
             ..flags()
         }),
         "sysctl \"net.core.somaxconn\" not allowed in host network namespace"
     );
     let o = parse(RunFlags {
-        network: Some("host".into()),
+        network: vec!["host".into()],
         sysctl: vec!["kernel.shmmax=1".into()],
         ..flags()
     })
@@ -254,7 +254,7 @@ fn labels_files_then_flags() {
 #[test]
 fn network_and_dns() {
     let o = parse(RunFlags {
-        network: Some("none".into()),
+        network: vec!["none".into()],
         hostname: Some("box".into()),
         add_host: vec!["db:10.1.1.1".into()],
         dns: vec!["1.1.1.1".into()],
@@ -296,7 +296,7 @@ fn published_ports_are_exposed_and_warned_about_on_the_host_network() {
     assert!(!o.notes().iter().any(|n| n == HOST_PORTS_NOTE));
     let o = parse(RunFlags {
         publish: vec!["8080:80".into()],
-        network: Some("host".into()),
+        network: vec!["host".into()],
         ..flags()
     })
     .unwrap();
@@ -307,5 +307,13 @@ fn published_ports_are_exposed_and_warned_about_on_the_host_network() {
             ..flags()
         }),
         "Invalid proto: ipx"
+    );
+    assert_eq!(
+        err(RunFlags {
+            publish: vec!["80".into()],
+            network: vec!["container:web".into()],
+            ..flags()
+        }),
+        "conflicting options: port publishing and the container type network mode"
     );
 }

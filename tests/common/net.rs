@@ -1,0 +1,51 @@
+//! Containers' networking as the tests look at it: addresses from
+//! inspect, the host's interfaces, detached sleepers to talk to.
+
+use super::run::Ctx;
+
+/// The container's address on its first network, as inspect shows it.
+pub fn ip_of(c: &Ctx, name: &str) -> String {
+    let j = c.inspect(name);
+    let ip = j["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !ip.is_empty(),
+        "{name} has no address: {:#}",
+        j["NetworkSettings"]
+    );
+    ip
+}
+
+/// Host interfaces whose name starts with `prefix`.
+pub fn host_links(prefix: &str) -> Vec<String> {
+    std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// The host end of a container's veth goes with its network namespace,
+/// which the kernel frees in the background once the container is gone:
+/// waits up to five seconds for that.
+pub fn veths_gone(id: &str) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < end {
+        if host_links(&format!("sk{}", &id[..10])).is_empty() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+pub fn sleeper(c: &Ctx, name: &str, flags: &[&str]) {
+    let bb = c.bb();
+    let mut args = vec!["-d", "--name", name];
+    args.extend_from_slice(flags);
+    args.extend([bb.as_str(), "sleep", "60"]);
+    c.run_ok(&args);
+}
