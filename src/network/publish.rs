@@ -246,9 +246,15 @@ fn refusal(
         let what = match err {
             Errno::ADDRINUSE => "address already in use".to_string(),
             Errno::ADDRNOTAVAIL => "cannot assign requested address".to_string(),
-            e => std::io::Error::from(e).to_string(),
+            e => {
+                let text = std::io::Error::from(e).to_string();
+                match text.split_once(" (os error") {
+                    Some((t, _)) => t.to_lowercase(),
+                    None => text,
+                }
+            }
         };
-        let net = if proto == "udp" { "udp4" } else { "tcp4" };
+        let net = format!("{proto}4");
         anyhow!("Error starting userland proxy: listen {net} {ip}:{port}: bind: {what}")
     }
 }
