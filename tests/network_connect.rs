@@ -61,6 +61,11 @@ fn a_container_on_several_networks() {
     assert_eq!(nets.len(), 2, "{nets:#?}");
     assert_eq!(j["HostConfig"]["NetworkMode"], "front");
     assert_eq!(nets["front"]["MacAddress"], "02:aa:bb:cc:dd:ee");
+    let front = c.env.ok(&["network", "inspect", "front"]).stdout;
+    assert!(
+        front.contains("\"MacAddress\": \"02:aa:bb:cc:dd:ee\""),
+        "{front}"
+    );
     assert_eq!(nets["back"]["Aliases"][0], "store");
     assert_eq!(nets["back"]["EndpointID"].as_str().unwrap().len(), 64);
     let addrs = c.env.ok(&["exec", "app", "ip", "-4", "-o", "addr"]).stdout;

@@ -283,7 +283,13 @@ fn inspect_json(store: &Store, rec: &NetworkRecord) -> Result<Value> {
                 json!({
                     "Name": l.name,
                     "EndpointID": l.endpoint_id(&rec.id),
-                    "MacAddress": l.mac_address(),
+                    // As the container's interface has it (`--mac-address`).
+                    "MacAddress": store
+                        .container(&l.container_id)
+                        .ok()
+                        .flatten()
+                        .and_then(|c| c.state.endpoints.get(&rec.name).map(|e| e.mac.clone()))
+                        .unwrap_or_else(|| l.mac_address()),
                     "IPv4Address": format!("{}/{prefix}", l.ip),
                     "IPv6Address": "",
                 }),

@@ -111,6 +111,10 @@ fn resolve_networks(store: &Store, opts: &RunOpts) -> Result<Networking> {
         out.joined = Some((target.id, hostname));
         out.netns_file = true;
     }
+    if let NetworkMode::Userspace(m) = &opts.network {
+        out.mode = m.clone();
+        out.netns_file = true;
+    }
     if opts.extra_hosts.iter().any(|h| h.ip.is_unspecified()) {
         out.host_gateway = store.default_network()?.gateway_ip();
     }

@@ -10,3 +10,4 @@ pub mod netns;
 pub mod ports;
 pub mod publish;
 pub mod setup;
+pub mod userspace;

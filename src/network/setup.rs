@@ -9,7 +9,7 @@
 //! container's next `sync` does it for its dead owner.
 
 use super::netlink::Netlink;
-use super::{firewall, names, netns};
+use super::{firewall, names, netns, userspace};
 use crate::store::containers::Endpoint;
 use crate::store::networks::NetworkRecord;
 use crate::store::{mac_of, mac_text, ContainerRecord, Store};
@@ -82,9 +82,25 @@ pub fn connect(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, 
     if !rec.keeps_netns() {
         return Ok(BTreeMap::new());
     }
-    let made = match rec.joined_container() {
-        Some(target) => join_container(store, rec, target).map(|()| BTreeMap::new()),
-        None => connect_all(store, rec),
+    let made = match (
+        rec.joined_container(),
+        userspace::parse_mode(&rec.network_mode),
+    ) {
+        (Some(target), _) => join_container(store, rec, target).map(|()| BTreeMap::new()),
+        (None, Some((stack, opts))) => {
+            let dir = store.container_dir(&rec.id);
+            let at = netns::path(&dir);
+            netns::create_then(&at, || {
+                let mut inner = Netlink::open()?;
+                if let Some(lo) = inner.link_index("lo")? {
+                    inner.set_up(lo)?;
+                }
+                Ok(())
+            })
+            .and_then(|()| userspace::start(stack, &opts, &at, &dir))
+            .map(|()| BTreeMap::new())
+        }
+        (None, None) => connect_all(store, rec),
     };
     if made.is_err() {
         disconnect(store, &rec.id);
@@ -314,6 +330,7 @@ fn own_hosts_line(path: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()> {
 /// what is already gone is no error.
 pub fn disconnect(store: &Store, id: &str) {
     super::publish::unpublish(store, id);
+    userspace::stop(&store.container_dir(id));
     let _ = netns::remove(&netns::path(&store.container_dir(id)));
     // Its peers' files lose its lines by its ID: after the release too.
     for (net, _) in store.release_all(id).unwrap_or_default() {

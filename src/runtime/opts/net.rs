@@ -17,6 +17,9 @@ pub enum NetworkMode {
     Bridge(String),
     /// `container:NAME|ID`: another container's network namespace.
     Container(String),
+    /// `pasta[:OPTIONS]` or `slirp4netns[:OPTIONS]` as given: a
+    /// user-space network stack (`network::userspace`).
+    Userspace(String),
 }
 
 impl Default for NetworkMode {
@@ -38,7 +41,14 @@ impl NetworkMode {
                 c => Ok(NetworkMode::Container(c.to_string())),
             },
             "" => Err(bad("network name must not be empty")),
-            _ => Ok(NetworkMode::Bridge(s.to_string())),
+            _ => match crate::network::userspace::parse_mode(s) {
+                Some((stack, opts)) => {
+                    crate::network::userspace::check_options(stack, &opts)
+                        .map_err(|e| bad(e.to_string()))?;
+                    Ok(NetworkMode::Userspace(s.to_string()))
+                }
+                None => Ok(NetworkMode::Bridge(s.to_string())),
+            },
         }
     }
 
@@ -49,6 +59,7 @@ impl NetworkMode {
             NetworkMode::Host => "host",
             NetworkMode::Bridge(n) => n,
             NetworkMode::Container(_) => "container",
+            NetworkMode::Userspace(m) => m.split(':').next().unwrap_or(m),
         }
     }
 
@@ -72,7 +83,9 @@ pub struct NetAttach {
 /// One `--network` value: a name or mode, or Docker's long form
 /// `name=NET[,alias=A][,ip=ADDR][,mac-address=MAC]`.
 pub fn parse_attach(s: &str) -> Result<NetAttach> {
-    if !s.contains('=') || s.starts_with("container:") {
+    // `slirp4netns:mtu=1500` is a mode with options, not the long form.
+    let long = s.split_once('=').is_some_and(|(k, _)| !k.contains(':'));
+    if !long {
         return Ok(NetAttach {
             name: s.to_string(),
             ..Default::default()

@@ -1,0 +1,278 @@
+//! Networking without a bridge, from a user-space network stack: `pasta`
+//! (the passt package) or `slirp4netns` gives a container's namespace an
+//! interface whose packets it carries through ordinary sockets on the
+//! host, so it needs no privilege (`--network pasta`,
+//! `--network slirp4netns`, and what rootless containers use).
+//!
+//! Each is started when the container joins its namespace and lives as
+//! long as the namespace's file: `pasta` watches the file and quits when
+//! it goes; `slirp4netns` is told to go by `stop` (its PID is kept in the
+//! container's directory).
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// A user-space network stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stack {
+    Pasta,
+    Slirp4netns,
+}
+
+impl Stack {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stack::Pasta => "pasta",
+            Stack::Slirp4netns => "slirp4netns",
+        }
+    }
+}
+
+/// The stack a network mode names and its options:
+/// `pasta[:ARG,ARG...]`, `slirp4netns[:KEY=VALUE,...]`.
+pub fn parse_mode(mode: &str) -> Option<(Stack, Vec<String>)> {
+    let (name, opts) = mode.split_once(':').unwrap_or((mode, ""));
+    let stack = match name {
+        "pasta" => Stack::Pasta,
+        "slirp4netns" => Stack::Slirp4netns,
+        _ => return None,
+    };
+    let opts = opts
+        .split(',')
+        .filter(|o| !o.is_empty())
+        .map(String::from)
+        .collect();
+    Some((stack, opts))
+}
+
+/// Check `slirp4netns` options now, in Podman's words, so a typo fails
+/// `run` rather than the start.
+pub fn check_options(stack: Stack, opts: &[String]) -> Result<()> {
+    if stack == Stack::Pasta {
+        return Ok(());
+    }
+    for o in opts {
+        let (k, v) = o.split_once('=').unwrap_or((o, ""));
+        let ok = match k {
+            "allow_host_loopback" | "enable_ipv6" => matches!(v, "true" | "false"),
+            "mtu" => v.parse::<u32>().is_ok_and(|m| m >= 68),
+            "cidr" => crate::store::subnet::Ipv4Net::parse(v).is_some(),
+            _ => false,
+        };
+        if !ok {
+            bail!("slirp4netns: unknown or invalid option {o:?} (allow_host_loopback=true|false, enable_ipv6=true|false, mtu=N, cidr=A.B.C.D/N)");
+        }
+    }
+    Ok(())
+}
+
+/// On `PATH`, where it is then run from.
+fn installed(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .any(|d| d.join(name).is_file())
+}
+
+/// The stack to use where none is named: pasta when it is installed,
+/// else slirp4netns; neither is a clear error.
+pub fn pick() -> Result<Stack> {
+    if installed("pasta") {
+        Ok(Stack::Pasta)
+    } else if installed("slirp4netns") {
+        Ok(Stack::Slirp4netns)
+    } else {
+        Err(crate::error::kind_err(
+            crate::error::ErrorKind::InvalidArgument,
+            "networking without privileges needs pasta or slirp4netns: install the passt or the slirp4netns package (or run with --network none)",
+        ))
+    }
+}
+
+/// Start `stack` for the namespace kept at `netns` (already made) of the
+/// container in `dir`; returns once the namespace's interface is up.
+pub fn start(stack: Stack, opts: &[String], netns: &Path, dir: &Path) -> Result<()> {
+    if !installed(stack.name()) {
+        let package = match stack {
+            Stack::Pasta => "passt",
+            Stack::Slirp4netns => "slirp4netns",
+        };
+        bail!(
+            "--network {}: {} is not installed (package {package})",
+            stack.name(),
+            stack.name()
+        );
+    }
+    match stack {
+        Stack::Pasta => start_pasta(opts, netns, dir),
+        Stack::Slirp4netns => start_slirp(opts, netns, dir),
+    }
+}
+
+/// pasta configures the namespace like the host's own interface, then
+/// goes to the background and returns: its exit status says whether it
+/// got that far.
+fn start_pasta(opts: &[String], netns: &Path, dir: &Path) -> Result<()> {
+    let mut c = Command::new("pasta");
+    c.args(["--config-net", "--quiet", "--netns"])
+        .arg(netns)
+        .arg("--pid")
+        .arg(dir.join("pasta.pid"));
+    // No port forwarded either way unless asked for.
+    for (flag, given) in [("-t", "-t"), ("-u", "-u"), ("-T", "-T"), ("-U", "-U")] {
+        if !opts
+            .iter()
+            .any(|o| o == given || o.starts_with(&format!("{given} ")))
+        {
+            c.args([flag, "none"]);
+        }
+    }
+    if nix::unistd::geteuid().is_root() {
+        // As root it would become nobody, who may not enter the namespace.
+        c.args(["--runas", "0"]);
+    }
+    for o in opts {
+        // `-t 8080` given as one option: pasta wants two arguments.
+        c.args(o.split_whitespace());
+    }
+    let out = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("run pasta")?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let why = err
+            .lines()
+            .rfind(|l| !l.contains("syslog") && !l.trim().is_empty())
+            .unwrap_or("it failed");
+        bail!("pasta: {why}");
+    }
+    Ok(())
+}
+
+/// slirp4netns stays in the foreground: started in a session of its own,
+/// it says on a pipe when the interface is up.
+fn start_slirp(opts: &[String], netns: &Path, dir: &Path) -> Result<()> {
+    let (ready_r, ready_w): (OwnedFd, OwnedFd) =
+        nix::unistd::pipe().map_err(|e| anyhow!("make a pipe for slirp4netns: {}", e.desc()))?;
+    // The write end alone goes to slirp4netns.
+    use std::os::fd::AsFd;
+    rustix::io::fcntl_setfd(ready_r.as_fd(), rustix::io::FdFlags::CLOEXEC)?;
+    rustix::io::fcntl_setfd(ready_w.as_fd(), rustix::io::FdFlags::empty())?;
+    let opt = |k: &str| {
+        opts.iter()
+            .find_map(|o| o.strip_prefix(k)?.strip_prefix('='))
+            .map(String::from)
+    };
+    let mut c = Command::new("slirp4netns");
+    c.arg("--configure")
+        .arg(format!("--mtu={}", opt("mtu").unwrap_or("65520".into())))
+        .arg(format!("--ready-fd={}", ready_w.as_raw_fd()))
+        .arg("--netns-type=path");
+    if opt("allow_host_loopback").as_deref() != Some("true") {
+        c.arg("--disable-host-loopback");
+    }
+    if opt("enable_ipv6").as_deref() == Some("true") {
+        c.arg("--enable-ipv6");
+    }
+    if let Some(cidr) = opt("cidr") {
+        c.arg(format!("--cidr={cidr}"));
+    }
+    let log = std::fs::File::create(dir.join("slirp4netns.log"))
+        .with_context(|| format!("create {}", dir.join("slirp4netns.log").display()))?;
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        c.arg(netns)
+            .arg("tap0")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .context("run slirp4netns")?
+    };
+    drop(ready_w);
+    crate::util::fs::atomic_write_volatile(
+        &dir.join("slirp4netns.pid"),
+        child.id().to_string().as_bytes(),
+    )?;
+    let mut ready = std::fs::File::from(ready_r);
+    let mut byte = [0u8; 1];
+    // Its end closes when it dies: no wait without end.
+    let got = ready.read(&mut byte).unwrap_or(0);
+    if got == 0 {
+        let _ = child.kill();
+        let _ = child.wait();
+        let log = std::fs::read_to_string(dir.join("slirp4netns.log")).unwrap_or_default();
+        bail!(
+            "slirp4netns: {}",
+            log.lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("it ended before the network was up")
+        );
+    }
+    // It outlives this process when this one is a foreground `run`: its
+    // exit is reaped by whoever inherits it.
+    std::mem::forget(child);
+    Ok(())
+}
+
+/// The container in `dir` has ended: its slirp4netns goes (pasta went
+/// with the namespace's file). Best effort.
+pub fn stop(dir: &Path) {
+    let pidfile = dir.join("slirp4netns.pid");
+    let Ok(text) = std::fs::read_to_string(&pidfile) else {
+        return;
+    };
+    if let Ok(pid) = text.trim().parse::<i32>() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "slirp4netns" {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+    let _ = std::fs::remove_file(pidfile);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_and_options() {
+        assert_eq!(parse_mode("pasta"), Some((Stack::Pasta, vec![])));
+        assert_eq!(
+            parse_mode("pasta:-t 8080,--ipv4-only"),
+            Some((Stack::Pasta, vec!["-t 8080".into(), "--ipv4-only".into()]))
+        );
+        assert_eq!(
+            parse_mode("slirp4netns:allow_host_loopback=true"),
+            Some((Stack::Slirp4netns, vec!["allow_host_loopback=true".into()]))
+        );
+        assert_eq!(parse_mode("bridge"), None);
+        assert!(check_options(
+            Stack::Slirp4netns,
+            &["mtu=1500".into(), "cidr=10.5.0.0/24".into()]
+        )
+        .is_ok());
+        for bad in [
+            "mtu=x",
+            "allow_host_loopback=yes",
+            "color=red",
+            "cidr=10.5.0.0",
+        ] {
+            assert!(
+                check_options(Stack::Slirp4netns, &[bad.into()]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! User-space network stacks: `--network pasta` and `--network
+//! slirp4netns` give a container a way out through the host's own
+//! sockets, with no bridge; each lives as long as its container.
+
+mod common;
+
+use common::run::Ctx;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+/// A web server on the host's loopback that answers every request with
+/// `body`; its port. (Request and answer, as `wget` talks: a client
+/// that half-closes first is what user-space stacks handle worst.)
+fn host_server(body: &'static str) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// Processes whose command line holds `needle`.
+fn procs_with(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Waits up to five seconds for no process to name `needle`.
+fn gone(needle: &str) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < end {
+        if procs_with(needle).is_empty() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn pasta_reaches_the_host_through_its_gateway() {
+    let c = Ctx::new("net_pasta");
+    let port = host_server("hello from the host\n");
+    let out = c.sh(
+        &["--network", "pasta"],
+        &format!(
+            "ip -4 -o addr; gw=$(ip route | sed -n 's/^default via \\([0-9.]*\\).*/\\1/p'); \
+             wget -qO- http://$gw:{port}/"
+        ),
+    );
+    assert!(out.contains("hello from the host"), "{out}");
+    // An interface besides lo, with an address.
+    assert!(
+        out.lines()
+            .any(|l| !l.contains(" lo ") && l.contains("inet ")),
+        "{out}"
+    );
+    // Detached: the stack lives as long as the container.
+    let bb = c.bb();
+    c.run_ok(&[
+        "-d",
+        "--name",
+        "pst",
+        "--network",
+        "pasta",
+        &bb,
+        "sleep",
+        "60",
+    ]);
+    let j = c.inspect("pst");
+    assert_eq!(j["HostConfig"]["NetworkMode"], "pasta");
+    let id = j["Id"].as_str().unwrap().to_string();
+    assert_eq!(procs_with(&format!("{id}/netns")).len(), 1);
+    c.env.ok(&["stop", "-t", "0", "pst"]);
+    assert!(gone(&format!("{id}/netns")), "pasta of {id} left");
+    // And again at the next start.
+    c.env.ok(&["start", "pst"]);
+    assert_eq!(procs_with(&format!("{id}/netns")).len(), 1);
+    c.env.ok(&["rm", "-f", "pst"]);
+    assert!(gone(&format!("{id}/netns")), "pasta of {id} left");
+}
+
+#[test]
+fn slirp4netns_with_and_without_the_hosts_loopback() {
+    let c = Ctx::new("net_slirp");
+    let port = host_server("hello from the host\n");
+    let out = c.sh(
+        &["--network", "slirp4netns:allow_host_loopback=true"],
+        &format!("ip -4 -o addr; wget -qO- http://10.0.2.2:{port}/"),
+    );
+    assert!(out.contains("tap0    inet 10.0.2.100/24"), "{out}");
+    assert!(out.contains("hello from the host"), "{out}");
+    // Podman's default: the host's loopback is out of reach.
+    let out = c.sh_out(
+        &["--network", "slirp4netns"],
+        &format!("wget -qO- http://10.0.2.2:{port}/"),
+    );
+    assert!(!out.stdout.contains("hello"), "{out}");
+    let bb = c.bb();
+    c.run_ok(&[
+        "-d",
+        "--name",
+        "slp",
+        "--network",
+        "slirp4netns",
+        &bb,
+        "sleep",
+        "60",
+    ]);
+    let id = c.inspect("slp")["Id"].as_str().unwrap().to_string();
+    assert_eq!(procs_with(&format!("{id}/netns")).len(), 1);
+    c.env.ok(&["rm", "-f", "slp"]);
+    assert!(gone(&format!("{id}/netns")), "slirp4netns of {id} left");
+    // Options are checked before anything is made.
+    let out = c.sh_out(&["--network", "slirp4netns:color=red"], "true");
+    out.assert_code(125);
+    assert!(
+        out.stderr
+            .contains("unknown or invalid option \"color=red\""),
+        "{out}"
+    );
+    assert!(c.container_dirs().is_empty());
+}
+
+#[test]
+fn a_missing_stack_is_named_with_its_package() {
+    let c = Ctx::new("net_no_stack");
+    let bb = c.bb();
+    let mut cmd = c
+        .env
+        .command(&["run", "--rm", "--network", "pasta", &bb, "true"]);
+    cmd.env("PATH", c.env.dir());
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--network pasta: pasta is not installed (package passt)"),
+        "{err}"
+    );
+}
