@@ -60,9 +60,10 @@ fn home() -> PathBuf {
     env_path("HOME").unwrap_or_else(|| PathBuf::from("/"))
 }
 
-/// Is this process unprivileged (effective uid not 0)?
+/// Is this process unprivileged: an effective uid other than 0, or root
+/// only inside a user namespace (where skiff moves itself, `ns::rootless`)?
 pub fn is_rootless() -> bool {
-    !nix::unistd::geteuid().is_root()
+    !nix::unistd::geteuid().is_root() || crate::util::ids::in_userns()
 }
 
 /// The directory for user configuration (`$XDG_CONFIG_HOME/skiff`).
@@ -93,7 +94,7 @@ impl Config {
             if rootless {
                 match env_path("XDG_RUNTIME_DIR") {
                     Some(d) => d.join("skiff"),
-                    None => PathBuf::from(format!("/tmp/skiff-{}", nix::unistd::geteuid())),
+                    None => PathBuf::from(format!("/tmp/skiff-{}", crate::util::ids::outer_uid())),
                 }
             } else {
                 PathBuf::from("/run/skiff")

@@ -60,6 +60,8 @@ const SETUP: &str = "echo inside > /in.txt; mkdir -p /d/sub; echo deep > /d/sub/
 fn check_cp(c: &Ctx, name: &str) {
     let host = c.env.path("host");
     std::fs::create_dir_all(&host).unwrap();
+    // skiff's user writes here (rootless: the test user).
+    common::rootless::give(&host);
     let h = |p: &str| host.join(p).to_string_lossy().into_owned();
     let spot = |p: &str| format!("{name}:{p}");
 
@@ -73,6 +75,7 @@ fn check_cp(c: &Ctx, name: &str) {
     c.env.ok(&["cp", &spot("/d"), &h("")]);
     assert_eq!(std::fs::read_to_string(h("d/sub/f")).unwrap(), "deep\n");
     std::fs::create_dir_all(h("g")).unwrap();
+    common::rootless::give(Path::new(&h("g")));
     c.env.ok(&["cp", &spot("/d/."), &h("g")]);
     assert_eq!(std::fs::read_to_string(h("g/sub/f")).unwrap(), "deep\n");
     c.env.ok(&["cp", &spot("/d"), &h("newdir")]);

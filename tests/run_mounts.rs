@@ -12,6 +12,8 @@ fn bind_mount_reads_and_writes() {
     let dir = c.env.path("shared");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("in.txt"), b"from the host\n").unwrap();
+    // The directory is skiff's user's (rootless: the test user's).
+    common::rootless::give(&dir);
     let v = format!("{}:/data", dir.display());
     let out = c.run_ok(&[
         "--rm",

@@ -7,7 +7,7 @@ mod common;
 
 use common::{Out, Skiff};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -726,41 +726,8 @@ fn shared_pid_namespace_runs_skiff_from_a_sealed_copy() {
 /// A user for rootless runs, with subordinate ids for newuidmap:
 /// (uid, gid, first subordinate id).
 fn rootless_user() -> (u32, u32, u32) {
-    const NAME: &str = "skiff-rt";
-    const SUB: u32 = 400_000;
-    let id = |flag: &str| -> Option<u32> {
-        let out = std::process::Command::new("id")
-            .args([flag, NAME])
-            .output()
-            .ok()?;
-        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-    };
-    if id("-u").is_none() {
-        let st = std::process::Command::new("useradd")
-            .args([
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                NAME,
-            ])
-            .status()
-            .expect("useradd");
-        // Another test process may have made it meanwhile.
-        assert!(st.success() || id("-u").is_some(), "useradd {NAME}");
-    }
-    for file in ["/etc/subuid", "/etc/subgid"] {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if !text.lines().any(|l| l.starts_with(&format!("{NAME}:"))) {
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(file)
-                .unwrap();
-            writeln!(f, "{NAME}:{SUB}:65536").unwrap();
-        }
-    }
-    (id("-u").unwrap(), id("-g").unwrap(), SUB)
+    let u = common::rootless::user();
+    (u.uid, u.gid, u.sub)
 }
 
 #[test]

@@ -356,6 +356,7 @@ fn rm_removes_the_volume_and_its_data() {
     let mp = mountpoint(&env, "gone1");
     std::fs::create_dir_all(mp.join("sub/dir")).unwrap();
     std::fs::write(mp.join("sub/dir/f"), b"data\n").unwrap();
+    common::rootless::give(&mp);
 
     let out = env.ok(&["volume", "rm", "gone1"]);
     assert_eq!(out.stdout, "gone1\n", "{out}");

@@ -439,7 +439,8 @@ pub fn remove_monitor_scope(id: &str) {
 /// inside a subtree the user owns (a cgroup can only be entered from
 /// within one: the kernel checks the common ancestor).
 pub fn delegated_subtree() -> Option<PathBuf> {
-    let uid = rustix::process::geteuid().as_raw();
+    // The host's uid: rootless skiff is root only in its user namespace.
+    let uid = crate::util::ids::outer_uid();
     if uid == 0 || detect() != Layout::Unified {
         return None;
     }

@@ -39,6 +39,7 @@ pub mod stats;
 pub mod system;
 pub mod tag;
 pub mod top;
+pub mod unshare;
 pub mod update;
 pub mod version;
 pub mod volume;
@@ -225,6 +226,8 @@ pub enum Command {
     Network(network::NetworkCommand),
     /// Show the skiff version information
     Version(version::Args),
+    /// Run a command in the rootless user and mount namespaces (to inspect or clean the store)
+    Unshare(unshare::Args),
     /// Display system-wide information
     Info(info::Args),
     /// Create a new container
@@ -402,6 +405,11 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
 /// Run the command the user asked for; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let cfg = Config::load(cli.root, cli.runroot, cli.log_level)?;
+    // The OCI runtime commands take bundles whose maps are the host's
+    // ids, as any runtime's do: they stay where they were started.
+    if cfg.rootless && !matches!(cli.command, Some(Command::Runtime(_))) {
+        crate::ns::rootless::enter(&cfg.runroot)?;
+    }
     if cli.version {
         println!("skiff version {}", env!("CARGO_PKG_VERSION"));
         return Ok(0);
@@ -427,6 +435,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Volume(c) => volume::run(c, &cfg),
         Command::Network(c) => network::run(c, &cfg),
         Command::Version(a) => version::run(a, &cfg),
+        Command::Unshare(a) => unshare::run(a, &cfg),
         Command::Info(a) => info::run(a, &cfg),
         Command::Runtime(c) => runtime::run(c, &cfg),
         Command::Create(a) => create::run(*a, &cfg),

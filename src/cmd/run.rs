@@ -41,6 +41,9 @@ pub struct Args {
     /// Cgroup namespace to use (host|private)
     #[arg(long)]
     pub cgroupns: Option<String>,
+    /// User namespace to use (host|keep-id; keep-id rootless)
+    #[arg(long)]
+    pub userns: Option<String>,
     /// Set environment variables
     #[arg(short, long)]
     pub env: Vec<String>,
@@ -227,6 +230,7 @@ impl Args {
             read_only: self.read_only,
             privileged: self.privileged,
             cgroupns: self.cgroupns.clone(),
+            userns: self.userns.clone(),
             env: self.env.clone(),
             env_file: self.env_file.clone(),
             workdir: self.workdir.clone(),

@@ -15,9 +15,10 @@ use crate::runtime::create::{
     copy_up, image_file, write_etc_files, EtcOptions, OverlayPlan, OVERLAY_ANNOTATION,
 };
 use crate::runtime::opts::mounts::image_volumes;
+use crate::runtime::opts::userns::UsernsMode;
 use crate::runtime::opts::{MountKind, MountRequest, PullPolicy, RunOpts};
 use crate::runtime::spec::{
-    build_spec, container_config, HostFiles, ResolvedDevice, ResolvedMount, SpecInput,
+    build_spec, container_config, HostFiles, ResolvedDevice, ResolvedMount, SpecInput, UserNs,
 };
 use crate::store::{ContainerRecord, ContainerState, ImageRecord, Store};
 use anyhow::{Context, Result};
@@ -314,7 +315,19 @@ pub fn create<'a>(
     }
     let passwd = image_file(&layers_top_first, "etc/passwd");
     let group = image_file(&layers_top_first, "etc/group");
-    let spec_user = crate::runtime::user::user_spec(opts.user.as_deref(), run_cfg.user.as_deref());
+    let userns = own_userns(cfg, opts)?;
+    // keep-id: the caller's own ids run the command unless -u says else.
+    let keep_id = (opts.userns == UsernsMode::KeepId).then(|| {
+        format!(
+            "{}:{}",
+            crate::util::ids::outer_uid(),
+            crate::util::ids::outer_gid()
+        )
+    });
+    let spec_user = crate::runtime::user::user_spec(
+        opts.user.as_deref().or(keep_id.as_deref()),
+        run_cfg.user.as_deref(),
+    );
     let mut user =
         crate::runtime::user::resolve_user(spec_user, passwd.as_deref(), group.as_deref())?;
     crate::runtime::user::add_groups(&mut user, &opts.group_add, group.as_deref())?;
@@ -331,10 +344,16 @@ pub fn create<'a>(
     };
     let host = crate::runtime::seccomp_profile::Host::detect()?;
     let rootfs = dir.join("rootfs");
+    let (etc_passwd, etc_group) = match opts.userns {
+        UsernsMode::KeepId => keep_id_files(&dir, passwd.as_deref(), group.as_deref())?,
+        UsernsMode::Host => (None, None),
+    };
     let files = HostFiles {
         hosts: Some(etc.hosts),
         hostname: Some(etc.hostname),
         resolv_conf: Some(etc.resolv_conf),
+        passwd: etc_passwd,
+        group: etc_group,
     };
     let mut spec = build_spec(&SpecInput {
         id: &id,
@@ -350,6 +369,7 @@ pub fn create<'a>(
         seccomp_profile: profile.as_ref(),
         host: &host,
         rootless: cfg.rootless,
+        userns: userns.as_ref(),
         delegated: delegated.as_deref(),
         netns: record
             .netns_file
@@ -389,6 +409,73 @@ pub fn create<'a>(
         cleanup,
         maker,
     })
+}
+
+/// The maps of the container's own user namespace, if `--userns` asks
+/// for one: only rootless, where they are drawn from the ids of skiff's
+/// own namespace.
+fn own_userns(cfg: &Config, opts: &RunOpts) -> Result<Option<UserNs>> {
+    if opts.userns == UsernsMode::Host {
+        return Ok(None);
+    }
+    if !cfg.rootless {
+        return Err(kind_err(
+            ErrorKind::InvalidArgument,
+            "--userns=keep-id is for rootless mode only",
+        ));
+    }
+    let (uids, gids) = crate::util::ids::mapped_counts();
+    let lines = |own: u32, size: u32| {
+        crate::runtime::opts::userns::maps(opts.userns, own, size)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(inside, outside, n)| crate::ns::rootless::mapping(inside, outside, n))
+            .collect()
+    };
+    Ok(Some(UserNs {
+        uids: lines(crate::util::ids::outer_uid(), uids),
+        gids: lines(crate::util::ids::outer_gid(), gids),
+    }))
+}
+
+/// keep-id: the image's `/etc/passwd` and `/etc/group` with the caller's
+/// names for its ids (when the image has none), written in the container's
+/// directory to be bound over the image's.
+fn keep_id_files(
+    dir: &std::path::Path,
+    passwd: Option<&str>,
+    group: Option<&str>,
+) -> Result<(Option<PathBuf>, Option<PathBuf>)> {
+    use nix::unistd::{Gid, Group, Uid, User};
+    let (uid, gid) = (crate::util::ids::outer_uid(), crate::util::ids::outer_gid());
+    let name = User::from_uid(Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| format!("user{uid}"));
+    let gname = Group::from_gid(Gid::from_raw(gid))
+        .ok()
+        .flatten()
+        .map(|g| g.name)
+        .unwrap_or_else(|| name.clone());
+    let write = |file: &str, text: Option<String>| -> Result<Option<PathBuf>> {
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        let p = dir.join(file);
+        crate::util::fs::atomic_write(&p, text.as_bytes())?;
+        Ok(Some(p))
+    };
+    Ok((
+        write(
+            "passwd",
+            crate::runtime::user::passwd_with(passwd, &name, uid, gid),
+        )?,
+        write(
+            "group",
+            crate::runtime::user::group_with(group, &gname, gid),
+        )?,
+    ))
 }
 
 /// A fresh 64-hex container ID.

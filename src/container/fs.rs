@@ -76,6 +76,7 @@ pub fn overlay_of(store: &Store, rec: &ContainerRecord) -> Result<Overlay> {
         upper: Some(dir.join("upper")),
         work: Some(dir.join("work")),
         volatile: false,
+        userxattr: crate::util::ids::in_userns(),
     })
 }
 

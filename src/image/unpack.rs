@@ -158,6 +158,9 @@ fn parse_pax_time(v: &[u8]) -> Result<Timespec> {
 struct Unpacker {
     tree: Tree,
     rootless: bool,
+    /// Root chowns, and so does root of the rootless user namespace
+    /// (`ns::rootless`): only a plain unprivileged user cannot.
+    can_chown: bool,
     euid: u32,
     egid: u32,
     /// chown even to our own ids (the layer root has setgid, so new files
@@ -178,6 +181,8 @@ impl Unpacker {
         Ok(Unpacker {
             tree,
             rootless: opts.rootless,
+            can_chown: !opts.rootless
+                || (nix::unistd::geteuid().is_root() && crate::util::ids::in_userns()),
             euid: nix::unistd::geteuid().as_raw(),
             egid: nix::unistd::getegid().as_raw(),
             always_chown: st.st_mode & 0o2000 != 0,
@@ -250,7 +255,17 @@ impl Unpacker {
     }
 
     fn chown_needed(&self, m: &Meta) -> bool {
-        !self.rootless && (self.always_chown || m.uid != self.euid || m.gid != self.egid)
+        self.can_chown && (self.always_chown || m.uid != self.euid || m.gid != self.egid)
+    }
+
+    /// An id the rootless namespace does not map (no subordinate ids, or
+    /// too few) cannot be given: the file stays root's of the namespace,
+    /// as the warning made with the namespace said.
+    fn chown_result(&self, r: rustix::io::Result<()>, rel: &Path) -> Result<()> {
+        match r {
+            Err(Errno::INVAL) if self.rootless => Ok(()),
+            r => r.with_context(|| format!("chown {}", rel.display())),
+        }
     }
 
     fn file<R: Read>(&mut self, e: &mut tar::Entry<'_, R>, rel: &Path, m: &Meta) -> Result<()> {
@@ -275,8 +290,8 @@ impl Unpacker {
         // Order matters: chown clears setuid/setgid and file capabilities,
         // so mode and xattrs come after it; times come last.
         if self.chown_needed(m) {
-            rustix::fs::fchown(&f, Some(Uid::from_raw(m.uid)), Some(Gid::from_raw(m.gid)))
-                .with_context(|| format!("chown {}", rel.display()))?;
+            let r = rustix::fs::fchown(&f, Some(Uid::from_raw(m.uid)), Some(Gid::from_raw(m.gid)));
+            self.chown_result(r, rel)?;
         }
         rustix::fs::fchmod(&f, Mode::from_raw_mode(m.mode))
             .with_context(|| format!("chmod {}", rel.display()))?;
@@ -313,14 +328,14 @@ impl Unpacker {
         }
         let p = at_path(rel);
         if self.chown_needed(m) {
-            rustix::fs::chownat(
+            let r = rustix::fs::chownat(
                 self.tree.fd(),
                 p,
                 Some(Uid::from_raw(m.uid)),
                 Some(Gid::from_raw(m.gid)),
                 AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .with_context(|| format!("chown {}", p.display()))?;
+            );
+            self.chown_result(r, p)?;
         }
         self.set_xattrs_by_path(rel, &m.xattrs)?;
         self.tree.add_dir(
@@ -407,14 +422,14 @@ impl Unpacker {
     /// by path.
     fn finish_node(&mut self, rel: &Path, m: &Meta, chmod: bool) -> Result<()> {
         if self.chown_needed(m) {
-            rustix::fs::chownat(
+            let r = rustix::fs::chownat(
                 self.tree.fd(),
                 rel,
                 Some(Uid::from_raw(m.uid)),
                 Some(Gid::from_raw(m.gid)),
                 AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .with_context(|| format!("chown {}", rel.display()))?;
+            );
+            self.chown_result(r, rel)?;
         }
         if chmod {
             // mknod's mode went through the umask; set it exactly.

@@ -3,6 +3,7 @@
 //! user namespace.
 
 pub mod idmap;
+pub mod rootless;
 
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;

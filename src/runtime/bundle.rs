@@ -47,6 +47,12 @@ pub struct Overlay {
     /// container's own, last mount may use it.
     #[serde(default)]
     pub volatile: bool,
+    /// Keep overlayfs's own metadata (whiteouts, opaque directories) in
+    /// `user.overlay.*` xattrs: inside a user namespace (rootless) the
+    /// `trusted.*` ones can be neither read nor written. Not part of the
+    /// annotation: it follows from where the mount is made.
+    #[serde(skip)]
+    pub userxattr: bool,
 }
 
 impl Bundle {
@@ -87,8 +93,9 @@ impl Bundle {
 
 /// Parse and check the overlay annotation.
 pub fn parse_overlay(json: &str) -> Result<Overlay> {
-    let o: Overlay = serde_json::from_str(json)
+    let mut o: Overlay = serde_json::from_str(json)
         .with_context(|| format!("annotation {OVERLAY_ANNOTATION}: invalid JSON"))?;
+    o.userxattr = crate::util::ids::in_userns();
     let what = || format!("annotation {OVERLAY_ANNOTATION}");
     if o.lower.is_empty() {
         bail!("{}: no lower directory", what());
@@ -147,6 +154,9 @@ fn options_with(o: &Overlay, base: &Path) -> String {
         if o.volatile {
             s.push_str(",volatile");
         }
+    }
+    if o.userxattr {
+        s.push_str(",userxattr");
     }
     s
 }
@@ -253,6 +263,7 @@ mod tests {
             lower,
             upper: Some(PathBuf::from(format!("{base}/containers/c1/upper"))),
             work: Some(PathBuf::from(format!("{base}/containers/c1/work"))),
+            userxattr: false,
             volatile: false,
         };
         let (dir, opts) = overlay_options(&o).unwrap();

@@ -125,6 +125,18 @@ pub fn create_all(root: BorrowedFd, devs: &[Device], mut bind: bool) -> Result<(
             }
         }
         if bind {
+            // Already bound by the spec's mounts (rootless specs bind the
+            // standard devices themselves): opening it would open the
+            // device (`/dev/tty` without a terminal: ENXIO).
+            let there = rustix::fs::statat(&parent, &name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW);
+            if there.is_ok_and(|st| {
+                matches!(
+                    FileType::from_raw_mode(st.st_mode),
+                    FileType::CharacterDevice | FileType::BlockDevice
+                )
+            }) {
+                continue;
+            }
             match rustix::fs::openat(
                 &parent,
                 &name,

@@ -101,8 +101,18 @@ fn setup(
     trampoline: Option<BorrowedFd>,
 ) -> Result<Pid> {
     // Nothing in the container may ptrace or read us while we are still
-    // skiff; execve makes the process dumpable again.
-    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    // skiff; execve makes the process dumpable again. With a new user
+    // namespace only once its maps are written: a process that is not
+    // dumpable has its /proc files owned by root, and an unprivileged
+    // parent could not open its uid_map (nothing else is in the new
+    // namespaces until then).
+    let not_dumpable = || {
+        let _ =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    };
+    if !plan.new_userns() {
+        not_dumpable();
+    }
     // Device nodes get exactly the modes the spec gives.
     rustix::process::umask(rustix::fs::Mode::empty());
 
@@ -112,6 +122,7 @@ fn setup(
             Some((Msg::MapsWritten, _)) => {}
             other => bail!("wait for the uid/gid maps: unexpected {other:?}"),
         }
+        not_dumpable();
         // Root of the new namespace from here on (mapped now).
         nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
             .map_err(|e| anyhow!("become root in the user namespace: {}", errno(e)))?;

@@ -128,15 +128,18 @@ pub fn build(b: &Bundle, id: &str) -> Result<Plan> {
     };
 
     let ns = ns::plan(linux.namespaces().as_deref().unwrap_or(&[]))?;
-    let in_userns = ns.create.contains(CloneFlags::CLONE_NEWUSER)
-        || ns.join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWUSER);
+    let joins_userns = ns.join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWUSER);
     let has_uts = ns.create.contains(CloneFlags::CLONE_NEWUTS)
         || ns.join.iter().any(|j| j.flag == CloneFlags::CLONE_NEWUTS);
-    if in_userns && !ns.create.contains(CloneFlags::CLONE_NEWUSER) && !ns.create.is_empty() {
+    if joins_userns && !ns.create.contains(CloneFlags::CLONE_NEWUSER) && !ns.create.is_empty() {
         // The namespaces the clone makes would belong to the host's user
         // namespace, beyond the reach of the joined one.
         bail!("joining a user namespace by path while creating other namespaces is not supported");
     }
+    // skiff's own rootless namespace counts too: mknod is refused there.
+    let in_userns = joins_userns
+        || ns.create.contains(CloneFlags::CLONE_NEWUSER)
+        || crate::util::ids::in_userns();
     if !ns.create.contains(CloneFlags::CLONE_NEWNS) {
         bail!("the runtime needs a new mount namespace (add {{\"type\": \"mount\"}})");
     }

@@ -59,7 +59,18 @@ pub fn prepare(rootfs: &Path, overlay: Option<&Overlay>, prop: MsFlags) -> Resul
                 }
                 r => r,
             }
-            .map_err(|e| anyhow!("mount overlay on {r}: {}", errno(e)))?;
+            .map_err(|e| {
+                // Rootless overlays need the kernel's support for them in
+                // a user namespace (5.11).
+                let hint = if o.userxattr
+                    && matches!(e, nix::errno::Errno::EPERM | nix::errno::Errno::EINVAL)
+                {
+                    " (rootless overlay mounts need Linux 5.11 or later)"
+                } else {
+                    ""
+                };
+                anyhow!("mount overlay on {r}: {}{hint}", errno(e))
+            })?;
         }
         None => mount(
             Some(rootfs),

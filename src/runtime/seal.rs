@@ -68,10 +68,11 @@ pub fn is_sealed() -> bool {
 }
 
 /// Could a container write the running binary? Root's containers could
-/// (without a user namespace they are root too); another user's only when
-/// the binary is theirs to write.
+/// (without a user namespace they are root too); another user's, and
+/// those of the rootless namespace, only when the binary is theirs to
+/// write.
 fn writable_by_containers() -> bool {
-    rustix::process::geteuid().is_root()
+    (rustix::process::geteuid().is_root() && !crate::util::ids::in_userns())
         || nix::unistd::access("/proc/self/exe", nix::unistd::AccessFlags::W_OK).is_ok()
 }
 

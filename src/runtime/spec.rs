@@ -35,12 +35,15 @@ use std::path::{Path, PathBuf};
 pub const ANNOTATION_INIT: &str = "org.skiff.init";
 
 /// The files of the container's directory bound over `/etc/hosts`,
-/// `/etc/hostname` and `/etc/resolv.conf`; `None` leaves the image's.
+/// `/etc/hostname` and `/etc/resolv.conf` (and with `--userns=keep-id`
+/// `/etc/passwd` and `/etc/group`); `None` leaves the image's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostFiles {
     pub hosts: Option<PathBuf>,
     pub hostname: Option<PathBuf>,
     pub resolv_conf: Option<PathBuf>,
+    pub passwd: Option<PathBuf>,
+    pub group: Option<PathBuf>,
 }
 
 /// A mount request with its host side resolved by the caller: the bind's
@@ -64,6 +67,13 @@ pub struct ResolvedDevice {
     pub permissions: String,
 }
 
+/// The uid and gid maps of a container's own user namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserNs {
+    pub uids: Vec<oci_spec::runtime::LinuxIdMapping>,
+    pub gids: Vec<oci_spec::runtime::LinuxIdMapping>,
+}
+
 /// Everything [`build_spec`] needs.
 pub struct SpecInput<'a> {
     /// The container's id (for messages).
@@ -84,10 +94,13 @@ pub struct SpecInput<'a> {
     /// The parsed profile when `--security-opt seccomp=PATH` was given.
     pub seccomp_profile: Option<&'a Profile>,
     pub host: &'a Host,
-    /// Run in a user namespace: the spec then has uid/gid mapping
-    /// placeholders (empty lists the caller fills), binds host devices
-    /// instead of creating nodes, and leaves out device cgroup rules.
+    /// Run by an unprivileged user (skiff itself inside its rootless user
+    /// namespace, `ns::rootless`): the spec binds host devices instead of
+    /// creating nodes and leaves out device cgroup rules.
     pub rootless: bool,
+    /// A user namespace of the container's own, with these maps (from the
+    /// ids of the namespace skiff runs in); `None` shares skiff's.
+    pub userns: Option<&'a UserNs>,
     /// Rootless with a cgroup2 subtree of its own (`cgroup::delegated_subtree`):
     /// the container's cgroup, with its limits, goes under it.
     pub delegated: Option<&'a Path>,
@@ -284,10 +297,10 @@ fn process(input: &SpecInput, caps: &[Capability]) -> Result<Process> {
     Ok(p)
 }
 
-fn namespaces(opts: &RunOpts, rootless: bool, netns: Option<&Path>) -> Vec<LinuxNamespace> {
+fn namespaces(opts: &RunOpts, userns: bool, netns: Option<&Path>) -> Vec<LinuxNamespace> {
     let mut kinds = Vec::new();
     // The user namespace first: the others are then owned by it.
-    if rootless {
+    if userns {
         kinds.push(LinuxNamespaceType::User);
     }
     kinds.push(LinuxNamespaceType::Pid);
@@ -522,9 +535,9 @@ fn build(input: &SpecInput) -> Result<Spec> {
 
     let mut linux = oci_spec::runtime::Linux::default();
     linux
-        .set_namespaces(Some(namespaces(opts, input.rootless, input.netns)))
-        .set_uid_mappings(input.rootless.then(Vec::new))
-        .set_gid_mappings(input.rootless.then(Vec::new))
+        .set_namespaces(Some(namespaces(opts, input.userns.is_some(), input.netns)))
+        .set_uid_mappings(input.userns.map(|u| u.uids.clone()))
+        .set_gid_mappings(input.userns.map(|u| u.gids.clone()))
         .set_devices((!input.rootless).then(|| devices(input)))
         .set_resources(
             cgroup_path(input)

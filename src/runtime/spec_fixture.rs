@@ -27,6 +27,7 @@ pub(crate) struct Fixture {
     pub(crate) profile: Option<Profile>,
     pub(crate) host: Host,
     pub(crate) rootless: bool,
+    pub(crate) userns: Option<crate::runtime::spec::UserNs>,
     pub(crate) delegated: Option<PathBuf>,
 }
 
@@ -88,6 +89,8 @@ impl Fixture {
                 hosts: Some(dir.join("hosts")),
                 hostname: Some(dir.join("hostname")),
                 resolv_conf: Some(dir.join("resolv.conf")),
+                passwd: None,
+                group: None,
             },
             mounts,
             devices: Vec::new(),
@@ -98,6 +101,7 @@ impl Fixture {
                 kernel: KernelVersion(6, 1),
             },
             rootless: false,
+            userns: None,
             delegated: None,
         }
     }
@@ -117,6 +121,7 @@ impl Fixture {
             seccomp_profile: self.profile.as_ref(),
             host: &self.host,
             rootless: self.rootless,
+            userns: self.userns.as_ref(),
             delegated: self.delegated.as_deref(),
             netns: None,
         })

@@ -95,6 +95,8 @@ pub fn build_mounts(input: &SpecInput) -> Result<Vec<Mount>> {
         ("/etc/resolv.conf", &input.files.resolv_conf),
         ("/etc/hostname", &input.files.hostname),
         ("/etc/hosts", &input.files.hosts),
+        ("/etc/passwd", &input.files.passwd),
+        ("/etc/group", &input.files.group),
     ];
     for (dest, src) in files {
         if let Some(src) = src {

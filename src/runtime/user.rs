@@ -186,6 +186,41 @@ pub fn add_groups(
     Ok(())
 }
 
+/// The image's passwd file with an entry for `name` (`uid`, `gid`, home
+/// `/`) added when none has that uid: `--userns=keep-id` runs the command
+/// as the caller's ids, which then have a name inside too. `None` when an
+/// entry already has the uid.
+pub fn passwd_with(passwd: Option<&str>, name: &str, uid: u32, gid: u32) -> Option<String> {
+    let text = passwd.unwrap_or("");
+    if passwd_entries(text).any(|e| e.uid == uid) {
+        return None;
+    }
+    Some(appended(
+        text,
+        &format!("{name}:*:{uid}:{gid}:{name}:/:/bin/sh"),
+    ))
+}
+
+/// The image's group file with group `name` (`gid`) added when none has
+/// that gid; `None` when one already does.
+pub fn group_with(group: Option<&str>, name: &str, gid: u32) -> Option<String> {
+    let text = group.unwrap_or("");
+    if group_entries(text).any(|e| e.gid == gid) {
+        return None;
+    }
+    Some(appended(text, &format!("{name}:x:{gid}:")))
+}
+
+fn appended(text: &str, line: &str) -> String {
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(line);
+    out.push('\n');
+    out
+}
+
 /// The user spec a container runs with: `-u` if given, else the image's
 /// `User`, else root.
 pub fn user_spec<'a>(flag: Option<&'a str>, image_user: Option<&'a str>) -> &'a str {
@@ -286,6 +321,24 @@ mod tests {
         );
         add_groups(&mut u, &["44".into()], None).unwrap();
         assert!(u.additional_gids.contains(&44));
+    }
+
+    #[test]
+    fn keep_id_names_the_callers_ids_once() {
+        let p = passwd_with(Some(PASSWD), "ci", 2001, 2001).unwrap();
+        assert!(p.starts_with(PASSWD));
+        assert!(p.ends_with("ci:*:2001:2001:ci:/:/bin/sh\n"));
+        let u = resolve_user("2001", Some(&p), None).unwrap();
+        assert_eq!(u.name.as_deref(), Some("ci"));
+        // Already there: left as it is.
+        assert_eq!(passwd_with(Some(PASSWD), "ci", 1000, 1000), None);
+        assert_eq!(
+            passwd_with(None, "ci", 7, 7).unwrap(),
+            "ci:*:7:7:ci:/:/bin/sh\n"
+        );
+        let g = group_with(Some("root:x:0:"), "ci", 1001).unwrap();
+        assert_eq!(g, "root:x:0:\nci:x:1001:\n");
+        assert_eq!(group_with(Some(GROUP), "ci", 1000), None);
     }
 
     #[test]

@@ -63,6 +63,40 @@ pub fn cloexec_from(first: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Close every descriptor from `first` up, in a process that keeps
+/// nothing open it did not mean to (a forked helper that lives on long
+/// after its parent: an inherited pipe would keep the parent's reader
+/// waiting for its end).
+pub fn close_from(first: i32) {
+    // SAFETY: close_range takes plain integers; the caller owns no
+    // descriptor at or above `first` it still means to use.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0 as libc::c_uint,
+        )
+    };
+    if r == 0 {
+        return;
+    }
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .filter(|fd| *fd >= first)
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds {
+        // SAFETY: as above; a number already closed fails with EBADF.
+        unsafe {
+            libc::close(fd);
+        }
+    }
+}
+
 /// Put a duplicate of `fd` at descriptor number `target`, without
 /// close-on-exec (whatever was open there is closed). For the last step
 /// before an `execve`: the caller must own nothing else at `target`.

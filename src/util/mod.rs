@@ -4,5 +4,6 @@
 pub mod fs;
 pub mod glob;
 pub mod human;
+pub mod ids;
 pub mod lock;
 pub mod timespec;

@@ -96,7 +96,8 @@ pub fn assert_whiteout(path: &Path) {
         path.display()
     );
     assert_eq!(md.rdev(), 0, "{} is device 0:0", path.display());
-    assert_eq!((md.uid(), md.gid()), (0, 0));
+    let root = (super::rootless::host_uid(0), super::rootless::host_gid(0));
+    assert_eq!((md.uid(), md.gid()), root);
 }
 
 /// An overlay mount of layer dirs (top first) on a fresh directory,
@@ -109,9 +110,15 @@ impl Overlay {
     pub fn mount(lowerdirs: &[PathBuf], target: PathBuf) -> Overlay {
         std::fs::create_dir_all(&target).unwrap();
         let lower: Vec<String> = lowerdirs.iter().map(|p| p.display().to_string()).collect();
+        // Layers unpacked rootless keep overlay metadata in user xattrs.
+        let userxattr = if super::rootless::enabled() {
+            ",userxattr"
+        } else {
+            ""
+        };
         let out = Command::new("mount")
             .args(["-t", "overlay", "overlay", "-o"])
-            .arg(format!("lowerdir={}", lower.join(":")))
+            .arg(format!("lowerdir={}{userxattr}", lower.join(":")))
             .arg(&target)
             .output()
             .expect("run mount");
@@ -203,11 +210,14 @@ pub fn assert_multi_unpacked(l: &[PathBuf], scratch: &Path) {
     assert_whiteout(&l[1].join("data/deleted.txt"));
     assert!(!l[1].join("data/.wh.deleted.txt").exists());
     assert_eq!(
-        xattr(&l[1].join("opq"), "trusted.overlay.opaque").as_deref(),
+        xattr(&l[1].join("opq"), &super::rootless::overlay_xattr("opaque")).as_deref(),
         Some("y")
     );
     assert!(!l[1].join("opq/.wh..wh..opq").exists());
-    assert_eq!(xattr(&l[0].join("opq"), "trusted.overlay.opaque"), None);
+    assert_eq!(
+        xattr(&l[0].join("opq"), &super::rootless::overlay_xattr("opaque")),
+        None
+    );
     // Hardlinks share one inode.
     let orig = std::fs::metadata(l[1].join("hl/orig")).unwrap();
     let link = std::fs::metadata(l[1].join("hl/link")).unwrap();
@@ -223,7 +233,13 @@ pub fn assert_multi_unpacked(l: &[PathBuf], scratch: &Path) {
     let suid = std::fs::metadata(l[1].join("bin/suid")).unwrap();
     assert_eq!(suid.mode() & 0o7777, 0o4755, "setuid kept");
     let owned = std::fs::metadata(l[1].join("home/user-file")).unwrap();
-    assert_eq!((owned.uid(), owned.gid()), (1000, 1000));
+    assert_eq!(
+        (owned.uid(), owned.gid()),
+        (
+            super::rootless::host_uid(1000),
+            super::rootless::host_gid(1000)
+        )
+    );
     assert_eq!(owned.mode() & 0o7777, 0o600);
     let fifo = std::fs::symlink_metadata(l[1].join("run/fifo")).unwrap();
     assert!(fifo.file_type().is_fifo());

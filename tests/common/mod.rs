@@ -14,6 +14,7 @@ pub mod oci;
 pub mod proxy;
 pub mod pty;
 pub mod registry;
+pub mod rootless;
 pub mod run;
 pub mod run_images;
 pub mod seed;

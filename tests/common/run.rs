@@ -39,11 +39,19 @@ impl Ctx {
     /// A fresh environment with each `repo:latest` pulled (`busybox`, or
     /// one of the `run/*` images).
     pub fn with(name: &str, repos: &[&str]) -> Ctx {
+        Ctx::with_env(Skiff::new(name), repos)
+    }
+
+    /// [`Ctx::with`], every command run as the unprivileged test user.
+    pub fn rootless(name: &str, repos: &[&str]) -> Ctx {
+        Ctx::with_env(Skiff::rootless(name), repos)
+    }
+
+    fn with_env(env: Skiff, repos: &[&str]) -> Ctx {
         if repos.iter().any(|r| r.starts_with("run/")) {
             run_images();
         }
         let reg = Registry::start(Setup::Plain);
-        let env = Skiff::new(name);
         let ctx = Ctx { reg, env };
         for r in repos {
             ctx.env.ok(&["pull", &ctx.image(r)]);
@@ -173,7 +181,10 @@ impl Ctx {
             let procs = procs_with_env(m);
             assert!(procs.is_empty(), "container processes left: {procs:?}");
         }
-        let ours = procs_with_env(&format!("SKIFF_ROOT={}", self.env.root.display()));
+        let mut ours = procs_with_env(&format!("SKIFF_ROOT={}", self.env.root.display()));
+        // The rootless pause process keeps the environment's namespaces
+        // for its whole life, by design.
+        ours.retain(|p| Some(*p) != super::rootless::pause_pid(&self.env.runroot));
         assert!(ours.is_empty(), "skiff processes left: {ours:?}");
         for id in ids {
             let cg = cgroups_left(id);
@@ -500,6 +511,19 @@ pub fn status_mask(status: &str, field: &str) -> Option<u64> {
 pub fn host_status_mask(field: &str) -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
     status_mask(&s, field).unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// Every capability skiff can grant (`--cap-add ALL`, `--privileged`):
+/// this process's bounding set as root; rootless, all the kernel knows,
+/// as a user namespace gives its root every one (over its own objects).
+pub fn grantable_caps() -> u64 {
+    if !super::rootless::enabled() {
+        return host_status_mask("CapBnd");
+    }
+    let last: u32 = read_trim(Path::new("/proc/sys/kernel/cap_last_cap"))
+        .parse()
+        .unwrap();
+    (1u64 << (last + 1)) - 1
 }
 
 /// This process's hard limit on open files.

@@ -29,6 +29,8 @@ pub struct Skiff {
     pub home: PathBuf,
     pub auth_file: PathBuf,
     pub config: PathBuf,
+    /// The unprivileged user every command runs as (rootless), if any.
+    pub user: Option<&'static super::rootless::TestUser>,
     dir: TempDir,
 }
 
@@ -65,6 +67,7 @@ impl Drop for Skiff {
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
+        super::rootless::stop_pause(&self.runroot);
         remove_cgroups_left(&self.root);
         remove_networks_left(&self.root);
     }
@@ -151,12 +154,26 @@ impl Skiff {
     /// A fresh environment named after the test (`name` shows in the
     /// tempdir's name, so leftovers say which test made them).
     pub fn new(name: &str) -> Skiff {
+        Skiff::new_as(name, super::rootless::as_user())
+    }
+
+    /// A fresh environment whose commands run as the unprivileged test
+    /// user, whatever `SKIFF_TEST_ROOTLESS` says.
+    pub fn rootless(name: &str) -> Skiff {
+        Skiff::new_as(name, Some(super::rootless::user()))
+    }
+
+    /// A fresh environment whose commands run as `user` (root: `None`).
+    pub fn new_as(name: &str, user: Option<&'static super::rootless::TestUser>) -> Skiff {
         let dir = super::test_dir(name);
         let d = dir.path();
         let (root, runroot, home) = (d.join("root"), d.join("runroot"), d.join("home"));
         std::fs::create_dir_all(&home).unwrap();
         let config = d.join("config.json");
         std::fs::write(&config, "{}\n").unwrap();
+        if let Some(u) = user {
+            super::rootless::chown_tree(d, u);
+        }
         Skiff {
             name: name.to_string(),
             auth_file: d.join("auth/auth.json"),
@@ -164,6 +181,7 @@ impl Skiff {
             runroot,
             home,
             config,
+            user,
             dir,
         }
     }
@@ -180,7 +198,18 @@ impl Skiff {
     /// `skiff ARGS` with this environment, nothing inherited that could
     /// point it elsewhere.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(skiff_bin());
+        let mut c = match self.user {
+            // As the test user: `setpriv` execs skiff in its own process.
+            Some(u) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={}", u.uid))
+                    .arg(format!("--regid={}", u.gid))
+                    .args(["--clear-groups", "--"])
+                    .arg(skiff_bin());
+                c
+            }
+            None => Command::new(skiff_bin()),
+        };
         c.args(args)
             .env_remove("DOCKER_CONFIG")
             .env_remove("XDG_RUNTIME_DIR")
@@ -285,6 +314,9 @@ impl Skiff {
         let doc = serde_json::json!({"auths": {host: {"auth": auth}}});
         std::fs::create_dir_all(self.auth_file.parent().unwrap()).unwrap();
         std::fs::write(&self.auth_file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+        if let Some(u) = self.user {
+            super::rootless::chown_tree(self.auth_file.parent().unwrap(), u);
+        }
     }
 
     /// The auth file as JSON (`null` when absent).

@@ -13,6 +13,7 @@ pub mod resources;
 pub mod security;
 pub mod units;
 pub mod update;
+pub mod userns;
 
 pub use env::EnvVar;
 pub use mounts::{MountKind, MountOrigin, MountRequest, Propagation};
@@ -49,6 +50,7 @@ pub struct RunFlags {
     pub read_only: bool,
     pub privileged: bool,
     pub cgroupns: Option<String>,
+    pub userns: Option<String>,
     pub env: Vec<String>,
     pub env_file: Vec<String>,
     pub workdir: Option<String>,
@@ -122,6 +124,8 @@ pub struct RunOpts {
     /// on every layout; Docker keeps the host's on v1 only for old
     /// kernels' sake).
     pub cgroupns_host: bool,
+    /// `--userns`.
+    pub userns: userns::UsernsMode,
     /// Env files first, then `-e`, in command-line order.
     pub env: Vec<EnvVar>,
     /// Absolute and cleaned.
@@ -227,6 +231,7 @@ impl RunOpts {
                 Some("host") => true,
                 Some(_) => return Err(bad("--cgroupns: invalid CGROUP mode")),
             },
+            userns: userns::parse_userns(flags.userns.as_deref().unwrap_or(""))?,
             detach: flags.detach,
             stop_timeout: flags.stop_timeout,
             ..Default::default()
