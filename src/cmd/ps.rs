@@ -21,7 +21,8 @@ pub struct Args {
     #[arg(short, long)]
     pub all: bool,
     /// Filter output based on conditions provided (id, name, label,
-    /// status, ancestor, exited, before, since, volume)
+    /// status, ancestor, exited, before, since, volume, health,
+    /// publish, expose)
     #[arg(short, long = "filter", value_name = "FILTER")]
     pub filters: Vec<String>,
     /// Show n last created containers (includes all states)
@@ -245,6 +246,11 @@ fn select(store: &Store, cfg: &Config, args: &Args, filters: &Filters) -> Result
             .iter()
             .flat_map(|m| m.name.clone().into_iter().chain([m.destination.clone()]))
             .collect();
+        let ports = if filters.has("publish") || filters.has("expose") {
+            super::port::port_triples(&rec)
+        } else {
+            Vec::new()
+        };
         let subject = Subject {
             id: &rec.id,
             name: &rec.name,
@@ -258,6 +264,7 @@ fn select(store: &Store, cfg: &Config, args: &Args, filters: &Filters) -> Result
                 .health
                 .as_ref()
                 .map_or("none", |h| h.status.as_str()),
+            ports: &ports,
         };
         let created = parse_time(Some(&rec.created));
         let ok = filters.matches(&subject)
@@ -378,7 +385,7 @@ fn row(store: &Store, s: &Selected, args: &Args, with_size: bool, label_keys: &[
         "Mounts": mounts.join(","),
         "Names": rec.name,
         "Networks": s.network,
-        "Ports": "",
+        "Ports": super::port::ps_text(rec),
         "RunningFor": created.map(human::ago).unwrap_or_default(),
         "Size": size,
         "State": rec.state.status,

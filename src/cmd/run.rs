@@ -119,6 +119,15 @@ pub struct Args {
     /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
     #[arg(long)]
     pub mac_address: Option<String>,
+    /// Publish a container's port(s) to the host
+    #[arg(short, long, value_name = "[IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long)]
+    pub expose: Vec<String>,
     /// Set meta data on a container
     #[arg(short, long)]
     pub label: Vec<String>,
@@ -247,6 +256,9 @@ impl Args {
             network_alias: self.network_alias.clone(),
             ip: self.ip.clone(),
             mac_address: self.mac_address.clone(),
+            publish: self.publish.clone(),
+            publish_all: self.publish_all,
+            expose: self.expose.clone(),
             label: self.label.clone(),
             label_file: self.label_file.clone(),
             stop_signal: self.stop_signal.clone(),
@@ -302,7 +314,11 @@ impl Args {
             );
         }
         for n in notes {
-            eprintln!("skiff: warning: {n}");
+            if n.starts_with("WARNING: ") {
+                eprintln!("{n}");
+            } else {
+                eprintln!("skiff: warning: {n}");
+            }
         }
         Ok(opts)
     }
@@ -360,12 +376,15 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let made_rec = store
         .container(&id)?
         .ok_or_else(|| anyhow::anyhow!("container {id} vanished before it started"))?;
-    let mut endpoints = Some(crate::network::setup::connect(&store, &made_rec)?);
+    // `published` holds its host ports until it ends.
+    let (endpoints, published) = crate::network::publish::connect(&store, &made_rec)?;
+    let mut endpoints = Some(endpoints);
     let res = crate::runtime::run_spec(&made.dir, made.spec, &id, io, |pid| {
         // skiff itself is the container's owner (see container::state).
         let rec = store.update_container(&id, |c| {
             crate::runtime::monitor::mark_running(c, pid, true);
             c.state.endpoints = endpoints.take().unwrap_or_default();
+            c.state.ports = published.ports.clone();
             Ok(c.clone())
         })?;
         store.container_event(&rec, "start", &[]);
@@ -383,6 +402,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         }))
     });
     crate::network::setup::disconnect(&store, &id);
+    drop(published);
     let (code, oom, err) = match res {
         Ok(end) => (Some(end.exit.status()), end.oom_killed, None),
         Err(e) => (None, false, Some(e)),
@@ -403,6 +423,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             c.state.pid = None;
             c.state.pid_start = None;
             c.state.endpoints.clear();
+            c.state.ports.clear();
             if let Some(e) = &err {
                 c.state.error = format!("{e:#}");
             }

@@ -174,6 +174,13 @@ pub fn create<'a>(
             "skiff: warning: resource limits cannot be applied rootless without a delegated cgroup; the container runs without them"
         );
     }
+    if cfg.rootless && (!opts.ports.is_empty() || opts.publish_all) {
+        // Rootless containers have no bridge whose ports could be
+        // published (yet): recorded, not published, and said so.
+        eprintln!(
+            "skiff: warning: published ports are not supported rootless yet; the container runs without them"
+        );
+    }
     // Before anything is made: a device that is not there is the
     // user's mistake, reported as Docker's daemon words it.
     let blkio_devices = if cfg.rootless {
@@ -232,6 +239,8 @@ pub fn create<'a>(
         },
         network_aliases: Vec::new(),
         ip: None,
+        port_bindings: opts.ports.clone(),
+        publish_all: opts.publish_all,
         networks: net.endpoints.iter().map(|(n, _)| n.clone()).collect(),
         endpoint_config: net.endpoints.iter().cloned().collect(),
         network_mode: net.mode.clone(),

@@ -72,6 +72,7 @@ pub fn sync(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecor
         let _ = crate::runtime::cgroups::remove(&store.container_dir(&c.id));
         crate::network::setup::disconnect(store, &c.id);
         c.state.endpoints.clear();
+        c.state.ports.clear();
         crate::cgroup::remove_monitor_scope(&c.id);
         Ok(c.clone())
     });

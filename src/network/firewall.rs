@@ -21,13 +21,13 @@ pub struct NetRules<'a> {
     pub internal: bool,
 }
 
-fn tag(id: &str) -> String {
+pub(super) fn tag(id: &str) -> String {
     format!("skiff:{}", &id[..id.len().min(12)])
 }
 
 /// Which tool is there (`nft` first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tool {
+pub(super) enum Tool {
     Nft,
     Iptables,
 }
@@ -41,7 +41,7 @@ fn on_path(name: &str) -> bool {
         .any(|d| d.join(name).is_file())
 }
 
-fn tool() -> Result<Tool> {
+pub(super) fn tool() -> Result<Tool> {
     if on_path("nft") {
         Ok(Tool::Nft)
     } else if on_path("iptables") {
@@ -86,7 +86,7 @@ pub fn nft_script(n: &NetRules) -> String {
     s
 }
 
-fn run(cmd: &mut Command, input: Option<&str>) -> Result<String> {
+pub(super) fn run(cmd: &mut Command, input: Option<&str>) -> Result<String> {
     let name = format!("{:?}", cmd.get_program());
     let mut child = cmd
         .stdin(if input.is_some() {
@@ -297,7 +297,7 @@ fn remove_iptables(t: &str, tables: &[&str]) -> Result<()> {
 }
 
 /// `delete rule` lines for each rule of `nft -a list table` tagged `tag`.
-fn nft_deletions(listing: &str, tag: &str) -> String {
+pub(super) fn nft_deletions(listing: &str, tag: &str) -> String {
     let mut chain = "";
     let mut out = String::new();
     let needle = format!("comment \"{tag}\"");

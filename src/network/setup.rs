@@ -21,7 +21,7 @@ use std::path::Path;
 
 /// The host end of container `id`'s veth on its `n`th network: unique
 /// while container IDs are, and within the kernel's 15 bytes.
-fn host_veth(id: &str, n: usize) -> String {
+pub(super) fn host_veth(id: &str, n: usize) -> String {
     format!("sk{}{n}", &id[..id.len().min(10)])
 }
 
@@ -329,6 +329,7 @@ fn own_hosts_line(path: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()> {
 /// kernel's network synchronization (tens of milliseconds). Best effort:
 /// what is already gone is no error.
 pub fn disconnect(store: &Store, id: &str) {
+    super::publish::unpublish(store, id);
     userspace::stop(&store.container_dir(id));
     let _ = netns::remove(&netns::path(&store.container_dir(id)));
     // Its peers' files lose its lines by its ID: after the release too.

@@ -156,6 +156,7 @@ fn record_exit(store: &Store, id: &str, exit: &Exit, oom: bool) -> Result<Contai
         c.state.pid = None;
         c.state.pid_start = None;
         c.state.endpoints.clear();
+        c.state.ports.clear();
         // Docker's word for a check that no longer runs.
         if let Some(h) = c.state.health.as_mut() {
             h.status = super::health::UNHEALTHY.into();
@@ -212,7 +213,8 @@ fn run_once(
             Some((out_r, err_r)),
         )
     };
-    let endpoints = crate::network::setup::connect(store, &rec)?;
+    // `published` holds its host ports until it ends.
+    let (endpoints, published) = crate::network::publish::connect(store, &rec)?;
     let mut spawned = match process::spawn(&bundle, id, io) {
         Ok(s) => s,
         Err(e) => {
@@ -225,6 +227,7 @@ fn run_once(
     let started = store.update_container(id, |c| {
         mark_running(c, pid, first);
         c.state.endpoints = endpoints;
+        c.state.ports = published.ports.clone();
         Ok(c.clone())
     })?;
     store.container_event(&started, "start", &[]);

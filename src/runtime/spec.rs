@@ -222,6 +222,11 @@ pub fn container_config(image: &RunConfig, opts: &RunOpts) -> RunConfig {
             .get_or_insert_with(Default::default)
             .insert(m.target.clone(), serde_json::json!({}));
     }
+    for k in &opts.expose {
+        c.exposed_ports
+            .get_or_insert_with(Default::default)
+            .insert(k.clone(), serde_json::json!({}));
+    }
     if let Some(sig) = opts.stop_signal {
         c.stop_signal = Some(signal_name(sig).unwrap_or_else(|| sig.to_string()));
     }

@@ -62,6 +62,9 @@ pub struct ContainerState {
     /// The health check's state, once a container with one has started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// The ports this start published (cleared with the endpoints).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<super::ports::PublishedPort>,
 }
 
 /// Docker's `State.Health`: `starting`, `healthy` or `unhealthy`, the
@@ -193,6 +196,12 @@ pub struct ContainerRecord {
     pub network_aliases: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    /// `-p`: the ports to publish at each start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub port_bindings: Vec<super::ports::PortBinding>,
+    /// `-P`: every exposed port too, on free host ports.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub publish_all: bool,
     /// Docker's `HostConfig.NetworkMode` as asked: `bridge`, a network's
     /// name, `none`, `host` or `container:ID` (the full ID). Empty in
     /// records made before it was kept.
@@ -651,6 +660,8 @@ mod tests {
             config: None,
             network_aliases: Vec::new(),
             ip: None,
+            port_bindings: Vec::new(),
+            publish_all: false,
             networks: Vec::new(),
             endpoint_config: Default::default(),
             network_mode: String::new(),

@@ -25,6 +25,7 @@ mod layout;
 mod leases;
 mod names;
 pub mod networks;
+pub mod ports;
 mod refs;
 mod scratch;
 pub mod subnet;

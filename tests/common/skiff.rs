@@ -86,6 +86,12 @@ fn remove_networks_left(root: &Path) {
     // The default network's bridge (named after the store's path):
     // removed even when a test took the store's records away.
     if let Ok(store) = skiff::store::Store::open(root) {
+        // The published ports' rules of containers killed with it.
+        if let Ok(rd) = std::fs::read_dir(root.join("published")) {
+            for e in rd.flatten() {
+                skiff::network::publish::unpublish(&store, &e.file_name().to_string_lossy());
+            }
+        }
         let _ = std::process::Command::new("ip")
             .args(["link", "del", &store.default_bridge()])
             .stderr(std::process::Stdio::null())

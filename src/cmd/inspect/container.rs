@@ -342,7 +342,8 @@ fn host_config(rec: &ContainerRecord, spec: Option<&Spec>, mounts: &[MountView])
         "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
         "LogConfig": {"Type": rec.log.driver, "Config": rec.log.options},
         "NetworkMode": network_mode(rec, spec),
-        "PortBindings": {},
+        "PortBindings": crate::cmd::port::bindings_json(rec),
+        "PublishAllPorts": rec.publish_all,
         "RestartPolicy": {"Name": restart, "MaximumRetryCount": rec.restart.max_retries},
         "AutoRemove": rec.auto_remove,
         "CapAdd": cap_add,
@@ -432,6 +433,10 @@ fn config_json(
             }
             c = Value::Object(out);
         }
+    }
+    // Docker leaves it out when there are none.
+    if let Some(e) = rec.config.as_ref().and_then(|c| c.get("ExposedPorts")) {
+        c["ExposedPorts"] = e.clone();
     }
     if let Some(sig) = rec.stop_signal {
         c["StopSignal"] = json!(signal_name(sig));
@@ -538,7 +543,8 @@ pub fn container_json(store: &Store, rec: &ContainerRecord, size: bool) -> Value
     out.insert(
         "NetworkSettings".into(),
         json!({
-            "Bridge": "", "SandboxID": "", "SandboxKey": sandbox, "Ports": {},
+            "Bridge": "", "SandboxID": "", "SandboxKey": sandbox,
+            "Ports": crate::cmd::port::ports_json(rec),
             "Gateway": first.map_or("", |e| e.gateway.as_str()),
             "IPAddress": first.map_or("", |e| e.ip.as_str()),
             "IPPrefixLen": first.map_or(0, |e| e.prefix_len),

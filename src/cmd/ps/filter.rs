@@ -5,10 +5,11 @@ use crate::error::{kind_err, ErrorKind};
 use anyhow::Result;
 use std::collections::BTreeMap;
 
-/// The keys `ps --filter` takes (Docker's, less the ones about networks
-/// and ports, which skiff's containers do not have yet).
-const KEYS: [&str; 10] = [
+/// The keys `ps --filter` takes (Docker's, less `network`, `is-task`
+/// and `isolation`).
+const KEYS: [&str; 12] = [
     "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume", "health",
+    "publish", "expose",
 ];
 
 /// The values `health=` takes.
@@ -56,6 +57,7 @@ impl Filters {
             match k.as_str() {
                 "status" if !STATES.contains(&v) => return Err(invalid(f)),
                 "exited" if v.parse::<i32>().is_err() => return Err(invalid(f)),
+                "publish" | "expose" if port_set(v).is_none() => return Err(invalid(f)),
                 "health" if !HEALTH.contains(&v) => {
                     return Err(kind_err(
                         ErrorKind::InvalidArgument,
@@ -97,6 +99,16 @@ pub struct Subject<'a> {
     pub volumes: &'a [String],
     /// The health check's status, `none` without one.
     pub health: &'a str,
+    /// (private port, public port or 0, protocol) while it runs.
+    pub ports: &'a [(u16, u16, String)],
+}
+
+/// `80`, `80/udp`, `8000-8080/tcp`: the ports and their protocol.
+fn port_set(v: &str) -> Option<(u16, u16, String)> {
+    let (ports, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+    let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
+    let (a, b): (u16, u16) = (a.parse().ok()?, b.parse().ok()?);
+    (a <= b && ["tcp", "udp", "sctp"].contains(&proto)).then(|| (a, b, proto.to_string()))
 }
 
 impl Filters {
@@ -118,6 +130,26 @@ impl Filters {
             })
             && self.any("volume", |v| s.volumes.iter().any(|x| x == v))
             && self.any("health", |v| v == s.health)
+            && self.ports_match(s)
+    }
+
+    /// Docker's rule: with `publish=` or `expose=` given, a container
+    /// passes when one of its ports is published or exposed as asked.
+    fn ports_match(&self, s: &Subject) -> bool {
+        if !self.has("publish") && !self.has("expose") {
+            return true;
+        }
+        let hit = |key: &str, pick: fn(&(u16, u16, String)) -> u16| {
+            self.get(key)
+                .iter()
+                .filter_map(|v| port_set(v))
+                .any(|(a, b, proto)| {
+                    s.ports
+                        .iter()
+                        .any(|p| p.2 == proto && (a..=b).contains(&pick(p)) && pick(p) != 0)
+                })
+        };
+        hit("publish", |p| p.1) || hit("expose", |p| p.0)
     }
 }
 
@@ -211,7 +243,17 @@ mod tests {
             started: true,
             volumes: &[],
             health: "none",
+            ports: &[(80, 8080, "tcp".into()), (53, 0, "udp".into())],
         };
+        assert!(f(&["publish=8080"]).matches(&s));
+        assert!(f(&["publish=8000-8100/tcp"]).matches(&s));
+        assert!(!f(&["publish=80"]).matches(&s));
+        assert!(f(&["expose=80"]).matches(&s));
+        assert!(f(&["expose=53/udp"]).matches(&s));
+        assert!(!f(&["expose=53"]).matches(&s));
+        assert!(!f(&["publish=53/udp"]).matches(&s));
+        assert!(f(&["publish=1", "expose=53/udp"]).matches(&s));
+        assert!(Filters::parse(&["publish=x".to_string()]).is_err());
         assert!(f(&[]).matches(&s));
         assert!(f(&["health=none"]).matches(&s));
         assert!(!f(&["health=healthy"]).matches(&s));

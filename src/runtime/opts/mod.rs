@@ -8,6 +8,7 @@ pub mod env;
 pub mod life;
 pub mod mounts;
 pub mod net;
+pub mod ports;
 pub mod resources;
 pub mod security;
 pub mod units;
@@ -31,6 +32,10 @@ use std::path::Path;
 pub(crate) fn bad(msg: impl Into<String>) -> anyhow::Error {
     kind_err(ErrorKind::InvalidArgument, msg)
 }
+
+/// Docker's warning for `-p` with `--network host`, printed as is.
+pub const HOST_PORTS_NOTE: &str =
+    "WARNING: Published ports are discarded when using host network mode";
 
 /// `skiff run`'s flags as the command line gave them, before any parsing.
 #[derive(Debug, Clone, Default)]
@@ -70,6 +75,10 @@ pub struct RunFlags {
     pub network: Vec<String>,
     pub network_alias: Vec<String>,
     pub ip: Option<String>,
+    /// `-p`, `-P`, `--expose`.
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub expose: Vec<String>,
     pub mac_address: Option<String>,
     pub label: Vec<String>,
     pub label_file: Vec<String>,
@@ -143,6 +152,12 @@ pub struct RunOpts {
     /// The bridge networks joined, first the default route's, with their
     /// aliases, addresses and MACs; none but with a bridge mode.
     pub networks: Vec<net::NetAttach>,
+    /// `-p`: the bindings, ranges expanded.
+    pub ports: Vec<crate::store::ports::PortBinding>,
+    /// `-P`.
+    pub publish_all: bool,
+    /// `--expose` and the `-p` ports: Docker's keys (`80/tcp`).
+    pub expose: Vec<String>,
     /// Label files first, then `--label`.
     pub labels: BTreeMap<String, String>,
     /// A signal number.
@@ -315,6 +330,33 @@ impl RunOpts {
                 )));
             }
         }
+        o.ports = ports::parse_all(&flags.publish)?;
+        o.publish_all = flags.publish_all;
+        for e in &flags.expose {
+            for k in ports::parse_expose(e)? {
+                if !o.expose.contains(&k) {
+                    o.expose.push(k);
+                }
+            }
+        }
+        for b in &o.ports {
+            if !o.expose.contains(&b.key()) {
+                o.expose.push(b.key());
+            }
+        }
+        if let NetworkMode::Container(_) = o.network {
+            // Docker's words: the joined container's ports are its own.
+            if !o.ports.is_empty() || o.publish_all {
+                return Err(bad(
+                    "conflicting options: port publishing and the container type network mode",
+                ));
+            }
+            if !flags.expose.is_empty() {
+                return Err(bad(
+                    "conflicting options: port exposing and the container type network mode",
+                ));
+            }
+        }
 
         for path in &flags.label_file {
             let contents = (ctx.read_file)(Path::new(path))
@@ -370,6 +412,10 @@ impl RunOpts {
     /// on, or risky).
     pub fn notes(&self) -> Vec<String> {
         let mut n = self.security.notes.clone();
+        if self.network == NetworkMode::Host && !self.ports.is_empty() {
+            // Docker's own line, as it prints it.
+            n.push(HOST_PORTS_NOTE.into());
+        }
         if self.resources.oom_kill_disable && self.resources.memory == 0 {
             n.push("Disabling the OOM killer on containers without setting a '-m/--memory' limit may be dangerous.".into());
         }

@@ -280,3 +280,40 @@ fn network_and_dns() {
     assert_eq!(o.user.as_deref(), Some("app:staff"));
     assert_eq!(o.group_add, vec!["audio", "44"]);
 }
+
+#[test]
+fn published_ports_are_exposed_and_warned_about_on_the_host_network() {
+    let o = parse(RunFlags {
+        publish: vec!["8080:80".into(), "53/udp".into()],
+        expose: vec!["90".into(), "80".into()],
+        publish_all: true,
+        ..flags()
+    })
+    .unwrap();
+    assert_eq!(o.ports.len(), 2);
+    assert!(o.publish_all);
+    assert_eq!(o.expose, ["90/tcp", "80/tcp", "53/udp"]);
+    assert!(!o.notes().iter().any(|n| n == HOST_PORTS_NOTE));
+    let o = parse(RunFlags {
+        publish: vec!["8080:80".into()],
+        network: vec!["host".into()],
+        ..flags()
+    })
+    .unwrap();
+    assert!(o.notes().iter().any(|n| n == HOST_PORTS_NOTE));
+    assert_eq!(
+        err(RunFlags {
+            publish: vec!["8080:80/ipx".into()],
+            ..flags()
+        }),
+        "Invalid proto: ipx"
+    );
+    assert_eq!(
+        err(RunFlags {
+            publish: vec!["80".into()],
+            network: vec!["container:web".into()],
+            ..flags()
+        }),
+        "conflicting options: port publishing and the container type network mode"
+    );
+}
