@@ -190,3 +190,108 @@ fn a_rootless_container_gets_a_way_out_by_default() {
         "{out}"
     );
 }
+
+/// `GET /` at 127.0.0.1:`port`, tried for up to three seconds (the
+/// server binds a moment after its start): the answer, or empty.
+fn get_local(port: u16) -> String {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
+            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            if out.contains("200 OK") || std::time::Instant::now() > end {
+                return out;
+            }
+        }
+        if std::time::Instant::now() > end {
+            return String::new();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn ports_published_through_a_user_space_stack() {
+    let c = Ctx::new("net_stack_ports");
+    let bb = c.bb();
+    let script = "mkdir -p /www && echo served >/www/index.html && exec httpd -f -p 80 -h /www";
+    for stack in ["pasta", "slirp4netns"] {
+        let port = free_port();
+        let spec = format!("{port}:80");
+        // Twice on the same port, the first's connections still in
+        // TIME_WAIT when the second starts.
+        for round in 0..2 {
+            let name = format!("web{round}");
+            c.run_ok(&[
+                "-d",
+                "--name",
+                &name,
+                "--network",
+                stack,
+                "-p",
+                &spec,
+                "-p",
+                "127.0.0.1::80",
+                &bb,
+                "sh",
+                "-c",
+                script,
+            ]);
+            let got = get_local(port);
+            assert!(got.contains("served"), "{stack} round {round}: {got}");
+            let listed = c.env.ok(&["port", &name]).stdout;
+            assert!(
+                listed.contains(&format!("80/tcp -> 0.0.0.0:{port}\n")),
+                "{listed}"
+            );
+            let random = c.env.ok(&["port", &name, "80/tcp"]).stdout;
+            let local = random
+                .lines()
+                .find_map(|l| l.strip_prefix("127.0.0.1:"))
+                .and_then(|p| p.trim().parse::<u16>().ok())
+                .unwrap_or_else(|| panic!("no 127.0.0.1 port:\n{random}"));
+            assert!(get_local(local).contains("served"), "{stack}");
+            let ps = c.env.ok(&[
+                "ps",
+                "--format",
+                "{{.Ports}}",
+                "-f",
+                &format!("name={name}"),
+            ]);
+            assert!(
+                ps.stdout.contains(&format!("0.0.0.0:{port}->80/tcp")),
+                "{ps}"
+            );
+            c.env.ok(&["rm", "-f", &name]);
+        }
+        // A port one holds is refused to the next, nothing made.
+        c.run_ok(&[
+            "-d",
+            "--name",
+            "holder",
+            "--network",
+            stack,
+            "-p",
+            &spec,
+            &bb,
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert!(get_local(port).contains("served"));
+        let out = c.run(&["--rm", "--network", stack, "-p", &spec, &bb, "true"]);
+        out.assert_code(125);
+        assert!(out.stderr.contains(&format!("0.0.0.0:{port}")), "{out}");
+        c.env.ok(&["rm", "-f", "holder"]);
+    }
+}

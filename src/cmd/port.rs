@@ -59,7 +59,11 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
 
 /// Does the container publish now (running, on a network)?
 fn is_live(rec: &ContainerRecord) -> bool {
-    matches!(rec.state.status.as_str(), "running" | "paused") && !rec.networks.is_empty()
+    // A namespace of its own that skiff set up: a bridge's, or a
+    // user-space stack's.
+    matches!(rec.state.status.as_str(), "running" | "paused")
+        && rec.keeps_netns()
+        && rec.joined_container().is_none()
 }
 
 /// Docker's `Config.ExposedPorts` keys of the container.

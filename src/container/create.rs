@@ -174,11 +174,14 @@ pub fn create<'a>(
             "skiff: warning: resource limits cannot be applied rootless without a delegated cgroup; the container runs without them"
         );
     }
-    if cfg.rootless && (!opts.ports.is_empty() || opts.publish_all) {
-        // Rootless containers have no bridge whose ports could be
-        // published (yet): recorded, not published, and said so.
+    if cfg.rootless
+        && (!opts.ports.is_empty() || opts.publish_all)
+        && opts.userns != crate::runtime::opts::userns::UsernsMode::Host
+    {
+        // Loopback only (`resolve_networks`): recorded, not published,
+        // and said so.
         eprintln!(
-            "skiff: warning: published ports are not supported rootless yet; the container runs without them"
+            "skiff: warning: published ports are not supported rootless with --userns; the container runs without them"
         );
     }
     // Before anything is made: a device that is not there is the

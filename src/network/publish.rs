@@ -70,6 +70,21 @@ pub fn connect(
     rec: &ContainerRecord,
 ) -> Result<(BTreeMap<String, Endpoint>, Published)> {
     let wanted = wanted(rec);
+    if !wanted.is_empty() && super::userspace::parse_mode(&rec.network_mode).is_some() {
+        // A user-space stack binds the host's ports itself: they are
+        // picked (and checked free) here, and let go just before.
+        let picked = reserve(store, rec, &wanted, true)?;
+        let ports = picked.ports.clone();
+        drop(picked);
+        let endpoints = setup::connect_forwarding(store, rec, &ports)?;
+        return Ok((
+            endpoints,
+            Published {
+                ports,
+                _held: Vec::new(),
+            },
+        ));
+    }
     if wanted.is_empty() || rec.networks.is_empty() {
         return Ok((setup::connect(store, rec)?, Published::default()));
     }
@@ -79,7 +94,7 @@ pub fn connect(
             rec.name
         )
     };
-    let held = reserve(store, rec, &wanted).with_context(on)?;
+    let held = reserve(store, rec, &wanted, false).with_context(on)?;
     let endpoints = setup::connect(store, rec)?;
     if let Err(e) = publish(store, rec, &endpoints, &held.ports) {
         // Its rules, lease and namespace go with it.
@@ -150,7 +165,16 @@ pub fn unpublish(store: &Store, id: &str) {
 }
 
 /// A socket bound to each wanted host address and port.
-fn reserve(store: &Store, rec: &ContainerRecord, wanted: &[PortBinding]) -> Result<Published> {
+/// `probe`: the ports are only picked and checked free, for a stack that
+/// binds them itself, as it does with SO_REUSEADDR: a connection of the
+/// last container's still in TIME_WAIT does not hold them then, while a
+/// listener does.
+fn reserve(
+    store: &Store,
+    rec: &ContainerRecord,
+    wanted: &[PortBinding],
+    probe: bool,
+) -> Result<Published> {
     let mut out = Published::default();
     for b in wanted {
         let ip: Ipv4Addr = if b.host_ip.is_empty() {
@@ -170,7 +194,7 @@ fn reserve(store: &Store, rec: &ContainerRecord, wanted: &[PortBinding]) -> Resu
         let mut last_err = Errno::ADDRINUSE;
         let mut got = None;
         for port in first..=last.max(first) {
-            match hold(ip, port, &b.proto) {
+            match hold(ip, port, &b.proto, probe) {
                 Ok(h) => {
                     got = Some(h);
                     break;
@@ -200,7 +224,12 @@ fn reserve(store: &Store, rec: &ContainerRecord, wanted: &[PortBinding]) -> Resu
 /// A socket of `proto` bound to `ip:port` (0: a free port), and the port.
 /// `None` for a protocol this kernel has no sockets for (SCTP without its
 /// module): published unreserved then.
-fn hold(ip: Ipv4Addr, port: u16, proto: &str) -> Result<(Option<OwnedFd>, u16), Errno> {
+fn hold(
+    ip: Ipv4Addr,
+    port: u16,
+    proto: &str,
+    reuse: bool,
+) -> Result<(Option<OwnedFd>, u16), Errno> {
     let (ty, p) = match proto {
         "udp" => (SocketType::DGRAM, ipproto::UDP),
         "sctp" => (SocketType::STREAM, ipproto::SCTP),
@@ -212,6 +241,9 @@ fn hold(ip: Ipv4Addr, port: u16, proto: &str) -> Result<(Option<OwnedFd>, u16), 
         Err(Errno::PROTONOSUPPORT | Errno::SOCKTNOSUPPORT) if port != 0 => return Ok((None, port)),
         Err(e) => return Err(e),
     };
+    if reuse {
+        rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
+    }
     bind(&fd, &SocketAddrV4::new(ip, port))?;
     let port = SocketAddrV4::try_from(getsockname(&fd)?)
         .map_err(|_| Errno::AFNOSUPPORT)?
@@ -266,18 +298,18 @@ mod tests {
     #[test]
     fn a_held_port_is_refused_to_the_next() {
         let lo = Ipv4Addr::LOCALHOST;
-        let (fd, port) = hold(lo, 0, "tcp").unwrap();
+        let (fd, port) = hold(lo, 0, "tcp", false).unwrap();
         assert!(fd.is_some() && port != 0);
-        assert_eq!(hold(lo, port, "tcp").unwrap_err(), Errno::ADDRINUSE);
+        assert_eq!(hold(lo, port, "tcp", false).unwrap_err(), Errno::ADDRINUSE);
         // Every address covers the one.
         assert_eq!(
-            hold(Ipv4Addr::UNSPECIFIED, port, "tcp").unwrap_err(),
+            hold(Ipv4Addr::UNSPECIFIED, port, "tcp", false).unwrap_err(),
             Errno::ADDRINUSE
         );
         // Another protocol is another port.
-        let (u, _) = hold(lo, port, "udp").unwrap();
+        let (u, _) = hold(lo, port, "udp", false).unwrap();
         drop(fd);
-        assert!(hold(lo, port, "tcp").is_ok());
+        assert!(hold(lo, port, "tcp", false).is_ok());
         drop(u);
     }
 

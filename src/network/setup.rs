@@ -79,6 +79,16 @@ fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<u32> {
 /// container's namespace, bound where the spec looks. On failure, what
 /// was made is undone.
 pub fn connect(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, Endpoint>> {
+    connect_forwarding(store, rec, &[])
+}
+
+/// [`connect`], with the host ports a user-space stack forwards into the
+/// container (`--network pasta|slirp4netns -p`).
+pub fn connect_forwarding(
+    store: &Store,
+    rec: &ContainerRecord,
+    forwards: &[crate::store::ports::PublishedPort],
+) -> Result<BTreeMap<String, Endpoint>> {
     if !rec.keeps_netns() {
         return Ok(BTreeMap::new());
     }
@@ -97,7 +107,7 @@ pub fn connect(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, 
                 }
                 Ok(())
             })
-            .and_then(|()| userspace::start(stack, &opts, &at, &dir))
+            .and_then(|()| userspace::start(stack, &opts, &at, &dir, forwards))
             .map(|()| BTreeMap::new())
         }
         (None, None) => connect_all(store, rec),

@@ -15,6 +15,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::store::ports::PublishedPort;
+
 /// A user-space network stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stack {
@@ -95,7 +97,13 @@ pub fn pick() -> Result<Stack> {
 
 /// Start `stack` for the namespace kept at `netns` (already made) of the
 /// container in `dir`; returns once the namespace's interface is up.
-pub fn start(stack: Stack, opts: &[String], netns: &Path, dir: &Path) -> Result<()> {
+pub fn start(
+    stack: Stack,
+    opts: &[String],
+    netns: &Path,
+    dir: &Path,
+    forwards: &[PublishedPort],
+) -> Result<()> {
     if !installed(stack.name()) {
         let package = match stack {
             Stack::Pasta => "passt",
@@ -108,26 +116,57 @@ pub fn start(stack: Stack, opts: &[String], netns: &Path, dir: &Path) -> Result<
         );
     }
     match stack {
-        Stack::Pasta => start_pasta(opts, netns, dir),
-        Stack::Slirp4netns => start_slirp(opts, netns, dir),
+        Stack::Pasta => start_pasta(opts, netns, dir, forwards),
+        Stack::Slirp4netns => {
+            start_slirp(opts, netns, dir, !forwards.is_empty())?;
+            forward_slirp(dir, forwards)
+        }
     }
+}
+
+/// pasta's `-t`/`-u` for one published port: `[ADDR/]HOST:CONTAINER`.
+fn pasta_forward(p: &PublishedPort) -> Option<[String; 2]> {
+    let flag = match p.proto.as_str() {
+        "tcp" => "-t",
+        "udp" => "-u",
+        _ => return None,
+    };
+    let addr = if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" {
+        String::new()
+    } else {
+        format!("{}/", p.host_ip)
+    };
+    Some([
+        flag.to_string(),
+        format!("{addr}{}:{}", p.host_port, p.port),
+    ])
 }
 
 /// pasta configures the namespace like the host's own interface, then
 /// goes to the background and returns: its exit status says whether it
 /// got that far.
-fn start_pasta(opts: &[String], netns: &Path, dir: &Path) -> Result<()> {
+fn start_pasta(
+    opts: &[String],
+    netns: &Path,
+    dir: &Path,
+    forwards: &[PublishedPort],
+) -> Result<()> {
     let mut c = Command::new("pasta");
     c.args(["--config-net", "--quiet", "--netns"])
         .arg(netns)
         .arg("--pid")
         .arg(dir.join("pasta.pid"));
+    let published: Vec<[String; 2]> = forwards.iter().filter_map(pasta_forward).collect();
+    for p in &published {
+        c.args(p);
+    }
     // No port forwarded either way unless asked for.
-    for (flag, given) in [("-t", "-t"), ("-u", "-u"), ("-T", "-T"), ("-U", "-U")] {
-        if !opts
+    for flag in ["-t", "-u", "-T", "-U"] {
+        let given = opts
             .iter()
-            .any(|o| o == given || o.starts_with(&format!("{given} ")))
-        {
+            .any(|o| o == flag || o.starts_with(&format!("{flag} ")))
+            || published.iter().any(|p| p[0] == flag);
+        if !given {
             c.args([flag, "none"]);
         }
     }
@@ -158,7 +197,7 @@ fn start_pasta(opts: &[String], netns: &Path, dir: &Path) -> Result<()> {
 
 /// slirp4netns stays in the foreground: started in a session of its own,
 /// it says on a pipe when the interface is up.
-fn start_slirp(opts: &[String], netns: &Path, dir: &Path) -> Result<()> {
+fn start_slirp(opts: &[String], netns: &Path, dir: &Path, api: bool) -> Result<()> {
     let (ready_r, ready_w): (OwnedFd, OwnedFd) =
         nix::unistd::pipe().map_err(|e| anyhow!("make a pipe for slirp4netns: {}", e.desc()))?;
     // The write end alone goes to slirp4netns.
@@ -183,6 +222,10 @@ fn start_slirp(opts: &[String], netns: &Path, dir: &Path) -> Result<()> {
     }
     if let Some(cidr) = opt("cidr") {
         c.arg(format!("--cidr={cidr}"));
+    }
+    if api {
+        // Published ports are asked for through it once it is up.
+        c.arg(format!("--api-socket={}", api_socket(dir).display()));
     }
     let log = std::fs::File::create(dir.join("slirp4netns.log"))
         .with_context(|| format!("create {}", dir.join("slirp4netns.log").display()))?;
@@ -223,23 +266,97 @@ fn start_slirp(opts: &[String], netns: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The container in `dir` has ended: its slirp4netns goes (pasta went
-/// with the namespace's file). Best effort.
-pub fn stop(dir: &Path) {
-    let pidfile = dir.join("slirp4netns.pid");
-    let Ok(text) = std::fs::read_to_string(&pidfile) else {
-        return;
-    };
-    if let Ok(pid) = text.trim().parse::<i32>() {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() == "slirp4netns" {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGTERM,
+/// Where the slirp4netns of the container in `dir` listens for requests:
+/// a short path of its own (a socket's path has at most 107 bytes, which
+/// a store's may already exceed).
+fn api_socket(dir: &Path) -> std::path::PathBuf {
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().chars().take(16).collect::<String>())
+        .unwrap_or_default();
+    std::env::temp_dir().join(format!("skiff-slirp-{id}.sock"))
+}
+
+/// Ask the slirp4netns of the container in `dir` (started with its API
+/// socket) to forward each published port, as Podman's does.
+fn forward_slirp(dir: &Path, forwards: &[PublishedPort]) -> Result<()> {
+    use std::io::Write;
+    for p in forwards {
+        let host_addr = if p.host_ip.is_empty() {
+            "0.0.0.0"
+        } else {
+            &p.host_ip
+        };
+        let req = serde_json::json!({
+            "execute": "add_hostfwd",
+            "arguments": {
+                "proto": p.proto,
+                "host_addr": host_addr,
+                "host_port": p.host_port,
+                "guest_port": p.port,
+            }
+        });
+        let mut s = std::os::unix::net::UnixStream::connect(api_socket(dir))
+            .context("connect to slirp4netns's API socket")?;
+        s.write_all(req.to_string().as_bytes())?;
+        s.shutdown(std::net::Shutdown::Write)?;
+        let mut answer = String::new();
+        s.read_to_string(&mut answer)?;
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+        if let Some(e) = v.get("error") {
+            bail!(
+                "slirp4netns: publish {host_addr}:{} -> {}/{}: {}",
+                p.host_port,
+                p.port,
+                p.proto,
+                e.get("desc").and_then(|d| d.as_str()).unwrap_or("refused")
             );
         }
     }
-    let _ = std::fs::remove_file(pidfile);
+    Ok(())
+}
+
+/// The container in `dir` has ended: its stack goes, and is gone when
+/// this returns, so its host ports are free for the next container.
+/// (pasta would quit by itself once the namespace's file is gone, but
+/// in its own time.) Best effort.
+pub fn stop(dir: &Path) {
+    for (file, comm) in [
+        ("slirp4netns.pid", &["slirp4netns"][..]),
+        (
+            "pasta.pid",
+            &["pasta", "passt", "pasta.avx2", "passt.avx2"][..],
+        ),
+    ] {
+        let pidfile = dir.join(file);
+        let Ok(text) = std::fs::read_to_string(&pidfile) else {
+            continue;
+        };
+        if let Ok(pid) = text.trim().parse::<i32>() {
+            let is_it = || {
+                let c = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                let state =
+                    std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                // A zombie has let go of everything.
+                let zombie = state
+                    .rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+                comm.contains(&c.trim()) && !zombie
+            };
+            if is_it() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+                let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                while is_it() && std::time::Instant::now() < end {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+            }
+        }
+        let _ = std::fs::remove_file(pidfile);
+    }
+    let _ = std::fs::remove_file(api_socket(dir));
 }
 
 #[cfg(test)]

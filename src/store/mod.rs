@@ -16,6 +16,7 @@
 
 mod blobs;
 mod check;
+mod claims;
 pub mod containers;
 pub mod events;
 mod gc;

@@ -8,7 +8,7 @@
 //! host bridge `skiff0`), `host` and `none`. Their records are made
 //! together, the first time any of them is asked for.
 
-use super::subnet::{default_pool, host_routes, pick_subnet, user_pool, Ipv4Net};
+use super::subnet::{default_pool, pick_subnet, user_pool, Ipv4Net};
 use super::Store;
 use crate::error::{kind_err, ErrorKind};
 use crate::util::fs::{atomic_write, fsync_dir, mkdir_all};
@@ -242,7 +242,12 @@ impl Store {
         if let Some(r) = self.read_network(DEFAULT_NETWORK)? {
             return Ok(r);
         }
-        self.default_network_with_routes(&host_routes()?)
+        let _machine = super::claims::lock()?;
+        let rec = self.default_network_with_routes(&super::claims::taken(self.root())?)?;
+        if let Some(s) = rec.ipv4_subnet() {
+            super::claims::claim(self.root(), &rec.name, &s)?;
+        }
+        Ok(rec)
     }
 
     /// The default network's bridge: `skiff0` for the system's store;
@@ -379,12 +384,17 @@ impl Store {
 
     /// Make a user network (`network create`), on the host's routes.
     pub fn create_network(&self, spec: &NetworkSpec) -> Result<NetworkRecord> {
+        let _machine = super::claims::lock()?;
         let routes = if spec.subnet.is_none() {
-            host_routes()?
+            super::claims::taken(self.root())?
         } else {
             Vec::new()
         };
-        self.create_network_with_routes(spec, &routes)
+        let rec = self.create_network_with_routes(spec, &routes)?;
+        if let Some(s) = rec.ipv4_subnet() {
+            super::claims::claim(self.root(), &rec.name, &s)?;
+        }
+        Ok(rec)
     }
 
     /// [`Store::create_network`] with the host's routes given. A subnet
@@ -550,6 +560,9 @@ impl Store {
         fs::remove_file(&path).with_context(|| format!("remove network {}", rec.name))?;
         self.remove_leases_file(&rec.name)?;
         fsync_dir(&self.networks_dir())?;
+        if let Some(sub) = rec.ipv4_subnet() {
+            super::claims::release(self.root(), &rec.name, &sub);
+        }
         Ok(rec)
     }
 
