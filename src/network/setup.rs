@@ -19,6 +19,14 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsFd;
 use std::path::Path;
 
+/// Where the user-space network stack of container `id` keeps its pid
+/// file and log: outside the container's directory, which `rm -f` may
+/// remove while the stack starts, so that whoever sees the container end
+/// still finds the stack to stop.
+fn stack_dir(store: &Store, id: &str) -> std::path::PathBuf {
+    store.root().join("stacks").join(id)
+}
+
 /// The host end of container `id`'s veth on its `n`th network: unique
 /// while container IDs are, and within the kernel's 15 bytes.
 pub(super) fn host_veth(id: &str, n: usize) -> String {
@@ -107,8 +115,19 @@ pub fn connect_forwarding(
                 }
                 Ok(())
             })
-            .and_then(|()| userspace::start(stack, &opts, &at, &dir, forwards))
-            .map(|()| BTreeMap::new())
+            .and_then(|()| {
+                let stacks = stack_dir(store, &rec.id);
+                crate::util::fs::mkdir_all(&stacks, 0o700)?;
+                userspace::start(stack, &opts, &at, &stacks, forwards)
+            })
+            .and_then(|()| {
+                // Removed while its stack started (`rm -f`): the stack
+                // may have missed the namespace's file going.
+                match store.container(&rec.id)? {
+                    Some(_) => Ok(BTreeMap::new()),
+                    None => Err(anyhow!("removed while starting")),
+                }
+            })
         }
         (None, None) => connect_all(store, rec),
     };
@@ -340,7 +359,9 @@ fn own_hosts_line(path: &Path, hostname: &str, ip: Ipv4Addr) -> Result<()> {
 /// what is already gone is no error.
 pub fn disconnect(store: &Store, id: &str) {
     super::publish::unpublish(store, id);
-    userspace::stop(&store.container_dir(id));
+    let stacks = stack_dir(store, id);
+    userspace::stop(&stacks);
+    let _ = std::fs::remove_dir_all(&stacks);
     let _ = netns::remove(&netns::path(&store.container_dir(id)));
     // Its peers' files lose its lines by its ID: after the release too.
     for (net, _) in store.release_all(id).unwrap_or_default() {
