@@ -9,19 +9,12 @@
 
 mod common;
 
+use common::net::free_port;
+
 use common::run::Ctx;
 use std::io::{Read, Write};
 use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
-
-/// A TCP port free on every host address right now.
-fn free_port() -> u16 {
-    TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Two consecutive free ports, the first returned.
 fn free_pair() -> u16 {

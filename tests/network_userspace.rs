@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::net::free_port;
+
 use common::run::Ctx;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -210,14 +212,6 @@ fn get_local(port: u16) -> String {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("0.0.0.0:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -262,16 +262,7 @@ pub fn remove(id: &str) -> Result<()> {
     let t = tag(id);
     match tool()? {
         Tool::Nft => {
-            let Ok(listing) = run(
-                Command::new("nft").args(["-a", "list", "table", "ip", "skiff"]),
-                None,
-            ) else {
-                return Ok(());
-            };
-            let script = nft_deletions(&listing, &t);
-            if !script.is_empty() {
-                run(Command::new("nft").args(["-f", "-"]), Some(&script))?;
-            }
+            delete_tagged(&t)?;
             // The accepts a DROP policy needed (`open_forward_drop`).
             if on_path("iptables") {
                 remove_iptables(&t, &["filter"])?;
@@ -280,6 +271,22 @@ pub fn remove(id: &str) -> Result<()> {
         }
         Tool::Iptables => remove_iptables(&t, &["nat", "filter"]),
     }
+}
+
+/// Delete the rules tagged `t` from skiff's nft table; the listing they
+/// were found in (`None`: there is no table).
+pub(super) fn delete_tagged(t: &str) -> Result<Option<String>> {
+    let Ok(listing) = run(
+        Command::new("nft").args(["-a", "list", "table", "ip", "skiff"]),
+        None,
+    ) else {
+        return Ok(None);
+    };
+    let script = nft_deletions(&listing, t);
+    if !script.is_empty() {
+        run(Command::new("nft").args(["-f", "-"]), Some(&script))?;
+    }
+    Ok(Some(listing))
 }
 
 /// Delete the rules tagged `t` from `iptables`' `tables`.

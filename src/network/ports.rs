@@ -18,7 +18,7 @@
 //!   (else a container could reach services listening on 127.0.0.1;
 //!   CVE-2020-8558 is that hole).
 
-use super::firewall::{nft_deletions, run, tag, tool, Tool};
+use super::firewall::{run, tag, tool, Tool};
 use crate::store::ports::PublishedPort;
 use anyhow::{Context, Result};
 use std::net::Ipv4Addr;
@@ -170,16 +170,9 @@ pub fn remove(id: &str, bridge: &str) -> Result<()> {
     if tool()? == Tool::Iptables {
         return super::firewall::remove(id);
     }
-    let Ok(listing) = run(
-        Command::new("nft").args(["-a", "list", "table", "ip", "skiff"]),
-        None,
-    ) else {
+    let Some(listing) = super::firewall::delete_tagged(&t)? else {
         return Ok(());
     };
-    let script = nft_deletions(&listing, &t);
-    if !script.is_empty() {
-        run(Command::new("nft").args(["-f", "-"]), Some(&script))?;
-    }
     if !bridge.is_empty() && !guarded_by_others(&listing, bridge, &t) {
         let conf = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
         // The bridge may be gone with its network: nothing to reset.

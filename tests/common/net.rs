@@ -49,3 +49,12 @@ pub fn sleeper(c: &Ctx, name: &str, flags: &[&str]) {
     args.extend([bb.as_str(), "sleep", "60"]);
     c.run_ok(&args);
 }
+
+/// A TCP port free on every host address right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
