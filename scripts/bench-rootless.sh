@@ -72,6 +72,9 @@ for f in /etc/subuid /etc/subgid; do
 done
 uid=$(id -u "$user")
 gid=$(id -g "$user")
+# Rootless networking (pasta, slirp4netns) opens /dev/net/tun, which
+# distributions ship open to every user; some machines have it 0600.
+chmod 0666 /dev/net/tun 2>/dev/null || true
 
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/skiff-bench-rl.XXXXXX)}
 mkdir -p "$work"
@@ -113,6 +116,7 @@ cleanup() {
     set +e
     [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
     stop_user_pauses
+    drop_store_bridge "$mnt/skiff"
     grep -F " $mnt/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
     mountpoint -q "$mnt" && umount "$mnt"
     rm -rf "$run_dir"
@@ -197,10 +201,15 @@ run_tool() {
     skiff) "${skiff[@]}" run --rm --network none "$run_ref" true ;;
     skiff-rl) as_user "${skiff_rl[@]}" run --rm --network none "$run_ref" true ;;
     podman-rl) as_user "${podman_rl[@]}" run --rm --network none "$run_ref" true ;;
+    # Each with its default network: root's bridge; rootless, a
+    # user-space stack (skiff: pasta when installed; podman: its own).
+    skiff-net) "${skiff[@]}" run --rm "$run_ref" true ;;
+    skiff-rl-net) as_user "${skiff_rl[@]}" run --rm "$run_ref" true ;;
+    podman-rl-net) as_user "${podman_rl[@]}" run --rm "$run_ref" true ;;
     esac
 }
 
-all=(skiff skiff-rl podman-rl)
+all=(skiff skiff-rl podman-rl skiff-net skiff-rl-net podman-rl-net)
 tools=()
 for t in "${all[@]}"; do
     if run_tool "$t" >/dev/null 2>"$work/err.$t"; then
@@ -244,15 +253,15 @@ stat_of() { # stat_of median|p90|min|max < values
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b != "nan" && b > 0 && a != "nan") printf "%.2f", a / b; else print "-"}'; }
 
 start_report=$(
-    echo "start of \`run --rm --network none IMG true\` (busybox), $rounds interleaved rounds, wall ms"
-    printf '%-10s %10s %10s %12s %7s\n' tool median_ms p90_ms x_skiff_root failed
+    echo "start of \`run --rm --network none IMG true\` (busybox; the -net rows with each tool's default network), $rounds interleaved rounds, wall ms"
+    printf '%-14s %10s %10s %12s %7s\n' tool median_ms p90_ms x_skiff_root failed
     base=nan
     [[ " ${tools[*]} " == *" skiff "* ]] && base=$(echo "${times[skiff]}" | stat_of median)
     for t in "${all[@]}"; do
-        if [[ " ${tools[*]} " != *" $t "* ]]; then printf '%-10s %10s\n' "$t" "n/a"; continue; fi
+        if [[ " ${tools[*]} " != *" $t "* ]]; then printf '%-14s %10s\n' "$t" "n/a"; continue; fi
         m=$(echo "${times[$t]}" | stat_of median)
         p=$(echo "${times[$t]}" | stat_of p90)
-        printf '%-10s %10s %10s %12s %7s\n' "$t" "$m" "$p" "$(ratio "$m" "$base")" "${fails[$t]}"
+        printf '%-14s %10s %10s %12s %7s\n' "$t" "$m" "$p" "$(ratio "$m" "$base")" "${fails[$t]}"
     done
 )
 
@@ -267,11 +276,12 @@ pull_tool() {
 }
 
 declare -A ptimes pfails
-for t in "${all[@]}"; do ptimes[$t]=""; pfails[$t]=0; done
+pulled=(skiff skiff-rl podman-rl)
+for t in "${pulled[@]}"; do ptimes[$t]=""; pfails[$t]=0; done
 echo "== $runs cold pulls of $pull_ref per tool" >&2
 for r in $(seq "$runs"); do
     for i in 0 1 2; do
-        t=${all[$(((i + r) % 3))]}
+        t=${pulled[$(((i + r) % 3))]}
         fresh_fs
         t0=$EPOCHREALTIME
         if pull_tool "$t" >/dev/null 2>"$work/err.$t"; then
@@ -290,7 +300,7 @@ echo
 echo "cold pull of a $(du -sh "$work/registry" 2>/dev/null | cut -f1) registry image (4 gzip layers), $runs runs each, wall ms"
 printf '%-10s %10s %10s %10s %12s %7s\n' tool median_ms min_ms max_ms x_skiff_root failed
 base=$(echo "${ptimes[skiff]}" | stat_of median)
-for t in "${all[@]}"; do
+for t in "${pulled[@]}"; do
     m=$(echo "${ptimes[$t]}" | stat_of median)
     printf '%-10s %10s %10s %10s %12s %7s\n' "$t" "$m" "$(echo "${ptimes[$t]}" | stat_of min)" \
         "$(echo "${ptimes[$t]}" | stat_of max)" "$(ratio "$m" "$base")" "${pfails[$t]}"
