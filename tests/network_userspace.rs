@@ -183,14 +183,12 @@ fn a_rootless_container_gets_a_way_out_by_default() {
     ]);
     assert!(out.stdout.contains("hello from the host"), "{out}");
     c.env.ok(&["rm", "-f", "dflt"]);
-    // No bridges without privileges (yet): said before anything is made.
-    let out = c.sh_out(&["--network", "mynet"], "true");
+    // The default network is the stack, which user networks come with.
+    c.env.ok(&["network", "create", "mynet"]);
+    let out = c.sh_out(&["--network", "bridge", "--network", "mynet"], "true");
     out.assert_code(125);
-    assert!(
-        out.stderr
-            .contains("network mynet: user networks are not available rootless yet"),
-        "{out}"
-    );
+    assert!(out.stderr.contains("leave out --network bridge"), "{out}");
+    c.env.ok(&["network", "rm", "mynet"]);
 }
 
 /// `GET /` at 127.0.0.1:`port`, tried for up to three seconds (the
@@ -288,4 +286,87 @@ fn ports_published_through_a_user_space_stack() {
         assert!(out.stderr.contains(&format!("0.0.0.0:{port}")), "{out}");
         c.env.ok(&["rm", "-f", "holder"]);
     }
+}
+
+/// User networks as root has them (bridges) and as an unprivileged user
+/// has them (bridges in the user's own network namespace, a user-space
+/// stack for the way out and for published ports): the same test.
+#[test]
+fn user_networks_find_by_name_stay_apart_and_publish() {
+    let c = Ctx::new("net_user_nets");
+    c.env
+        .ok(&["network", "create", "--subnet", "10.214.1.0/24", "un1"]);
+    c.env
+        .ok(&["network", "create", "--subnet", "10.214.2.0/24", "un2"]);
+    let bb = c.bb();
+    let port = free_port();
+    let spec = format!("{port}:80");
+    let script = "mkdir -p /www && echo served >/www/index.html && exec httpd -f -p 80 -h /www";
+    c.run_ok(&[
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "un1",
+        "-p",
+        &spec,
+        &bb,
+        "sh",
+        "-c",
+        script,
+    ]);
+    c.run_ok(&[
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "un1",
+        &bb,
+        "sleep",
+        "60",
+    ]);
+    c.run_ok(&[
+        "-d",
+        "--name",
+        "other",
+        "--network",
+        "un2",
+        &bb,
+        "sleep",
+        "60",
+    ]);
+    assert!(get_local(port).contains("served"));
+    // By name on the network.
+    let got = c.env.ok(&["exec", "client", "wget", "-qO-", "http://web/"]);
+    assert_eq!(got.stdout, "served\n");
+    // Not from another network, by name or address.
+    let web_ip = c.inspect("web")["NetworkSettings"]["Networks"]["un1"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = c
+        .env
+        .run(&["exec", "other", "sh", "-c", "ping -c 1 -W 1 web"]);
+    assert_ne!(out.code, 0, "{out}");
+    let out = c.env.run(&[
+        "exec",
+        "other",
+        "sh",
+        "-c",
+        &format!("ping -c 1 -W 1 {web_ip}"),
+    ]);
+    assert_ne!(out.code, 0, "{out}");
+    // Joined while running: it is reached there, by name.
+    c.env.ok(&["network", "connect", "un2", "client"]);
+    c.env
+        .ok(&["exec", "client", "sh", "-c", "ping -c 1 -W 2 other"]);
+    c.env
+        .ok(&["exec", "other", "sh", "-c", "ping -c 1 -W 2 client"]);
+    c.env.ok(&["network", "disconnect", "un2", "client"]);
+    let out = c
+        .env
+        .run(&["exec", "other", "sh", "-c", "ping -c 1 -W 1 client"]);
+    assert_ne!(out.code, 0, "{out}");
+    c.env.ok(&["rm", "-f", "web", "client", "other"]);
+    c.env.ok(&["network", "rm", "un1", "un2"]);
 }

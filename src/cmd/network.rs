@@ -355,7 +355,7 @@ fn rm(store: &Store, a: RmArgs) -> Result<i32> {
     for n in &a.names {
         match store.remove_network(n) {
             Ok(rec) => {
-                crate::network::setup::remove_bridge(&rec);
+                crate::network::setup::remove_bridge(store, &rec);
                 println!("{n}")
             }
             // -f: a missing network is not an error, as in Docker.
@@ -423,7 +423,7 @@ fn prune(store: &Store, a: PruneArgs) -> Result<i32> {
         }
         match store.remove_network(&rec.id) {
             Ok(gone) => {
-                crate::network::setup::remove_bridge(&gone);
+                crate::network::setup::remove_bridge(store, &gone);
                 deleted.push(rec.name)
             }
             // In use, or gone since the listing: not for pruning.

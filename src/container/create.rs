@@ -67,40 +67,42 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
         netns_file: false,
         host_gateway: None,
     };
-    if rootless {
-        if let Some(user) = opts.networks.iter().find(|a| a.name != "bridge") {
-            crate::bail_kind!(
+    if rootless && opts.userns != crate::runtime::opts::userns::UsernsMode::Host {
+        // Its init makes a user namespace of its own, and from there it
+        // may not join a network namespace skiff's namespace owns: a
+        // namespace of its own, loopback only.
+        match &opts.network {
+            NetworkMode::Bridge(_) => eprintln!(
+                "skiff: warning: a container with a user namespace of its own (--userns) has loopback only when rootless"
+            ),
+            NetworkMode::None | NetworkMode::Host => {}
+            _ => crate::bail_kind!(
                 InvalidArgument,
-                "network {}: user networks are not available rootless yet: use the default network (pasta or slirp4netns), none, host or container:NAME",
-                user.name
-            );
+                "--network {}: not available rootless with --userns (a user namespace of its own)",
+                opts.network.name()
+            ),
         }
-        let own_userns = opts.userns != crate::runtime::opts::userns::UsernsMode::Host;
-        if own_userns {
-            // Its init makes a user namespace of its own, and from there it
-            // may not join a network namespace skiff's namespace owns: a
-            // namespace of its own, loopback only.
-            match &opts.network {
-                NetworkMode::Bridge(_) => eprintln!(
-                    "skiff: warning: a container with a user namespace of its own (--userns) has loopback only when rootless"
-                ),
-                NetworkMode::None | NetworkMode::Host => {}
-                _ => crate::bail_kind!(
-                    InvalidArgument,
-                    "--network {}: not available rootless with --userns (a user namespace of its own)",
-                    opts.network.name()
-                ),
-            }
-            out.mode = "none".into();
-            return Ok(out);
-        }
-        if !opts.networks.is_empty() {
+        out.mode = "none".into();
+        return Ok(out);
+    }
+    let user_nets = opts.networks.iter().any(|a| a.name != "bridge");
+    if rootless && user_nets && opts.networks.iter().any(|a| a.name == "bridge") {
+        crate::bail_kind!(
+            InvalidArgument,
+            "the default network rootless is a user-space stack (pasta or slirp4netns), which user networks come with: leave out --network bridge"
+        );
+    }
+    if rootless && !opts.networks.is_empty() {
+        let stack = crate::network::userspace::pick()?;
+        if !user_nets {
             // No bridge to join without privileges: a user-space stack
             // instead, as Podman's rootless default.
-            out.mode = crate::network::userspace::pick()?.name().to_string();
+            out.mode = stack.name().to_string();
             out.netns_file = true;
             return Ok(out);
         }
+        // User networks: the user's own bridges, in its rootless network
+        // namespace (`network::setup`), and the stack for the way out.
     }
     for a in &opts.networks {
         // Docker's words for a network that is not there, before anything

@@ -77,13 +77,13 @@ fn network_name(store: &Store, net: &str) -> Result<String> {
 
 /// `network connect [--alias A] [--ip IP] NET CONTAINER`.
 pub fn connect(store: &Store, net: &str, container: &str, opts: ConnectOptions) -> Result<()> {
-    if crate::config::is_rootless() {
+    let name = network_name(store, net)?;
+    if crate::config::is_rootless() && name == DEFAULT_NETWORK {
         crate::bail_kind!(
             InvalidArgument,
-            "rootless containers cannot join bridge networks: they have no bridge to join"
+            "the default network rootless is a user-space stack (pasta or slirp4netns): connect to a user network"
         );
     }
-    let name = network_name(store, net)?;
     let found = state::find(store, container)?;
     let _g = lock(store, &found.id)?;
     let rec = state::find(store, &found.id)?;

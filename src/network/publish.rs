@@ -70,7 +70,9 @@ pub fn connect(
     rec: &ContainerRecord,
 ) -> Result<(BTreeMap<String, Endpoint>, Published)> {
     let wanted = wanted(rec);
-    if !wanted.is_empty() && super::userspace::parse_mode(&rec.network_mode).is_some() {
+    let stack = super::userspace::parse_mode(&rec.network_mode).is_some()
+        || (crate::config::is_rootless() && !rec.networks.is_empty());
+    if !wanted.is_empty() && stack {
         // A user-space stack binds the host's ports itself: they are
         // picked (and checked free) here, and let go just before.
         let picked = reserve(store, rec, &wanted, true)?;

@@ -46,6 +46,43 @@ fn addressing(net: &NetworkRecord) -> Result<(u8, Ipv4Addr)> {
     }
 }
 
+/// Where a rootless store keeps the network namespace its bridges live
+/// in (bound there inside the rootless mount namespace).
+fn rootless_netns(store: &Store) -> std::path::PathBuf {
+    store.root().join("rootless-netns")
+}
+
+/// A netlink socket on the side where bridges live: the host's, or for
+/// a rootless store a network namespace of its own (made the first time),
+/// where the user may make bridges.
+fn bridge_side(store: &Store) -> Result<Netlink> {
+    if !crate::config::is_rootless() {
+        return Netlink::open();
+    }
+    let at = rootless_netns(store);
+    let _g =
+        crate::util::lock::lock_exclusive(&store.root().join("locks").join("rootless-netns.lock"))?;
+    if let Ok(f) = std::fs::File::open(&at) {
+        if let Ok(nl) = Netlink::open_in(f.as_fd()) {
+            return Ok(nl);
+        }
+    }
+    netns::create_then(&at, || {
+        let mut nl = Netlink::open()?;
+        if let Some(lo) = nl.link_index("lo")? {
+            nl.set_up(lo)?;
+        }
+        Ok(nl)
+    })
+    .context("make the rootless network namespace for bridges")
+}
+
+/// The first `ethN` of bridge networks: rootless, `eth0` is the
+/// user-space stack's.
+fn first_eth() -> usize {
+    usize::from(crate::config::is_rootless())
+}
+
 /// The bridge of `net`, made with its gateway address and rules when it
 /// is not there (the first container on it since boot).
 fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<u32> {
@@ -68,6 +105,12 @@ fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<u32> {
         _ => {}
     }
     nl.set_up(index)?;
+    if crate::config::is_rootless() {
+        // In the rootless namespace of bridges: nothing is routed there
+        // (its forwarding stays off), so networks stay apart, and the
+        // way out is each container's own user-space stack.
+        return Ok(index);
+    }
     firewall::ensure(&firewall::NetRules {
         id: &net.id,
         bridge: &net.bridge,
@@ -129,7 +172,7 @@ pub fn connect_forwarding(
                 }
             })
         }
-        (None, None) => connect_all(store, rec),
+        (None, None) => connect_all(store, rec, forwards),
     };
     if made.is_err() {
         disconnect(store, &rec.id);
@@ -160,11 +203,15 @@ fn join_container(store: &Store, rec: &ContainerRecord, target: &str) -> Result<
     )
 }
 
-fn connect_all(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, Endpoint>> {
+fn connect_all(
+    store: &Store,
+    rec: &ContainerRecord,
+    forwards: &[crate::store::ports::PublishedPort],
+) -> Result<BTreeMap<String, Endpoint>> {
     let at = netns::path(&store.container_dir(&rec.id));
     let mut inner = netns::create_then(&at, Netlink::open)?;
     let ns = std::fs::File::open(&at).with_context(|| format!("open {}", at.display()))?;
-    let mut host = Netlink::open()?;
+    let mut host = bridge_side(store)?;
     if let Some(lo) = inner.link_index("lo")? {
         inner.set_up(lo)?;
     }
@@ -177,8 +224,14 @@ fn connect_all(store: &Store, rec: &ContainerRecord) -> Result<BTreeMap<String, 
             inner: &mut inner,
             ns: ns.as_fd(),
         };
-        let ep = link.attach(store, rec, name, n, n == 0)?;
+        let ep = link.attach(store, rec, name, first_eth() + n, n == 0)?;
         out.insert(name.clone(), ep);
+    }
+    if crate::config::is_rootless() {
+        // Its way out, and its published ports: a user-space stack.
+        let stacks = stack_dir(store, &rec.id);
+        crate::util::fs::mkdir_all(&stacks, 0o700)?;
+        userspace::start(userspace::pick()?, &[], &at, &stacks, forwards)?;
     }
     Ok(out)
 }
@@ -238,7 +291,8 @@ impl Link<'_> {
         self.inner.set_mac(eth, mac)?;
         self.inner.add_address(eth, IpAddr::V4(ip), prefix)?;
         self.inner.set_up(eth)?;
-        if primary && !net.internal {
+        // Rootless, the way out is the user-space stack's.
+        if primary && !net.internal && !crate::config::is_rootless() {
             self.inner.add_default_route(IpAddr::V4(gateway))?;
         }
         if primary {
@@ -270,14 +324,14 @@ pub fn attach_running(store: &Store, rec: &ContainerRecord, name: &str) -> Resul
     let at = netns::path(&store.container_dir(&rec.id));
     let ns = std::fs::File::open(&at).with_context(|| format!("open {}", at.display()))?;
     let mut inner = Netlink::open_in(ns.as_fd())?;
-    let mut host = Netlink::open()?;
+    let mut host = bridge_side(store)?;
     let used: Vec<&str> = rec
         .state
         .endpoints
         .values()
         .map(|e| e.ifname.as_str())
         .collect();
-    let n = (0..)
+    let n = (first_eth()..)
         .find(|n| !used.contains(&format!("eth{n}").as_str()))
         .unwrap_or(0);
     let mut link = Link {
@@ -374,16 +428,21 @@ pub fn disconnect(store: &Store, id: &str) {
 /// A removed network's bridge and packet filter rules (a network keeps
 /// its bridge for as long as it exists, as Docker's keep theirs). Best
 /// effort: what is not there is no error.
-pub fn remove_bridge(net: &NetworkRecord) {
+pub fn remove_bridge(store: &Store, net: &NetworkRecord) {
     if net.bridge.is_empty() {
         return;
     }
-    if let Ok(mut nl) = Netlink::open() {
+    if crate::config::is_rootless() && !rootless_netns(store).exists() {
+        return;
+    }
+    if let Ok(mut nl) = bridge_side(store) {
         if let Ok(Some(i)) = nl.link_index(&net.bridge) {
             let _ = nl.del_link(i);
         }
     }
-    let _ = firewall::remove(&net.id);
+    if !crate::config::is_rootless() {
+        let _ = firewall::remove(&net.id);
+    }
 }
 
 #[cfg(test)]

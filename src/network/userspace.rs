@@ -170,6 +170,13 @@ fn start_pasta(
             c.args([flag, "none"]);
         }
     }
+    if !opts
+        .iter()
+        .any(|o| o.starts_with("-I") || o.starts_with("--ns-ifname"))
+    {
+        // Docker's name, whatever the host's interface is called.
+        c.args(["-I", "eth0"]);
+    }
     if nix::unistd::geteuid().is_root() {
         // As root it would become nobody, who may not enter the namespace.
         c.args(["--runas", "0"]);

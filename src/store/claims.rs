@@ -20,7 +20,7 @@ const DIR: &str = "/run/skiff-networks";
 /// Claims are kept only where bridges can be made (root): a rootless
 /// store has none to collide.
 fn enabled() -> bool {
-    nix::unistd::geteuid().is_root() && Path::new("/run").is_dir()
+    !crate::config::is_rootless() && Path::new("/run").is_dir()
 }
 
 fn file_of(subnet: &Ipv4Net) -> PathBuf {

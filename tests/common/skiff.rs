@@ -100,13 +100,16 @@ fn remove_networks_left(root: &Path) {
     let Ok(rd) = std::fs::read_dir(root.join("networks")) else {
         return;
     };
+    let Ok(store) = skiff::store::Store::open(root) else {
+        return;
+    };
     for e in rd.flatten() {
         let Ok(data) = std::fs::read(e.path()) else {
             continue;
         };
         // Its bridge and its packet filter rules, as `network rm` takes them.
         if let Ok(net) = serde_json::from_slice::<skiff::store::NetworkRecord>(&data) {
-            skiff::network::setup::remove_bridge(&net);
+            skiff::network::setup::remove_bridge(&store, &net);
         }
     }
 }
