@@ -17,6 +17,9 @@ use std::process::{Command, Stdio};
 
 use crate::store::ports::PublishedPort;
 
+/// In a stack's directory: the stack holds published host ports.
+const PORTS_MARK: &str = "ports";
+
 /// A user-space network stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stack {
@@ -114,6 +117,10 @@ pub fn start(
             stack.name(),
             stack.name()
         );
+    }
+    if !forwards.is_empty() {
+        // Its end is waited for (`stop`) only when it holds host ports.
+        crate::util::fs::atomic_write_volatile(&dir.join(PORTS_MARK), b"")?;
     }
     match stack {
         Stack::Pasta => start_pasta(opts, netns, dir, forwards),
@@ -355,7 +362,10 @@ pub fn stop(dir: &Path) {
                     nix::unistd::Pid::from_raw(pid),
                     nix::sys::signal::Signal::SIGTERM,
                 );
-                let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                // Waited for when it holds host ports the next container
+                // may want at once; else it goes in its own time.
+                let wait = if dir.join(PORTS_MARK).exists() { 2 } else { 0 };
+                let end = std::time::Instant::now() + std::time::Duration::from_secs(wait);
                 while is_it() && std::time::Instant::now() < end {
                     std::thread::sleep(std::time::Duration::from_millis(2));
                 }
