@@ -161,7 +161,8 @@ pub fn connect_forwarding(
             .and_then(|()| {
                 let stacks = stack_dir(store, &rec.id);
                 crate::util::fs::mkdir_all(&stacks, 0o700)?;
-                userspace::start(stack, &opts, &at, &stacks, forwards)
+                let gone = || matches!(store.container(&rec.id), Ok(None));
+                userspace::start(stack, &opts, &at, &stacks, forwards, &gone)
             })
             .and_then(|()| {
                 // Removed while its stack started (`rm -f`): the stack
@@ -231,7 +232,8 @@ fn connect_all(
         // Its way out, and its published ports: a user-space stack.
         let stacks = stack_dir(store, &rec.id);
         crate::util::fs::mkdir_all(&stacks, 0o700)?;
-        userspace::start(userspace::pick()?, &[], &at, &stacks, forwards)?;
+        let gone = || matches!(store.container(&rec.id), Ok(None));
+        userspace::start(userspace::pick()?, &[], &at, &stacks, forwards, &gone)?;
     }
     Ok(out)
 }

@@ -106,6 +106,7 @@ pub fn start(
     netns: &Path,
     dir: &Path,
     forwards: &[PublishedPort],
+    gone: &dyn Fn() -> bool,
 ) -> Result<()> {
     if !installed(stack.name()) {
         let package = match stack {
@@ -123,7 +124,7 @@ pub fn start(
         crate::util::fs::atomic_write_volatile(&dir.join(PORTS_MARK), b"")?;
     }
     match stack {
-        Stack::Pasta => start_pasta(opts, netns, dir, forwards),
+        Stack::Pasta => start_pasta(opts, netns, dir, forwards, gone),
         Stack::Slirp4netns => {
             start_slirp(opts, netns, dir, !forwards.is_empty())?;
             forward_slirp(dir, forwards)
@@ -157,6 +158,7 @@ fn start_pasta(
     netns: &Path,
     dir: &Path,
     forwards: &[PublishedPort],
+    gone: &dyn Fn() -> bool,
 ) -> Result<()> {
     let mut c = Command::new("pasta");
     c.args(["--config-net", "--quiet", "--netns"])
@@ -192,14 +194,49 @@ fn start_pasta(
         // `-t 8080` given as one option: pasta wants two arguments.
         c.args(o.split_whitespace());
     }
-    let out = c
+    // Its messages into a file, not a pipe: its daemon would hold a
+    // pipe open, and a start that never ends must not hold this one.
+    let log = dir.join("pasta.log");
+    let mut child = c
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
+        .stderr(std::fs::File::create(&log).with_context(|| format!("create {}", log.display()))?)
+        .spawn()
         .context("run pasta")?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
+    // A container removed meanwhile (`rm -f`) takes its namespace's file
+    // away under pasta, which may then never say it is ready.
+    let start = std::time::Instant::now();
+    let mut checked = start;
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        let now = std::time::Instant::now();
+        let timed_out = now - start > std::time::Duration::from_secs(10);
+        let removed = now - checked > std::time::Duration::from_millis(50) && {
+            checked = now;
+            gone()
+        };
+        if timed_out || removed {
+            let _ = child.kill();
+            let _ = child.wait();
+            if let Ok(pid) = std::fs::read_to_string(dir.join("pasta.pid")) {
+                if let Ok(pid) = pid.trim().parse::<i32>() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            if removed {
+                bail!("pasta: the container was removed while its network started");
+            }
+            bail!("pasta: the network was not up after 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    if !status.success() {
+        let err = std::fs::read_to_string(&log).unwrap_or_default();
         let why = err
             .lines()
             .rfind(|l| !l.contains("syslog") && !l.trim().is_empty())

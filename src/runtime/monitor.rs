@@ -33,6 +33,8 @@ const RESET_AFTER: Duration = Duration::from_secs(10);
 
 /// When the monitor gives back its start-up memory (see `pump`).
 const SLIM_AFTER: Duration = Duration::from_secs(1);
+/// How often a monitor makes sure its container's record is still there.
+const ORPHAN_CHECK: Duration = Duration::from_secs(2);
 
 /// Run container `id` under this process until it is done for good.
 /// `ready` is the pipe to the command that started the monitor; clients
@@ -243,6 +245,7 @@ fn run_once(
     }
     let mut prober = Prober::start(id, roots.clone(), rec.healthcheck.as_ref())?;
     let exit = pump(
+        &store.container_dir(id).join("container.json"),
         spawned,
         pipes,
         stdin_w,
@@ -300,6 +303,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 /// the container exits; pass their input on; forward signals sent to the
 /// monitor; run the health probes when they are due.
 fn pump(
+    record: &std::path::Path,
     spawned: Spawned,
     pipes: Option<(OwnedFd, OwnedFd)>,
     stdin_w: Option<OwnedFd>,
@@ -333,6 +337,10 @@ fn pump(
     // the monitor only copies output and waits, so what it touched of
     // skiff's code and heap to get here goes back to the kernel.
     let mut slim_at = Some(Instant::now() + SLIM_AFTER);
+    // A container whose record is gone (removed by a command that took
+    // it for half-made or lost while it started) must not run on, unseen
+    // by every command: looked for every few seconds, it is then ended.
+    let mut orphan_at = Instant::now() + ORPHAN_CHECK;
     loop {
         let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
         for (fd, _) in &sources {
@@ -347,14 +355,25 @@ fn pump(
                 fds.push(PollFd::new(fd, PollFlags::POLLIN));
             }
         }
-        let wake_at = [slim_at, probe.as_ref().map(|(p, _)| p.deadline())]
-            .into_iter()
-            .flatten()
-            .min();
+        let wake_at = [
+            slim_at,
+            Some(orphan_at),
+            probe.as_ref().map(|(p, _)| p.deadline()),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let woke = poll(&mut fds, process::timeout_until(wake_at));
         if slim_at.is_some_and(|t| Instant::now() >= t) {
             slim_at = None;
             crate::sys::mem::slim();
+        }
+        if Instant::now() >= orphan_at {
+            orphan_at = Instant::now() + ORPHAN_CHECK;
+            if !record.exists() {
+                // Its end comes as SIGCHLD, below.
+                let _ = nix::sys::signal::kill(child.pid(), nix::sys::signal::Signal::SIGKILL);
+            }
         }
         match woke {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
