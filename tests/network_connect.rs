@@ -583,3 +583,35 @@ fn rules_after_rm(tag: &str) -> bool {
         .unwrap();
     String::from_utf8_lossy(&rules.stdout).contains(tag)
 }
+
+#[test]
+fn leaving_the_network_of_its_published_ports_unpublishes_them() {
+    let c = Ctx::new("net_leave_ports");
+    c.env
+        .ok(&["network", "create", "--subnet", "10.214.9.0/24", "pubnet"]);
+    let port = common::net::free_port().to_string();
+    let spec = format!("{port}:80");
+    sleeper(
+        &c,
+        "pub",
+        &["--network", "pubnet", "--network", "bridge", "-p", &spec],
+    );
+    assert!(c.env.ok(&["port", "pub"]).stdout.contains(&port));
+    let id = c.inspect("pub")["Id"].as_str().unwrap().to_string();
+    let out = c.env.ok(&["network", "disconnect", "pubnet", "pub"]);
+    assert!(
+        out.stderr
+            .contains("they are not published until it starts again"),
+        "{out}"
+    );
+    assert_eq!(c.env.ok(&["port", "pub"]).stdout, "");
+    // No rule of its left pointing at the address it gave back.
+    let rules = Command::new("nft")
+        .args(["list", "table", "ip", "skiff"])
+        .output()
+        .unwrap();
+    let rules = String::from_utf8_lossy(&rules.stdout).to_string();
+    assert!(!rules.contains(&id[..12]), "{rules}");
+    c.env.ok(&["rm", "-f", "pub"]);
+    c.env.ok(&["network", "rm", "pubnet"]);
+}

@@ -172,12 +172,28 @@ pub fn disconnect(store: &Store, net: &str, container: &str, force: bool) -> Res
             rec.id
         );
     }
+    // Its published ports go to its address on its first network: that
+    // address is given back now, and may be leased to another container.
+    let unpublished = state::is_running(&rec)
+        && rec.networks.first() == Some(&name)
+        && !rec.state.ports.is_empty()
+        && !crate::config::is_rootless();
     if state::is_running(&rec) {
         crate::network::setup::detach_running(store, &rec, &name)?;
     } else {
         store.release(&name, &rec.id)?;
     }
+    if unpublished {
+        crate::network::publish::unpublish(store, &rec.id);
+        eprintln!(
+            "skiff: warning: container {} left the network its published ports go to: they are not published until it starts again",
+            rec.name
+        );
+    }
     store.update_container(&rec.id, |c| {
+        if unpublished {
+            c.state.ports.clear();
+        }
         c.settle_endpoint_config();
         c.networks.retain(|n| *n != name);
         c.endpoint_config.remove(&name);
