@@ -32,13 +32,12 @@ pub(super) enum Tool {
     Iptables,
 }
 
+/// On `PATH`, or in the sbin directories a user's `PATH` may leave out.
 fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .any(|d| d.join(name).is_file())
+    crate::util::fs::on_path(name)
+        || ["/usr/sbin", "/sbin"]
+            .iter()
+            .any(|d| std::path::Path::new(d).join(name).is_file())
 }
 
 pub(super) fn tool() -> Result<Tool> {

@@ -74,21 +74,12 @@ pub fn check_options(stack: Stack, opts: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// On `PATH`, where it is then run from.
-fn installed(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .any(|d| d.join(name).is_file())
-}
-
 /// The stack to use where none is named: pasta when it is installed,
 /// else slirp4netns; neither is a clear error.
 pub fn pick() -> Result<Stack> {
-    if installed("pasta") {
+    if crate::util::fs::on_path("pasta") {
         Ok(Stack::Pasta)
-    } else if installed("slirp4netns") {
+    } else if crate::util::fs::on_path("slirp4netns") {
         Ok(Stack::Slirp4netns)
     } else {
         Err(crate::error::kind_err(
@@ -108,7 +99,7 @@ pub fn start(
     forwards: &[PublishedPort],
     gone: &dyn Fn() -> bool,
 ) -> Result<()> {
-    if !installed(stack.name()) {
+    if !crate::util::fs::on_path(stack.name()) {
         let package = match stack {
             Stack::Pasta => "passt",
             Stack::Slirp4netns => "slirp4netns",

@@ -69,11 +69,6 @@ pub fn maps(own: u32, ranges: &[(u32, u32)]) -> Vec<LinuxIdMapping> {
     out
 }
 
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-}
-
 /// The full maps of this user, or why there are none.
 fn full_maps(
     uid: u32,
@@ -92,7 +87,7 @@ fn full_maps(
             "no subordinate ids for {who} in /etc/subuid and /etc/subgid"
         ));
     }
-    if !on_path("newuidmap") || !on_path("newgidmap") {
+    if !crate::util::fs::on_path("newuidmap") || !crate::util::fs::on_path("newgidmap") {
         return Err("newuidmap and newgidmap (package uidmap) are not installed".into());
     }
     Ok((maps(uid, &subuid), maps(gid, &subgid)))

@@ -163,6 +163,13 @@ pub fn pid_in_name(name: &str, prefix: &str) -> Option<u32> {
     name.strip_prefix(prefix)?.split('-').next()?.parse().ok()
 }
 
+/// Is there a file `name` in a directory of `PATH` (where a command of
+/// that name is then run from)?
+pub fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
