@@ -211,12 +211,6 @@ for r in $(seq "$rounds"); do
 done
 for p in "${paths[@]}"; do echo "   $p: Gbit/s${tput[$p]}; conn/s${rate[$p]}" >&2; done
 
-median() {
-    tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1}
-        END { if (NR == 0) { print "nan"; exit }
-              v = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f\n", v }'
-}
-
 # --- part 2: the bridge's set-up latency -------------------------------------
 
 n2=$((rounds * 6))
@@ -249,20 +243,19 @@ done
 echo
 echo "published port, client on the host, server in the container; $rounds interleaved rounds, medians"
 printf '%-12s %12s %10s %14s %10s\n' path Gbit_per_s x_direct conn_per_s x_direct
-dt=$(echo "${tput[direct]}" | median)
-dr=$(echo "${rate[direct]}" | median)
+dt=$(echo "${tput[direct]}" | stat_of median 3)
+dr=$(echo "${rate[direct]}" | stat_of median 3)
 for p in "${paths[@]}"; do
-    t=$(echo "${tput[$p]}" | median)
-    c=$(echo "${rate[$p]}" | median)
+    t=$(echo "${tput[$p]}" | stat_of median 3)
+    c=$(echo "${rate[$p]}" | stat_of median 3)
     printf '%-12s %12s %10s %14.0f %10s\n' "$p" "$t" \
-        "$(awk -v a="$t" -v b="$dt" 'BEGIN {printf "%.3f", a / b}')" "$c" \
-        "$(awk -v a="$c" -v b="$dr" 'BEGIN {printf "%.3f", a / b}')"
+        "$(ratio "$t" "$dt" 3)" "$c" "$(ratio "$c" "$dr" 3)"
 done
 echo
 echo "\`run --rm IMG true\`, $n2 interleaved rounds, median wall ms"
 printf '%-8s %10s %10s %12s\n' tool bridge none bridge_extra
 for tool in skiff podman; do
-    b=$(echo "${lat[$tool-bridge]}" | median)
-    z=$(echo "${lat[$tool-none]}" | median)
+    b=$(echo "${lat[$tool-bridge]}" | stat_of median 3)
+    z=$(echo "${lat[$tool-none]}" | stat_of median 3)
     printf '%-8s %10.1f %10.1f %12.1f\n' "$tool" "$b" "$z" "$(awk -v a="$b" -v b="$z" 'BEGIN {print a - b}')"
 done

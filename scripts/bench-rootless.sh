@@ -239,18 +239,6 @@ for r in $(seq "$rounds"); do
     [ $((r % 10)) -eq 0 ] && echo "   $r/$rounds" >&2
 done
 
-stat_of() { # stat_of median|p90|min|max < values
-    tr ' ' '\n' | sed '/^$/d' | sort -g | awk -v what="$1" '{a[NR] = $1}
-        END {
-            if (NR == 0) { print "nan"; exit }
-            if (what == "median") v = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-            else if (what == "min") v = a[1]
-            else if (what == "max") v = a[NR]
-            else { i = int(NR * 0.9 + 0.999999); if (i < 1) i = 1; v = a[i] }
-            printf "%.1f\n", v
-        }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b != "nan" && b > 0 && a != "nan") printf "%.2f", a / b; else print "-"}'; }
 
 start_report=$(
     echo "start of \`run --rm --network none IMG true\` (busybox; the -net rows with each tool's default network), $rounds interleaved rounds, wall ms"

@@ -168,16 +168,6 @@ if [[ " ${tools[*]} " == *" skiff "* ]]; then
     done
 fi
 
-stat_of() { # stat_of median|p90 < values
-    tr ' ' '\n' | sed '/^$/d' | sort -g | awk -v what="$1" '{a[NR] = $1}
-        END {
-            if (NR == 0) { print "nan"; exit }
-            if (what == "median") v = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-            else { i = int(NR * 0.9 + 0.999999); if (i < 1) i = 1; v = a[i] }
-            printf "%.1f\n", v
-        }'
-}
-
 echo
 echo "start of \`run --rm IMG true\` (busybox), $rounds interleaved rounds, wall ms"
 printf '%-12s %10s %10s %10s %10s %7s\n' tool median_ms p90_ms x_floor x_floor90 failed
@@ -194,8 +184,8 @@ for t in skiff skiff-nonet podman runc floor; do
     fi
     m=$(echo "${times[$t]}" | stat_of median)
     p=$(echo "${times[$t]}" | stat_of p90)
-    xm=$(awk -v a="$m" -v b="$fm" 'BEGIN {if (b != "nan" && b > 0 && a != "nan") printf "%.2f", a / b; else print "-"}')
-    xp=$(awk -v a="$p" -v b="$f9" 'BEGIN {if (b != "nan" && b > 0 && a != "nan") printf "%.2f", a / b; else print "-"}')
+    xm=$(ratio "$m" "$fm")
+    xp=$(ratio "$p" "$f9")
     printf '%-12s %10s %10s %10s %10s %7s\n' "$t" "$m" "$p" "$xm" "$xp" "${fails[$t]}"
 done
 if [ "$rss_kb" -gt 0 ]; then

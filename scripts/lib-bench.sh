@@ -107,3 +107,25 @@ drop_store_bridge() {
             nft delete rule ip skiff "$chain" handle "$handle" 2>/dev/null || true
         done
 }
+
+# stat_of median|p90|min|max [DECIMALS] < values: one statistic of the
+# numbers read (whitespace-separated), with DECIMALS places (1); nan when
+# there are none.
+stat_of() {
+    tr ' ' '\n' | sed '/^$/d' | sort -g | awk -v what="$1" -v places="${2:-1}" '{a[NR] = $1}
+        END {
+            if (NR == 0) { print "nan"; exit }
+            if (what == "median") v = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+            else if (what == "min") v = a[1]
+            else if (what == "max") v = a[NR]
+            else { i = int(NR * 0.9 + 0.999999); if (i < 1) i = 1; v = a[i] }
+            printf "%." places "f\n", v
+        }'
+}
+
+# ratio A B [DECIMALS]: A / B with DECIMALS places (2), or "-" when either
+# is missing.
+ratio() {
+    awk -v a="$1" -v b="$2" -v places="${3:-2}" \
+        'BEGIN {if (b != "nan" && b > 0 && a != "nan") printf "%." places "f", a / b; else print "-"}'
+}
