@@ -299,6 +299,56 @@ fn a_killed_monitor_is_noticed_by_the_next_command() {
 }
 
 #[test]
+fn starts_at_once_start_it_once() {
+    let c = Ctx::new("life_start_race");
+    let bb = c.bb();
+    let since = chrono_now_secs().to_string();
+    c.env.ok(&["create", "--name", "once", &bb, "sleep", "60"]);
+    // Six at once, some attached: each succeeds, one of them starts it,
+    // the others find it running.
+    let starts: Vec<_> = (0..6)
+        .map(|i| {
+            let args: &[&str] = if i % 3 == 2 {
+                &["start", "-a", "once"]
+            } else {
+                &["start", "once"]
+            };
+            c.env.spawn(args)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    c.env.ok(&["stop", "-t", "0", "once"]);
+    for ch in starts {
+        let out = common::skiff::wait_out(ch, "skiff start once");
+        assert!(out.code == 0 || out.code == 137, "{out}");
+    }
+    let until = (chrono_now_secs() + 1).to_string();
+    let out = c.env.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=once",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert_eq!(
+        out.stdout.lines().filter(|l| *l == "start").count(),
+        1,
+        "{out}"
+    );
+    // And a start right after a stop waits for the old monitor's end.
+    for _ in 0..3 {
+        c.env.ok(&["start", "once"]);
+        assert!(ps_line(&c, "once").contains("Up "));
+        c.env.ok(&["stop", "-t", "0", "once"]);
+    }
+    c.env.ok(&["rm", "once"]);
+}
+
+#[test]
 fn a_killed_container_and_killed_commands_leave_a_true_state() {
     let c = Ctx::new("life_kill_cmds");
     let bb = c.bb();

@@ -71,7 +71,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         &args.id,
         ready,
         &sock,
-        (args.wait_attach, &roots),
+        (args.wait_attach, &roots, args.maker_fd.is_some()),
         &mut scope,
     );
     // Out of it, and it goes: the monitor is about to exit.

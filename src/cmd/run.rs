@@ -355,6 +355,9 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         return Ok(0);
     }
     let id = made.id.clone();
+    // Its maker starts it: a `start` meanwhile waits for this to let go.
+    let _owner = crate::container::state::claim(&store, &id, true)?
+        .ok_or_else(|| anyhow::anyhow!("container {id} was started by another command"))?;
 
     // Without -i the container's stdin is /dev/null, as Docker's is.
     let io = if opts.interactive || opts.tty {

@@ -9,7 +9,9 @@
 use crate::store::containers::now;
 use crate::store::{ContainerRecord, Store};
 use crate::util::fs::process_is;
+use crate::util::lock::LockGuard;
 use anyhow::Result;
+use std::time::{Duration, Instant};
 
 /// Exit code recorded for a container whose owner vanished (Docker shows
 /// 255 for containers it finds dead after a daemon crash).
@@ -89,6 +91,57 @@ pub fn sync(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecor
         return Ok(None);
     }
     Ok(Some(fixed))
+}
+
+/// How long a start waits for another command starting the same
+/// container.
+const CLAIM_WAIT: Duration = Duration::from_secs(60);
+
+/// Take container `id` to start it: the owner's lock, held for as long
+/// as this process keeps the container, or `None` when another command
+/// started it meanwhile (it runs). A container another command is still
+/// making (`run -d` killed after handing it to its monitor) or starting
+/// is waited for, so two starts never race; `maker` says this process is
+/// the maker's own (its monitor, or the foreground `run`).
+pub fn claim(store: &Store, id: &str, maker: bool) -> Result<Option<LockGuard>> {
+    let until = Instant::now() + CLAIM_WAIT;
+    loop {
+        let rec = current(store, id)?;
+        if !matches!(rec.state.status.as_str(), "created" | "exited" | "dead") {
+            return Ok(None);
+        }
+        if maker || !store.being_made(&rec) {
+            if let Some(lock) = store.try_own(id)? {
+                // Started and ended by the one before: as it is now.
+                let rec = current(store, id)?;
+                if matches!(rec.state.status.as_str(), "created" | "exited" | "dead") {
+                    return Ok(Some(lock));
+                }
+                return Ok(None);
+            }
+        }
+        if Instant::now() > until {
+            crate::bail_kind!(
+                InvalidState,
+                "container {id} is being started by another command"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Container `id` as it is now, its status true.
+fn current(store: &Store, id: &str) -> Result<ContainerRecord> {
+    let found = match store.container(id)? {
+        Some(rec) => sync(store, rec)?,
+        None => None,
+    };
+    found.ok_or_else(|| {
+        crate::error::kind_err(
+            crate::error::ErrorKind::NotFound,
+            format!("No such container: {id}"),
+        )
+    })
 }
 
 /// Every container, its status true, newest first.

@@ -50,10 +50,32 @@ pub fn serve(
     id: &str,
     ready: OwnedFd,
     attach_path: &std::path::Path,
-    (wait_attach, roots): (bool, &Roots),
+    (wait_attach, roots, maker): (bool, &Roots, bool),
     scope: &mut Option<crate::cgroup::MonitorScope>,
 ) -> Result<()> {
     let mut ready = Some(std::fs::File::from(ready));
+    // The container is this monitor's alone, or, started meanwhile by
+    // another command, not to be started again (Docker's `start` of a
+    // running container): its socket is that owner's.
+    let _owner = match crate::container::state::claim(store, id, maker) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            if let Some(mut r) = ready.take() {
+                if wait_attach {
+                    let _ = r.write_all(b"bound\n");
+                }
+                let _ = r.write_all(b"ok\n");
+            }
+            return Ok(());
+        }
+        Err(e) => {
+            if let Some(mut r) = ready.take() {
+                let code = kind_of(&e).map(|k| k.exit_code()).unwrap_or(125);
+                let _ = write!(r, "err {code}\n{e:#}");
+            }
+            return Err(e);
+        }
+    };
     let mut hub = match Hub::bind(attach_path) {
         Ok(h) => Some(h),
         // Detached containers run without attach rather than not at all.

@@ -462,6 +462,21 @@ impl Store {
         rec.state.creator_pid.is_some() && !Maker::held(&self.container_dir(&rec.id))
     }
 
+    /// Is the command that makes container `rec` (or the monitor it
+    /// handed its lock to) still at work on it?
+    pub fn being_made(&self, rec: &ContainerRecord) -> bool {
+        rec.state.creator_pid.is_some() && Maker::held(&self.container_dir(&rec.id))
+    }
+
+    /// The lock of container `id`'s owner (`owner.lock` in its directory),
+    /// if no one holds it: the one process that starts the container and
+    /// keeps it (its monitor, or a foreground `run`) holds it from before
+    /// the start until it lets the container go. `None` when another has
+    /// it.
+    pub fn try_own(&self, id: &str) -> Result<Option<LockGuard>> {
+        crate::util::lock::try_lock_exclusive(&self.container_dir(id).join("owner.lock"))
+    }
+
     /// Replace the record on disk. A `--rm` container's record lives only
     /// as long as its process, so it is written without flushing (a power
     /// cut leaves at worst an empty record, taken as a half-made
