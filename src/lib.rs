@@ -4,6 +4,7 @@
 //! `main -> cmd -> image -> {registry, store} -> sys`.
 #![deny(unsafe_code)]
 
+pub mod build;
 pub mod cgroup;
 pub mod cmd;
 pub mod config;

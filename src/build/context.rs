@@ -1,0 +1,1 @@
+//! (context and COPY: being written)

@@ -1,0 +1,12 @@
+//! `skiff build`: Containerfile/Dockerfile builds. The file is parsed
+//! (`parse`, into `ast`), words are expanded against the build's
+//! arguments and environment as each step runs (`expand`), the context
+//! is read through its ignore file (`context`, `ignore`), and `COPY`/`ADD`
+//! place files into a step's filesystem (`copy`).
+
+pub mod ast;
+pub mod context;
+pub mod copy;
+pub mod expand;
+pub mod ignore;
+pub mod parse;

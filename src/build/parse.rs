@@ -1,0 +1,1 @@
+//! (parser: being written)
