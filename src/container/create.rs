@@ -12,7 +12,7 @@ use crate::image::pull::{pull, PullOptions};
 use crate::image::remote::RegistryFlags;
 use crate::registry::Reference;
 use crate::runtime::create::{
-    copy_up, image_file, write_etc_files, EtcOptions, OverlayPlan, OVERLAY_ANNOTATION,
+    copy_up, image_file, to_annotation, write_etc_files, EtcOptions, OVERLAY_ANNOTATION,
 };
 use crate::runtime::opts::mounts::image_volumes;
 use crate::runtime::opts::userns::UsernsMode;
@@ -67,24 +67,6 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
         netns_file: false,
         host_gateway: None,
     };
-    if rootless && opts.userns != crate::runtime::opts::userns::UsernsMode::Host {
-        // Its init makes a user namespace of its own, and from there it
-        // may not join a network namespace skiff's namespace owns: a
-        // namespace of its own, loopback only.
-        match &opts.network {
-            NetworkMode::Bridge(_) => eprintln!(
-                "skiff: warning: a container with a user namespace of its own (--userns) has loopback only when rootless"
-            ),
-            NetworkMode::None | NetworkMode::Host => {}
-            _ => crate::bail_kind!(
-                InvalidArgument,
-                "--network {}: not available rootless with --userns (a user namespace of its own)",
-                opts.network.name()
-            ),
-        }
-        out.mode = "none".into();
-        return Ok(out);
-    }
     let user_nets = opts.networks.iter().any(|a| a.name != "bridge");
     if rootless && user_nets && opts.networks.iter().any(|a| a.name == "bridge") {
         crate::bail_kind!(
@@ -174,16 +156,6 @@ pub fn create<'a>(
         // Never silently: the container runs, without them.
         eprintln!(
             "skiff: warning: resource limits cannot be applied rootless without a delegated cgroup; the container runs without them"
-        );
-    }
-    if cfg.rootless
-        && (!opts.ports.is_empty() || opts.publish_all)
-        && opts.userns != crate::runtime::opts::userns::UsernsMode::Host
-    {
-        // Loopback only (`resolve_networks`): recorded, not published,
-        // and said so.
-        eprintln!(
-            "skiff: warning: published ports are not supported rootless with --userns; the container runs without them"
         );
     }
     // Before anything is made: a device that is not there is the
@@ -409,17 +381,19 @@ pub fn create<'a>(
     })?;
     clamp_capabilities(&mut spec)?;
     let mut ann = spec.annotations().clone().unwrap_or_default();
-    let overlay = OverlayPlan {
-        volatile: opts.rm,
-        ..OverlayPlan::new(
-            &img.layers
-                .iter()
-                .map(|c| store.layer_dir(c))
-                .collect::<Vec<_>>(),
-            &dir,
-        )
-    };
-    ann.insert(OVERLAY_ANNOTATION.to_string(), overlay.to_annotation());
+    let overlay = super::rootfs::make(
+        store,
+        cfg,
+        &img.layers
+            .iter()
+            .map(|c| store.layer_dir(c))
+            .collect::<Vec<_>>(),
+        &dir,
+        &crate::util::idshift::IdShift::identity(),
+        userns.as_ref(),
+        opts.rm,
+    )?;
+    ann.insert(OVERLAY_ANNOTATION.to_string(), to_annotation(&overlay));
     spec.set_annotations(Some(ann));
     crate::util::fs::atomic_write_volatile(&dir.join("config.json"), &serde_json::to_vec(&spec)?)?;
     // The record was written with no volumes: rewritten only if there are.

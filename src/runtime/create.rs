@@ -4,37 +4,28 @@
 
 use crate::util::fs::atomic_write_volatile as atomic_write;
 use anyhow::Result;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-pub use super::bundle::OVERLAY_ANNOTATION;
+pub use super::bundle::{Overlay, OVERLAY_ANNOTATION};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct OverlayPlan {
-    /// Lower directories, top layer first (overlayfs's order).
-    pub lower: Vec<PathBuf>,
-    pub upper: PathBuf,
-    pub work: PathBuf,
-    /// The writes need not outlive the container (`--rm`): see
-    /// [`super::bundle::Overlay::volatile`].
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub volatile: bool,
+/// The overlay of an image's layers, given bottom first (as images list
+/// them), for the container in `container_dir`: its `upper` and `work`
+/// there.
+pub fn overlay_plan(layers_bottom_first: &[PathBuf], container_dir: &Path) -> Overlay {
+    Overlay {
+        lower: layers_bottom_first.iter().rev().cloned().collect(),
+        upper: Some(container_dir.join("upper")),
+        work: Some(container_dir.join("work")),
+        volatile: false,
+        driver: Default::default(),
+        idmap: false,
+        userxattr: false,
+    }
 }
 
-impl OverlayPlan {
-    /// The plan for image layers given bottom first (as images list them).
-    pub fn new(layers_bottom_first: &[PathBuf], container_dir: &Path) -> OverlayPlan {
-        OverlayPlan {
-            lower: layers_bottom_first.iter().rev().cloned().collect(),
-            upper: container_dir.join("upper"),
-            work: container_dir.join("work"),
-            volatile: false,
-        }
-    }
-
-    pub fn to_annotation(&self) -> String {
-        serde_json::to_string(self).expect("paths serialize")
-    }
+/// The annotation's text for `o`.
+pub fn to_annotation(o: &Overlay) -> String {
+    serde_json::to_string(o).expect("paths serialize")
 }
 
 /// How the container's name resolution is set up.
@@ -320,14 +311,26 @@ mod tests {
 
     #[test]
     fn overlay_plan_is_top_first() {
-        let p = OverlayPlan::new(
+        let p = overlay_plan(
             &[PathBuf::from("/l/a"), PathBuf::from("/l/b")],
             Path::new("/c"),
         );
         assert_eq!(p.lower, vec![PathBuf::from("/l/b"), PathBuf::from("/l/a")]);
         assert_eq!(
-            p.to_annotation(),
+            to_annotation(&p),
             r#"{"lower":["/l/b","/l/a"],"upper":"/c/upper","work":"/c/work"}"#
         );
+        let vfs = Overlay {
+            driver: crate::store::driver::Driver::Vfs,
+            upper: None,
+            work: None,
+            ..p
+        };
+        assert_eq!(
+            to_annotation(&vfs),
+            r#"{"lower":["/l/b","/l/a"],"driver":"vfs"}"#
+        );
+        let back = crate::runtime::bundle::parse_overlay(&to_annotation(&vfs)).unwrap();
+        assert_eq!(back.driver, crate::store::driver::Driver::Vfs);
     }
 }

@@ -18,6 +18,7 @@ mod blobs;
 mod check;
 mod claims;
 pub mod containers;
+pub mod driver;
 pub mod events;
 mod gc;
 mod images;
