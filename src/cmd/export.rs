@@ -3,8 +3,9 @@
 use crate::config::Config;
 use crate::container::fs::{open_root, Access};
 use crate::container::state::find;
-use crate::container::tarfs::{append_tree, Links};
+use crate::container::tarfs::{append_tree_as, Links};
 use crate::store::Store;
+use crate::util::idshift::IdShift;
 use anyhow::{Context, Result};
 use std::ffi::OsStr;
 use std::fs::File;
@@ -21,15 +22,16 @@ pub struct Args {
     pub container: String,
 }
 
-fn write(root: BorrowedFd, w: impl Write) -> Result<()> {
+fn write(root: BorrowedFd, w: impl Write, shift: &IdShift) -> Result<()> {
     let mut b = tar::Builder::new(BufWriter::with_capacity(1 << 20, w));
     b.follow_symlinks(false);
-    append_tree(
+    append_tree_as(
         &mut b,
         root,
         OsStr::new(""),
         Path::new(""),
         &mut Links::new(),
+        shift,
     )?;
     b.into_inner()?.flush()?;
     Ok(())
@@ -45,13 +47,20 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         );
     }
     let view = open_root(&store, &rec, Access::Export)?;
+    // A container that sees its image through its maps: its files go
+    // back to its own ids, as in the image they came from.
+    let shift = if crate::container::fs::overlay_of(&store, &rec)?.shifted {
+        crate::container::changes::shift_of(&store, &rec)
+    } else {
+        IdShift::identity()
+    };
     let what = || format!("export {}", args.container);
     match &args.output {
         Some(p) => {
             let tmp = crate::util::fs::tmp_sibling(p);
             let res = (|| -> Result<()> {
                 let f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-                write(view.fd(), &f)?;
+                write(view.fd(), &f, &shift)?;
                 f.sync_all()?;
                 std::fs::rename(&tmp, p).with_context(|| format!("rename to {}", p.display()))
             })();
@@ -60,7 +69,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             }
             res.with_context(what)?;
         }
-        None => write(view.fd(), std::io::stdout().lock()).with_context(what)?,
+        None => write(view.fd(), std::io::stdout().lock(), &shift).with_context(what)?,
     }
     Ok(0)
 }

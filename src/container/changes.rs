@@ -182,7 +182,7 @@ struct Layers {
 
 /// The ids of the container's user namespace, from its spec (identity
 /// without one of its own).
-pub(super) fn shift_of(store: &Store, rec: &ContainerRecord) -> IdShift {
+pub fn shift_of(store: &Store, rec: &ContainerRecord) -> IdShift {
     let p = store.container_dir(&rec.id).join("config.json");
     let Ok(bytes) = std::fs::read(p) else {
         return IdShift::identity();

@@ -103,6 +103,7 @@ pub fn overlay_of(store: &Store, rec: &ContainerRecord) -> Result<Overlay> {
         volatile: false,
         driver: Driver::Overlay,
         idmap: false,
+        shifted: false,
         userxattr: crate::util::ids::in_userns(),
     })
 }
@@ -224,15 +225,13 @@ fn mount_detached(
     let userns = maps
         .map(|(u, g)| crate::ns::idmap::userns_with(&u, &g))
         .transpose()?;
-    let upper = ov.upper.clone();
+    let own = target.parent().map(Path::to_path_buf).unwrap_or_default();
     crate::runtime::premount::in_private_mount_ns(|| {
         if let Some(ns) = &userns {
-            // The container's own upper dir (a top lower when reading)
-            // holds its ids already.
-            for l in ov.lower.iter().filter(|l| Some(*l) != upper.as_ref()) {
-                if !l.starts_with(&target) && l != &target {
-                    crate::runtime::premount::idmap_over(l, ns.as_fd())?;
-                }
+            // The image's layers only: what is the container's own (its
+            // upper dir, a top lower when reading) holds its ids already.
+            for l in ov.lower.iter().filter(|l| !l.starts_with(&own)) {
+                crate::runtime::premount::idmap_over(l, ns.as_fd())?;
             }
         }
         let flags = if read_only {

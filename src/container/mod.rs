@@ -18,3 +18,4 @@ pub mod start;
 pub mod state;
 pub mod tarfs;
 pub mod update;
+pub mod userns;

@@ -36,14 +36,12 @@ pub fn make(
     maps: Option<&crate::runtime::spec::UserNs>,
     rm: bool,
 ) -> Result<Overlay> {
-    let (driver, forced) = crate::runtime::storage::driver_for(store, cfg.storage_driver)?;
+    let driver = crate::runtime::storage::driver_for(store, cfg.storage_driver)?;
     let mut o = overlay_plan(layers, dir);
     o.driver = driver;
+    o.shifted = !shift.is_identity();
     match driver {
         Driver::Vfs => {
-            if !forced {
-                crate::runtime::storage::warn_vfs("the store's storage driver");
-            }
             let rootfs = dir.join("rootfs");
             merge_layers(layers, &rootfs, shift)
                 .with_context(|| format!("copy the image into {}", rootfs.display()))?;

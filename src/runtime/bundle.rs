@@ -61,6 +61,11 @@ pub struct Overlay {
     /// owned by the image's ids on disk, are the image's ids inside.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub idmap: bool,
+    /// The image's files are seen with the container's maps (idmapped,
+    /// or copies chowned to them): their ids outside are the maps' for
+    /// the image's (what `export` takes back).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shifted: bool,
     /// Keep overlayfs's own metadata (whiteouts, opaque directories) in
     /// `user.overlay.*` xattrs: inside a user namespace (rootless) the
     /// `trusted.*` ones can be neither read nor written. Not part of the
@@ -281,6 +286,7 @@ mod tests {
             volatile: false,
             driver: Driver::Overlay,
             idmap: false,
+            shifted: false,
         };
         let (dir, opts) = overlay_options(&o).unwrap();
         assert_eq!(dir.as_deref(), Some(Path::new(base)));

@@ -3,6 +3,7 @@
 //! `/etc/hostname` and `/etc/resolv.conf` files bound into it.
 
 use crate::util::fs::atomic_write_volatile as atomic_write;
+use crate::util::idshift::IdShift;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,7 @@ pub fn overlay_plan(layers_bottom_first: &[PathBuf], container_dir: &Path) -> Ov
         volatile: false,
         driver: Default::default(),
         idmap: false,
+        shifted: false,
         userxattr: false,
     }
 }
@@ -179,6 +181,7 @@ pub fn copy_up(
     path: &str,
     dest: &Path,
     scratch: &Path,
+    shift: &IdShift,
 ) -> Result<()> {
     use anyhow::Context;
     let rel = path.trim_start_matches('/');
@@ -223,7 +226,7 @@ pub fn copy_up(
     let res = if linked || !src.is_dir() {
         Ok(())
     } else {
-        copy_tree(&src, dest)
+        copy_tree(&src, dest, shift)
     };
     let _ = nix::mount::umount2(scratch, nix::mount::MntFlags::MNT_DETACH);
     let _ = std::fs::remove_dir(scratch);
@@ -231,14 +234,19 @@ pub fn copy_up(
     Ok(())
 }
 
-/// Copy a directory's content with modes, owners and links (what `cp -a`
-/// does for the kinds of files volumes hold).
-fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
+/// Copy a directory's content with modes, owners (moved by `shift`, the
+/// container's maps) and links (what `cp -a` does for the kinds of files
+/// volumes hold).
+fn copy_tree(src: &Path, dest: &Path, shift: &IdShift) -> Result<()> {
     use anyhow::Context;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let meta = std::fs::symlink_metadata(src)?;
     std::fs::set_permissions(dest, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-    std::os::unix::fs::lchown(dest, Some(meta.uid()), Some(meta.gid()))?;
+    std::os::unix::fs::lchown(
+        dest,
+        Some(shift.uid(meta.uid())),
+        Some(shift.gid(meta.gid())),
+    )?;
     for entry in std::fs::read_dir(src).with_context(|| format!("read {}", src.display()))? {
         let entry = entry?;
         let from = entry.path();
@@ -247,7 +255,7 @@ fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
         let t = m.file_type();
         if t.is_dir() {
             std::fs::create_dir(&to).with_context(|| format!("create {}", to.display()))?;
-            copy_tree(&from, &to)?;
+            copy_tree(&from, &to, shift)?;
             continue;
         } else if t.is_symlink() {
             std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)
@@ -259,7 +267,7 @@ fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
             // Devices, fifos and sockets do not belong in a volume's seed.
             continue;
         }
-        std::os::unix::fs::lchown(&to, Some(m.uid()), Some(m.gid()))?;
+        std::os::unix::fs::lchown(&to, Some(shift.uid(m.uid())), Some(shift.gid(m.gid())))?;
     }
     Ok(())
 }

@@ -53,8 +53,10 @@ pub fn options(o: &Overlay) -> Result<String> {
     let (Some(u), Some(w)) = (&o.upper, &o.work) else {
         bail!("{PROGRAM} needs an upper and a work directory");
     };
+    // allow_other: the container's processes run as other ids (and in
+    // another user namespace) than the daemon's.
     Ok(format!(
-        "lowerdir={lower},upperdir={},workdir={}",
+        "lowerdir={lower},upperdir={},workdir={},allow_other",
         plain(u)?,
         plain(w)?
     ))
@@ -141,11 +143,12 @@ mod tests {
             volatile: false,
             driver: crate::store::driver::Driver::FuseOverlayfs,
             idmap: false,
+            shifted: false,
             userxattr: false,
         };
         assert_eq!(
             options(&o).unwrap(),
-            "lowerdir=/l/b:/l/a,upperdir=/c/upper,workdir=/c/work"
+            "lowerdir=/l/b:/l/a,upperdir=/c/upper,workdir=/c/work,allow_other"
         );
         let bad = Overlay {
             lower: vec![PathBuf::from("/l:x")],

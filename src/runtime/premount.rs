@@ -137,11 +137,11 @@ fn overlay_detached(o: &Overlay, target: &Path, plan: &Plan) -> Result<OwnedFd> 
     };
     match overlay_by_fds(&o, userns.as_ref().map(|u| u.as_fd())) {
         Ok(fd) => Ok(fd),
-        // Layers given by descriptor: Linux 6.13 and later. Before, by
+        // Layers given by descriptor need a recent kernel. Before, by
         // path, mounted in a namespace of a thread's own and cloned out
         // (that namespace's end then costs the kernel an RCU grace
         // period at the thread's exit, which the fork waits for).
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => in_private_mount_ns(|| {
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => in_private_mount_ns(|| {
             if let Some(ns) = &userns {
                 for l in &o.lower {
                     idmap_over(l, ns.as_fd())?;
@@ -159,7 +159,8 @@ fn overlay_detached(o: &Overlay, target: &Path, plan: &Plan) -> Result<OwnedFd> 
 }
 
 /// Overlay `o` made with `fsopen` and its layers given as descriptors
-/// (idmapped with `userns` when given), never attached anywhere.
+/// (idmapped with `userns` when given), never attached anywhere; an
+/// `Unsupported` error when the kernel takes no layer by descriptor.
 pub fn overlay_by_fds(o: &Overlay, userns: Option<BorrowedFd>) -> std::io::Result<OwnedFd> {
     use rustix::mount::{
         fsconfig_create, fsconfig_set_fd, fsconfig_set_flag, fsmount, fsopen, FsMountFlags,
@@ -173,6 +174,9 @@ pub fn overlay_by_fds(o: &Overlay, userns: Option<BorrowedFd>) -> std::io::Resul
         )
     };
     let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
+    // Kept open until the overlay is made: closing a detached mount's
+    // last descriptor dissolves it, and overlayfs could no longer take it.
+    let mut layers = Vec::new();
     for l in &o.lower {
         let fd = match userns {
             Some(ns) => {
@@ -186,7 +190,15 @@ pub fn overlay_by_fds(o: &Overlay, userns: Option<BorrowedFd>) -> std::io::Resul
             }
             None => dir(l)?,
         };
-        fsconfig_set_fd(&fs, "lowerdir+", &fd)?;
+        fsconfig_set_fd(&fs, "lowerdir+", &fd).map_err(|e| {
+            if e == rustix::io::Errno::INVAL {
+                // Layers by descriptor: recent kernels only.
+                std::io::Error::from(std::io::ErrorKind::Unsupported)
+            } else {
+                e.into()
+            }
+        })?;
+        layers.push(fd);
     }
     if let (Some(u), Some(w)) = (&o.upper, &o.work) {
         fsconfig_set_fd(&fs, "upperdir", dir(u)?)?;
@@ -200,11 +212,9 @@ pub fn overlay_by_fds(o: &Overlay, userns: Option<BorrowedFd>) -> std::io::Resul
         fsconfig_set_flag(&fs, "userxattr")?;
     }
     fsconfig_create(&fs)?;
-    Ok(fsmount(
-        &fs,
-        FsMountFlags::FSMOUNT_CLOEXEC,
-        MountAttrFlags::empty(),
-    )?)
+    let m = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty())?;
+    drop(layers);
+    Ok(m)
 }
 
 /// Cover directory `dir` (in the caller's private mount namespace) with an

@@ -11,13 +11,23 @@ use crate::store::Store;
 use anyhow::Result;
 use nix::mount::MsFlags;
 
-/// The driver for a new container of `store`, and whether it was forced
-/// (`--storage-driver` and its kin) rather than probed.
-pub fn driver_for(store: &Store, forced: Option<Driver>) -> Result<(Driver, bool)> {
+/// The driver for a new container of `store`: `forced` (by
+/// `--storage-driver` and its kin), else the store's. A `vfs` store's
+/// containers are made with its warning (the probe that chose it said
+/// why).
+pub fn driver_for(store: &Store, forced: Option<Driver>) -> Result<Driver> {
     if let Some(d) = forced {
-        return Ok((d, true));
+        return Ok(d);
     }
-    Ok((store.driver_or_probe(|| Ok(probe(store)))?, false))
+    let mut probed = false;
+    let d = store.driver_or_probe(|| {
+        probed = true;
+        Ok(probe(store))
+    })?;
+    if d == Driver::Vfs && !probed {
+        warn_vfs("the store's storage driver");
+    }
+    Ok(d)
 }
 
 /// The one-line warning of a `vfs` store.
@@ -27,32 +37,44 @@ pub fn warn_vfs(why: &str) {
     );
 }
 
-/// The best driver that works here.
+/// The best driver that works here (saying why when it is `vfs`).
 pub fn probe(store: &Store) -> Driver {
-    let overlay = overlay_works(store);
+    let (d, why) = probe_quietly(store.root());
+    if let Some(why) = why {
+        warn_vfs(&why);
+    }
+    d
+}
+
+/// [`probe`] for the store at `root`, the reasons for `vfs` returned
+/// rather than said.
+pub fn probe_quietly(root: &std::path::Path) -> (Driver, Option<String>) {
+    let overlay = overlay_works(root);
     if overlay.is_ok() {
-        return Driver::Overlay;
+        return (Driver::Overlay, None);
     }
     let fuse = super::fuse::usable();
     if fuse.is_ok() {
-        return Driver::FuseOverlayfs;
+        return (Driver::FuseOverlayfs, None);
     }
     let why = format!(
         "{}; and {}",
         overlay.err().unwrap_or_default(),
         fuse.err().unwrap_or_default()
     );
-    warn_vfs(&why);
-    Driver::Vfs
+    (Driver::Vfs, Some(why))
 }
 
-/// Mount a small overlay (upper and work included, as containers get)
-/// in a private mount namespace, as skiff would here.
-fn overlay_works(store: &Store) -> std::result::Result<(), String> {
-    let dir = store
-        .root()
-        .join("tmp")
-        .join(format!("probe-overlay-{}", std::process::id()));
+/// Mount a small overlay (upper and work included, as containers get),
+/// detached, as skiff would here.
+fn overlay_works(root: &std::path::Path) -> std::result::Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("skiff-probe-overlay-{}", std::process::id()));
+    let dir = if root.is_dir() {
+        root.join("tmp")
+            .join(format!("probe-overlay-{}", std::process::id()))
+    } else {
+        dir
+    };
     let _ = std::fs::remove_dir_all(&dir);
     let made = ["lower", "upper", "work", "merged"]
         .iter()
@@ -67,13 +89,14 @@ fn overlay_works(store: &Store) -> std::result::Result<(), String> {
                 volatile: false,
                 driver: Driver::Overlay,
                 idmap: false,
+                shifted: false,
                 userxattr: crate::util::ids::in_userns(),
             };
             let target = dir.join("merged");
             match super::premount::overlay_by_fds(&o, None) {
                 Ok(_) => Ok(()),
-                // Layers by descriptor need Linux 6.13: by path, then.
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                // A kernel that takes no layer by descriptor: by path, then.
+                Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
                     super::premount::in_private_mount_ns(|| {
                         super::rootfs::mount_overlay(&o, &target, MsFlags::empty())
                     })

@@ -31,6 +31,7 @@ pub mod ports;
 mod refs;
 mod scratch;
 pub mod subnet;
+pub mod userns;
 mod volumes;
 
 pub use blobs::BlobWriter;
