@@ -14,9 +14,8 @@
 use crate::util::idshift::IdShift;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -227,23 +226,18 @@ pub fn copy_layer(layer: &Path, dest: &Path, shift: &IdShift) -> Result<()> {
     set_meta(dest, &m, shift)
 }
 
-/// The names in `dir`, for tests and callers that list.
-pub fn names(dir: &Path) -> Vec<OsString> {
-    let mut v: Vec<OsString> = fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// `name` as bytes (for comparisons in tests).
-pub fn bytes(name: &OsStr) -> &[u8] {
-    name.as_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<OsString> {
+        let mut v: Vec<OsString> = fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
 
     fn write(p: &Path, s: &str) {
         fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -270,13 +264,13 @@ mod tests {
         // may do.
         let wh = rustix::fs::mknodat(
             rustix::fs::CWD,
-            &l2.join("gone"),
+            l2.join("gone"),
             rustix::fs::FileType::CharacterDevice,
             rustix::fs::Mode::from_raw_mode(0),
             0,
         );
         let opq = rustix::fs::lsetxattr(
-            &l2.join("d"),
+            l2.join("d"),
             "user.overlay.opaque",
             b"y",
             rustix::fs::XattrFlags::empty(),
@@ -305,6 +299,6 @@ mod tests {
         if wh.is_ok() {
             assert!(is_whiteout(&fs::symlink_metadata(v.join("gone")).unwrap()));
         }
-        assert!(bytes(&names(&v)[0]).starts_with(b"a"));
+        assert_eq!(names(&v)[0], OsString::from("a"));
     }
 }

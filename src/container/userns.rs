@@ -117,8 +117,11 @@ pub fn own_userns(
     }))
 }
 
+/// Ranges of ids: (first, count).
+type Pool = Vec<(u32, u32)>;
+
 /// Where `auto` ranges come from: (uid pool, gid pool).
-fn auto_pools(cfg: &Config, uid_count: u32, gid_count: u32) -> (Vec<(u32, u32)>, Vec<(u32, u32)>) {
+fn auto_pools(cfg: &Config, uid_count: u32, gid_count: u32) -> (Pool, Pool) {
     if cfg.rootless {
         let pool = |n: u32| {
             if n > 1 {

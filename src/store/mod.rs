@@ -8,6 +8,8 @@
 //! <root>/locks/*.lock                                 flock files
 //! <root>/images.json                                  the image records
 //! <root>/networks/<name>.json, <name>.leases          networks and their IPAM leases
+//! <root>/storage.json                                 the storage driver the probe chose
+//! <root>/userns-auto.json                             `--userns=auto` containers' id ranges
 //! ```
 //!
 //! Lock order, to keep every path deadlock-free: `gc.lock` (shared by
