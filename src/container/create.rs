@@ -166,6 +166,32 @@ pub fn create<'a>(
     opts: &RunOpts,
     pulling: &PullSettings,
 ) -> Result<Created<'a>> {
+    make(store, cfg, opts, Base::Image(pulling))
+}
+
+/// Make a container on layers and a config that are not an image in
+/// the store (a build step's state): `img` names its layers (an image
+/// record not stored), `config` is its config. The record says `build`,
+/// which keeps it out of `ps`.
+pub fn create_on<'a>(
+    store: &'a Store,
+    cfg: &Config,
+    opts: &RunOpts,
+    img: ImageRecord,
+    config: ImageConfig,
+) -> Result<Created<'a>> {
+    make(store, cfg, opts, Base::Given(Box::new((img, config))))
+}
+
+/// What a container is made on.
+enum Base<'p> {
+    /// `opts.image`, found or pulled.
+    Image(&'p PullSettings),
+    /// Layers and a config given (`create_on`).
+    Given(Box<(ImageRecord, ImageConfig)>),
+}
+
+fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Result<Created<'a>> {
     let delegated = cfg
         .rootless
         .then(crate::cgroup::delegated_subtree)
@@ -194,8 +220,15 @@ pub fn create<'a>(
         blkio_device_numbers(&opts.resources)?
     };
     let net = resolve_networks(store, opts, cfg.rootless)?;
-    let img = resolve_image(store, cfg, opts, pulling)?;
-    let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
+    let build = matches!(base, Base::Given(_));
+    let (img, config) = match base {
+        Base::Image(pulling) => {
+            let img = resolve_image(store, cfg, opts, pulling)?;
+            let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
+            (img, config)
+        }
+        Base::Given(given) => *given,
+    };
     let run_cfg = config.config.clone().unwrap_or_default();
 
     let id = new_id();
@@ -250,6 +283,7 @@ pub fn create<'a>(
         endpoint_config: net.endpoints.iter().cloned().collect(),
         network_mode: net.mode.clone(),
         netns_file: net.netns_file,
+        build,
         state: ContainerState {
             status: "created".into(),
             creator_pid: Some(std::process::id()),
