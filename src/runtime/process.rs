@@ -173,14 +173,30 @@ pub fn launch(
 
 /// Forking is only safe with one thread: the child gets only the calling
 /// one, and a lock another held (the allocator's) would stay held there.
+/// A thread just joined may still be listed while the kernel finishes its
+/// exit (a thread that made a namespace of its own takes it down then,
+/// which can wait for RCU grace periods); once it gave up the process's
+/// memory it holds no lock of ours, so it does not count.
 fn single_threaded() -> Result<()> {
-    let n = std::fs::read_dir("/proc/self/task")
-        .map(|d| d.count())
-        .context("read /proc/self/task")?;
-    if n > 1 {
-        bail!("cannot start a container from a process with {n} threads");
+    let live = || -> Result<usize> {
+        let mut n = 0;
+        for e in std::fs::read_dir("/proc/self/task").context("read /proc/self/task")? {
+            let status = std::fs::read_to_string(e?.path().join("status")).unwrap_or_default();
+            if status.lines().any(|l| l.starts_with("VmRSS:")) {
+                n += 1;
+            }
+        }
+        Ok(n)
+    };
+    let mut n = live()?;
+    for _ in 0..200 {
+        if n <= 1 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        n = live()?;
     }
-    Ok(())
+    bail!("cannot start a container from a process with {n} threads");
 }
 
 /// Drive the child to its `execve`: maps first, then messages until the
