@@ -443,15 +443,17 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
     })?;
     clamp_capabilities(&mut spec)?;
     let mut ann = spec.annotations().clone().unwrap_or_default();
+    let mut lowers: Vec<PathBuf> = img.layers.iter().map(|c| store.layer_dir(c)).collect();
+    if lowers.is_empty() {
+        // An image of no layers (`FROM scratch`): overlayfs wants a lower
+        // directory, an empty one serves.
+        let empty = dir.join("empty");
+        crate::util::fs::mkdir_all(&empty, 0o755)?;
+        lowers.push(empty);
+    }
     let overlay = OverlayPlan {
         volatile: opts.rm,
-        ..OverlayPlan::new(
-            &img.layers
-                .iter()
-                .map(|c| store.layer_dir(c))
-                .collect::<Vec<_>>(),
-            &dir,
-        )
+        ..OverlayPlan::new(&lowers, &dir)
     };
     ann.insert(OVERLAY_ANNOTATION.to_string(), overlay.to_annotation());
     spec.set_annotations(Some(ann));
@@ -562,8 +564,9 @@ pub fn random_container_name(id: &str) -> String {
     format!("{}_{}", ADJ[b[0] as usize % 16], NOUN[b[1] as usize % 16])
 }
 
-/// The image to run, pulled first when the policy says so.
-fn resolve_image(
+/// The image `opts.image` names, found locally or pulled as `opts.pull`
+/// and `opts.platform` say.
+pub fn resolve_image(
     store: &Store,
     cfg: &Config,
     opts: &RunOpts,
