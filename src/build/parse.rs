@@ -40,6 +40,9 @@ mod tests;
 #[path = "parse_tests_errors.rs"]
 mod tests_errors;
 #[cfg(test)]
+#[path = "parse_tests_files.rs"]
+mod tests_files;
+#[cfg(test)]
 #[path = "parse_tests_heredoc.rs"]
 mod tests_heredoc;
 #[cfg(test)]
