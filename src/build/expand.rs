@@ -343,13 +343,17 @@ impl Lexer<'_> {
         if null_is_unset && is_pattern {
             return Err(format!("unsupported modifier ({ops}) in substitution"));
         }
-        let (mut word, _) = self.until(Some('}'), is_pattern).map_err(|e| self.missing(e, '}'))?;
+        let (mut word, _) = self
+            .until(Some('}'), is_pattern)
+            .map_err(|e| self.missing(e, '}'))?;
         let value = self.get(&name);
         if self.opts.skip_unset && value.is_none() {
             return Ok(format!("${{{name}{ops}{word}}}"));
         }
         // `:` makes an empty value count as unset.
-        let set = value.as_deref().is_some_and(|v| !(null_is_unset && v.is_empty()));
+        let set = value
+            .as_deref()
+            .is_some_and(|v| !(null_is_unset && v.is_empty()));
         match op {
             '-' => Ok(if set { value.unwrap_or_default() } else { word }),
             '+' => Ok(if set { word } else { String::new() }),
@@ -386,8 +390,12 @@ impl Lexer<'_> {
         if all {
             self.pos += 1;
         }
-        let (pat, _) = self.until(Some('/'), true).map_err(|e| self.missing(e, '/'))?;
-        let (with, _) = self.until(Some('}'), true).map_err(|e| self.missing(e, '}'))?;
+        let (pat, _) = self
+            .until(Some('/'), true)
+            .map_err(|e| self.missing(e, '/'))?;
+        let (with, _) = self
+            .until(Some('}'), true)
+            .map_err(|e| self.missing(e, '}'))?;
         let value = self.get(name);
         if self.opts.skip_unset && value.is_none() {
             let slashes = if all { "//" } else { "/" };

@@ -92,10 +92,12 @@ pub(super) fn trim_suffix(value: &str, pattern: &str, longest: bool) -> Result<S
     } else {
         Box::new((0..=chars.len()).rev())
     };
-    Ok(match starts.find(|&start| matches(&toks, &chars[start..])) {
-        Some(start) => chars[..start].iter().collect(),
-        None => value.to_string(),
-    })
+    Ok(
+        match starts.find(|&start| matches(&toks, &chars[start..])) {
+            Some(start) => chars[..start].iter().collect(),
+            None => value.to_string(),
+        },
+    )
 }
 
 /// `${VAR/pat/repl}` (first match) and `${VAR//pat/repl}` (every

@@ -164,7 +164,10 @@ fn required_values() {
 #[test]
 fn bad_substitutions() {
     for raw in ["${}", "${}aaa", "he${}xx", "${{aaa}", "${{aaa}}", "${:x}"] {
-        assert!(err(raw).ends_with("syntax error: bad substitution"), "{raw}");
+        assert!(
+            err(raw).ends_with("syntax error: bad substitution"),
+            "{raw}"
+        );
     }
     for raw in ["he${PWD", "${aaa", "${XXX:-abc", "${", "${XXX:"] {
         assert!(err(raw).ends_with("syntax error: missing '}'"), "{raw}");
@@ -194,7 +197,9 @@ fn prefix_and_suffix_removal() {
     assert_eq!(w("${STARS#a\\*}"), "b*c");
     assert_eq!(w("${STARS%\\*c}"), "a*b");
     assert_eq!(w("${STARS##*\\*}"), "c");
-    assert!(err("${STARS#\\x}").contains("invalid pattern (\\x) in substitution: invalid escape '\\x'"));
+    assert!(
+        err("${STARS#\\x}").contains("invalid pattern (\\x) in substitution: invalid escape '\\x'")
+    );
 }
 
 #[test]
@@ -255,7 +260,10 @@ fn heredoc_bodies_expand_variables_but_keep_quotes() {
     );
     // Quotes being plain text, a backslash inside them still escapes:
     // BuildKit eats it too (a quoted delimiter, `<<'EOF'`, avoids this).
-    assert_eq!(heredoc_body("printf '%s\\n'\n", &env).unwrap(), "printf '%sn'\n");
+    assert_eq!(
+        heredoc_body("printf '%s\\n'\n", &env).unwrap(),
+        "printf '%sn'\n"
+    );
     assert_eq!(heredoc_body("a\\b \\\\ c\n", &env).unwrap(), "ab \\ c\n");
     assert_eq!(heredoc_body("it's\n", &env).unwrap(), "it's\n");
     let e = heredoc_body("${NULL:?}\n", &env).unwrap_err();

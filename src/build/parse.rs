@@ -17,9 +17,7 @@
 
 use anyhow::Result;
 
-use super::ast::{
-    ArgDecl, Command, Containerfile, Copy, Heredoc, Instruction, Kind, Run, Stage,
-};
+use super::ast::{ArgDecl, Command, Containerfile, Copy, Heredoc, Instruction, Kind, Run, Stage};
 use crate::error::{kind_err, ErrorKind};
 
 #[path = "parse_flags.rs"]
@@ -469,7 +467,11 @@ fn copy(node: &Node, is_add: bool) -> Result<Copy, String> {
         };
         // The body read for the delimiter of that name; the word's own
         // `-` and quotes decide tabs and expansion, as in BuildKit.
-        let read = node.heredocs.iter().rev().find(|h| h.word.name == word.name);
+        let read = node
+            .heredocs
+            .iter()
+            .rev()
+            .find(|h| h.word.name == word.name);
         heredocs.push(Heredoc {
             content: read.map_or_else(String::new, |h| body(&h.body, word.chomp)),
             expand: word.expand,
@@ -573,8 +575,7 @@ fn not_json(instr: &str, original: &str) -> String {
     let drive_path = bytes
         .windows(4)
         .any(|w| w[0] == b'"' && w[1].is_ascii_lowercase() && w[2] == b':' && w[3] == b'\\');
-    let hint = if drive_path && !text.contains("\\\\") && text.contains('[') && text.contains(']')
-    {
+    let hint = if drive_path && !text.contains("\\\\") && text.contains('[') && text.contains(']') {
         format!(
             ". It looks like '{text}' includes a file path without an escaped back-slash. JSON requires back-slashes to be escaped such as [\"c:\\\\path\\\\to\\\\file.exe\", \"/parameter\"]"
         )

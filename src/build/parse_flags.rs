@@ -78,11 +78,7 @@ pub(super) fn parse(args: &[String], known: &[(&'static str, FlagKind)]) -> Resu
             (FlagKind::Bool, Some(v)) => match v.to_ascii_lowercase().as_str() {
                 "true" => "true".to_string(),
                 "false" => "false".to_string(),
-                _ => {
-                    return Err(format!(
-                        "expecting boolean value for flag {flag}, not: {v}"
-                    ))
-                }
+                _ => return Err(format!("expecting boolean value for flag {flag}, not: {v}")),
             },
             (_, Some(v)) => v.to_string(),
         };

@@ -122,7 +122,9 @@ pub(super) fn go_duration(text: &str) -> Result<i128, String> {
         let (int, rest) = s.split_at(int_len);
         let (frac, rest) = match rest.strip_prefix('.') {
             Some(rest) => {
-                let len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+                let len = rest
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len());
                 rest.split_at(len)
             }
             None => ("", rest),

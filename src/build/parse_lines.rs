@@ -75,7 +75,9 @@ impl<'a> Reader<'a> {
 
     fn directive(&mut self, token: &str) -> Result<(), Fail> {
         let line = self.read;
-        self.directives.feed(token).map_err(|msg| Fail { line, msg })
+        self.directives
+            .feed(token)
+            .map_err(|msg| Fail { line, msg })
     }
 
     /// Reads a heredoc's body up to its delimiter line (leading tabs
@@ -193,7 +195,9 @@ fn directive(line: &str) -> Option<(&str, &str)> {
     }
     let (key, rest) = rest.split_at(key_len);
     let after = rest.trim_start_matches(RE_SPACE).strip_prefix('=')?;
-    let value = after.trim_start_matches(RE_SPACE).trim_end_matches(RE_SPACE);
+    let value = after
+        .trim_start_matches(RE_SPACE)
+        .trim_end_matches(RE_SPACE);
     if !value.is_empty() {
         return Some((key, value));
     }

@@ -110,7 +110,9 @@ pub(super) fn parse(spec: &str) -> Result<RunMount, String> {
             "mode" | "uid" | "gid" => {
                 let radix = if key == "mode" { 8 } else { 10 };
                 // Go's ParseUint takes no sign, which Rust's would.
-                let number = u32::from_str_radix(value, radix).ok().filter(|_| !value.starts_with('+'));
+                let number = u32::from_str_radix(value, radix)
+                    .ok()
+                    .filter(|_| !value.starts_with('+'));
                 if literal && number.is_none() {
                     return Err(format!("invalid value {value} for {key}"));
                 }

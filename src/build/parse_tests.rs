@@ -33,7 +33,9 @@ fn s(v: &[&str]) -> Vec<String> {
 }
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    v.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -98,7 +100,10 @@ fn stages_and_their_names() {
             Some(name)
         );
     }
-    assert_eq!(ok("FROM x AS UPPER\n").stages[0].name.as_deref(), Some("upper"));
+    assert_eq!(
+        ok("FROM x AS UPPER\n").stages[0].name.as_deref(),
+        Some("upper")
+    );
 }
 
 #[test]
@@ -118,7 +123,10 @@ fn global_args_come_before_the_first_from() {
             ("OTHER", Some("\"a b\""))
         ]
     );
-    assert_eq!(parsed.stages[0].base, "${REGISTRY:-docker.io}/alpine:$VERSION");
+    assert_eq!(
+        parsed.stages[0].base,
+        "${REGISTRY:-docker.io}/alpine:$VERSION"
+    );
     let Kind::Arg(stage_args) = &parsed.stages[0].instructions[0].kind else {
         panic!()
     };
@@ -315,17 +323,29 @@ fn label_forms() {
     );
     assert_eq!(
         kind("LABEL \"com.example.vendor\"=\"ACME Incorporated\""),
-        Kind::Label(pairs(&[("\"com.example.vendor\"", "\"ACME Incorporated\"")]))
+        Kind::Label(pairs(&[(
+            "\"com.example.vendor\"",
+            "\"ACME Incorporated\""
+        )]))
     );
 }
 
 #[test]
 fn single_string_instructions_take_the_rest_of_the_line() {
-    assert_eq!(kind("WORKDIR /app/$NAME"), Kind::Workdir("/app/$NAME".into()));
-    assert_eq!(kind("WORKDIR \"/my dir\""), Kind::Workdir("\"/my dir\"".into()));
+    assert_eq!(
+        kind("WORKDIR /app/$NAME"),
+        Kind::Workdir("/app/$NAME".into())
+    );
+    assert_eq!(
+        kind("WORKDIR \"/my dir\""),
+        Kind::Workdir("\"/my dir\"".into())
+    );
     assert_eq!(kind("USER app:staff"), Kind::User("app:staff".into()));
     assert_eq!(kind("USER a b"), Kind::User("a b".into()));
-    assert_eq!(kind("STOPSIGNAL SIGQUIT"), Kind::StopSignal("SIGQUIT".into()));
+    assert_eq!(
+        kind("STOPSIGNAL SIGQUIT"),
+        Kind::StopSignal("SIGQUIT".into())
+    );
     assert_eq!(
         kind("MAINTAINER Jane Doe <jane@example.com>"),
         Kind::Maintainer("Jane Doe <jane@example.com>".into())
@@ -469,8 +489,14 @@ fn a_trigger_parses_back_into_its_instruction() {
             "ONBUILD RUN x",
             "base:1: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
         ),
-        ("RUNN x", "base:1: unknown instruction: RUNN (did you mean RUN?)"),
-        ("RUN a\nRUN b", "base: onbuild trigger should be a single expression"),
+        (
+            "RUNN x",
+            "base:1: unknown instruction: RUNN (did you mean RUN?)",
+        ),
+        (
+            "RUN a\nRUN b",
+            "base: onbuild trigger should be a single expression",
+        ),
         ("", "base: onbuild trigger should be a single expression"),
     ] {
         let e = parse_trigger(trigger, "base").unwrap_err();

@@ -38,10 +38,22 @@ fn instructions_before_the_first_from() {
 
 #[test]
 fn unknown_instructions_with_hints() {
-    assert_eq!(err2("RUNN x"), "unknown instruction: RUNN (did you mean RUN?)");
-    assert_eq!(err2("runn x"), "unknown instruction: runn (did you mean run?)");
-    assert_eq!(err2("Cpy a b"), "unknown instruction: Cpy (did you mean copy?)");
-    assert_eq!(err2("ENTRYPIONT x"), "unknown instruction: ENTRYPIONT (did you mean ENTRYPOINT?)");
+    assert_eq!(
+        err2("RUNN x"),
+        "unknown instruction: RUNN (did you mean RUN?)"
+    );
+    assert_eq!(
+        err2("runn x"),
+        "unknown instruction: runn (did you mean run?)"
+    );
+    assert_eq!(
+        err2("Cpy a b"),
+        "unknown instruction: Cpy (did you mean copy?)"
+    );
+    assert_eq!(
+        err2("ENTRYPIONT x"),
+        "unknown instruction: ENTRYPIONT (did you mean ENTRYPOINT?)"
+    );
     assert_eq!(err2("FOOBAR x"), "unknown instruction: FOOBAR");
     assert_eq!(
         err("FROM a\nRUN a\nINVALID\n"),
@@ -52,7 +64,9 @@ fn unknown_instructions_with_hints() {
 #[test]
 fn the_file_name_is_the_one_given() {
     let e = parse("FROM a\nCOPY x\n", "build/Containerfile.dev").unwrap_err();
-    assert!(e.to_string().starts_with("build/Containerfile.dev:2: COPY requires"));
+    assert!(e
+        .to_string()
+        .starts_with("build/Containerfile.dev:2: COPY requires"));
     let e = parse("", "-").unwrap_err();
     assert_eq!(e.to_string(), "-: file with no instructions");
 }
@@ -153,7 +167,10 @@ fn argument_count_errors() {
     assert_eq!(err2("EXPOSE"), "EXPOSE requires at least one argument");
     assert_eq!(err2("VOLUME"), "VOLUME requires at least one argument");
     assert_eq!(err2("VOLUME []"), "VOLUME requires at least one argument");
-    assert_eq!(err2("VOLUME [\"/a\", \" \"]"), "VOLUME specified can not be an empty string");
+    assert_eq!(
+        err2("VOLUME [\"/a\", \" \"]"),
+        "VOLUME specified can not be an empty string"
+    );
     assert_eq!(err2("USER --uid=1 app"), "unknown flag: --uid");
     assert_eq!(err2("CMD --help"), "unknown flag: --help");
     assert_eq!(err2("EXPOSE --udp 53"), "unknown flag: --udp");
@@ -181,27 +198,72 @@ fn shell_errors() {
 fn healthcheck_errors() {
     for (line, msg) in [
         ("HEALTHCHECK", "HEALTHCHECK requires at least one argument"),
-        ("HEALTHCHECK NONE now", "HEALTHCHECK NONE takes no arguments"),
+        (
+            "HEALTHCHECK NONE now",
+            "HEALTHCHECK NONE takes no arguments",
+        ),
         ("HEALTHCHECK --bogus NONE", "unknown flag: --bogus"),
-        ("HEALTHCHECK CHECK curl x", "Unknown type \"CHECK\" in HEALTHCHECK (try CMD)"),
-        ("HEALTHCHECK curl -f x", "Unknown type \"CURL\" in HEALTHCHECK (try CMD)"),
+        (
+            "HEALTHCHECK CHECK curl x",
+            "Unknown type \"CHECK\" in HEALTHCHECK (try CMD)",
+        ),
+        (
+            "HEALTHCHECK curl -f x",
+            "Unknown type \"CURL\" in HEALTHCHECK (try CMD)",
+        ),
         ("HEALTHCHECK CMD", "Missing command after HEALTHCHECK CMD"),
-        ("HEALTHCHECK CMD []", "Missing command after HEALTHCHECK CMD"),
-        ("HEALTHCHECK --interval=abc CMD x", "time: invalid duration \"abc\""),
-        ("HEALTHCHECK --interval=10 CMD x", "time: missing unit in duration \"10\""),
-        ("HEALTHCHECK --interval=1d CMD x", "time: unknown unit \"d\" in duration \"1d\""),
-        ("HEALTHCHECK --interval=500us CMD x", "Interval \"interval\" cannot be less than 1ms"),
-        ("HEALTHCHECK --timeout=-1s CMD x", "Interval \"timeout\" cannot be less than 1ms"),
-        ("HEALTHCHECK --start-period=.s CMD x", "time: invalid duration \".s\""),
-        ("HEALTHCHECK --retries=-1 CMD x", "--retries cannot be negative (-1)"),
-        ("HEALTHCHECK --retries=x CMD x", "strconv.ParseInt: parsing \"x\": invalid syntax"),
+        (
+            "HEALTHCHECK CMD []",
+            "Missing command after HEALTHCHECK CMD",
+        ),
+        (
+            "HEALTHCHECK --interval=abc CMD x",
+            "time: invalid duration \"abc\"",
+        ),
+        (
+            "HEALTHCHECK --interval=10 CMD x",
+            "time: missing unit in duration \"10\"",
+        ),
+        (
+            "HEALTHCHECK --interval=1d CMD x",
+            "time: unknown unit \"d\" in duration \"1d\"",
+        ),
+        (
+            "HEALTHCHECK --interval=500us CMD x",
+            "Interval \"interval\" cannot be less than 1ms",
+        ),
+        (
+            "HEALTHCHECK --timeout=-1s CMD x",
+            "Interval \"timeout\" cannot be less than 1ms",
+        ),
+        (
+            "HEALTHCHECK --start-period=.s CMD x",
+            "time: invalid duration \".s\"",
+        ),
+        (
+            "HEALTHCHECK --retries=-1 CMD x",
+            "--retries cannot be negative (-1)",
+        ),
+        (
+            "HEALTHCHECK --retries=x CMD x",
+            "strconv.ParseInt: parsing \"x\": invalid syntax",
+        ),
         (
             "HEALTHCHECK --retries=9999999999 CMD x",
             "strconv.ParseInt: parsing \"9999999999\": value out of range",
         ),
-        ("HEALTHCHECK --intervall=5s CMD x", "unknown flag: --intervall (did you mean interval?)"),
-        ("HEALTHCHECK --retries CMD x", "missing a value on flag: --retries"),
-        ("HEALTHCHECK CMD [\"a\", 2]", "when using JSON array syntax, arrays must be comprised of strings only"),
+        (
+            "HEALTHCHECK --intervall=5s CMD x",
+            "unknown flag: --intervall (did you mean interval?)",
+        ),
+        (
+            "HEALTHCHECK --retries CMD x",
+            "missing a value on flag: --retries",
+        ),
+        (
+            "HEALTHCHECK CMD [\"a\", 2]",
+            "when using JSON array syntax, arrays must be comprised of strings only",
+        ),
     ] {
         assert_eq!(err2(line), msg, "{line}");
     }
@@ -238,7 +300,10 @@ fn onbuild_errors() {
         err2("ONBUILD ONBUILD RUN x"),
         "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"
     );
-    assert_eq!(err2("ONBUILD FROM x"), "FROM isn't allowed as an ONBUILD trigger");
+    assert_eq!(
+        err2("ONBUILD FROM x"),
+        "FROM isn't allowed as an ONBUILD trigger"
+    );
     assert_eq!(
         err2("onbuild maintainer me"),
         "MAINTAINER isn't allowed as an ONBUILD trigger"

@@ -193,10 +193,7 @@ fn node_app_with_heredocs() {
                 "org.opencontainers.image.source".into(),
                 "\"https://github.com/example/app\"".into()
             ),
-            (
-                "org.opencontainers.image.licenses".into(),
-                "\"MIT\"".into()
-            ),
+            ("org.opencontainers.image.licenses".into(), "\"MIT\"".into()),
         ])
     );
     let Kind::Copy(config) = &app.instructions[5].kind else {
@@ -251,7 +248,10 @@ fn python_with_secrets_and_triggers() {
     let kinds: Vec<_> = install.mounts.iter().map(|m| m.kind).collect();
     assert_eq!(kinds, [MountType::Secret, MountType::Bind]);
     assert_eq!(install.mounts[0].id.as_deref(), Some("pip_conf"));
-    assert_eq!(install.mounts[1].source.as_deref(), Some("requirements.txt"));
+    assert_eq!(
+        install.mounts[1].source.as_deref(),
+        Some("requirements.txt")
+    );
     assert_eq!(
         base.instructions[2].kind,
         Kind::Onbuild("COPY . /app".into())

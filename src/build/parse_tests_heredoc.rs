@@ -37,7 +37,11 @@ fn run_heredoc_script() {
     assert_eq!(run.command, Command::Shell("<<EOF".into()));
     assert_eq!(
         run.heredocs,
-        [doc("EOF", "set -e\napk add curl\n# a shell comment\n", true)]
+        [doc(
+            "EOF",
+            "set -e\napk add curl\n# a shell comment\n",
+            true
+        )]
     );
     // The line as written, the body left out.
     assert_eq!(all[0].original, "RUN <<EOF");
@@ -61,7 +65,8 @@ fn empty_body() {
 
 #[test]
 fn dash_strips_leading_tabs() {
-    let (_, run) = only_run("FROM a\nRUN <<-EOF\n\techo hi\n\t\t echo nested\n  spaces stay\n\tEOF\n");
+    let (_, run) =
+        only_run("FROM a\nRUN <<-EOF\n\techo hi\n\t\t echo nested\n  spaces stay\n\tEOF\n");
     assert_eq!(
         run.heredocs,
         [doc("EOF", "echo hi\n echo nested\n  spaces stay\n", true)]
@@ -79,8 +84,7 @@ fn quoted_delimiters_turn_expansion_off() {
         ("<<E\"O\"F", "EOF"),
         ("<<-'END'", "END"),
     ] {
-        let (_, run) =
-            only_run(&format!("FROM a\nRUN cat {opener}\n$HOME\n{name}\n"));
+        let (_, run) = only_run(&format!("FROM a\nRUN cat {opener}\n$HOME\n{name}\n"));
         assert_eq!(run.heredocs[0].name, name, "{opener}");
         assert!(!run.heredocs[0].expand, "{opener}");
     }
@@ -172,7 +176,10 @@ fn copy_mixes_paths_and_heredocs() {
     let c = only_copy("FROM a\nCOPY ./a <<EOF ./b /dir/\ninline\nEOF\n");
     assert_eq!(c.sources, ["./a", "./b"]);
     assert_eq!(c.heredocs, [doc("EOF", "inline\n", true)]);
-    let Kind::Add(c) = instructions("FROM a\nADD <<EOF /x\ny\nEOF\n").remove(0).kind else {
+    let Kind::Add(c) = instructions("FROM a\nADD <<EOF /x\ny\nEOF\n")
+        .remove(0)
+        .kind
+    else {
         panic!()
     };
     assert_eq!(c.heredocs, [doc("EOF", "y\n", true)]);
@@ -201,7 +208,10 @@ fn onbuild_keeps_heredoc_bodies_in_the_trigger() {
     assert_eq!(i[0].original, "ONBUILD RUN <<-EOF");
     // Stored as Docker stores it (body as written, then the delimiter)
     // so that it parses back the same.
-    assert_eq!(i[0].kind, Kind::Onbuild("RUN <<-EOF\n\techo child\nEOF".into()));
+    assert_eq!(
+        i[0].kind,
+        Kind::Onbuild("RUN <<-EOF\n\techo child\nEOF".into())
+    );
     assert_eq!(i[1].line, 5);
     let Kind::Onbuild(trigger) = &i[0].kind else {
         panic!()

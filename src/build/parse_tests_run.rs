@@ -143,7 +143,10 @@ fn secret_ssh_and_tmpfs_mounts() {
     assert_eq!(m.kind, MountType::Tmpfs);
     assert_eq!(m.size, some("64m"));
     for size in ["1024", "1.5GiB", "100kb", "2G", "10MB", "3ki"] {
-        assert_eq!(mount(&format!("type=tmpfs,target=/t,size={size}")).size, some(size));
+        assert_eq!(
+            mount(&format!("type=tmpfs,target=/t,size={size}")).size,
+            some(size)
+        );
     }
 }
 
@@ -177,29 +180,89 @@ fn mount_csv_quoting() {
 fn mount_errors() {
     for (spec, msg) in [
         ("type=nfs,target=/x", "unsupported mount type \"nfs\""),
-        ("type=cahce,target=/x", "unsupported mount type \"cahce\" (did you mean cache?)"),
-        ("target=/x,bogus=bar", "unexpected key 'bogus' in 'bogus=bar'"),
-        ("target=/x,traget=/y", "unexpected key 'traget' in 'traget=/y' (did you mean target?)"),
-        ("target=/x,shared", "invalid field 'shared' must be a key=value pair"),
-        ("target=/x,required", "unexpected key 'required' for mount type 'bind'"),
-        ("required,type=secret,id=x", "unexpected key 'required' for mount type 'bind'"),
-        ("type=cache,target=/x,size=1m", "unexpected key 'size' for mount type 'cache'"),
-        ("type=tmpfs,target=/x,size=lots", "invalid value for size: lots"),
+        (
+            "type=cahce,target=/x",
+            "unsupported mount type \"cahce\" (did you mean cache?)",
+        ),
+        (
+            "target=/x,bogus=bar",
+            "unexpected key 'bogus' in 'bogus=bar'",
+        ),
+        (
+            "target=/x,traget=/y",
+            "unexpected key 'traget' in 'traget=/y' (did you mean target?)",
+        ),
+        (
+            "target=/x,shared",
+            "invalid field 'shared' must be a key=value pair",
+        ),
+        (
+            "target=/x,required",
+            "unexpected key 'required' for mount type 'bind'",
+        ),
+        (
+            "required,type=secret,id=x",
+            "unexpected key 'required' for mount type 'bind'",
+        ),
+        (
+            "type=cache,target=/x,size=1m",
+            "unexpected key 'size' for mount type 'cache'",
+        ),
+        (
+            "type=tmpfs,target=/x,size=lots",
+            "invalid value for size: lots",
+        ),
         ("target=/x,ro=maybe", "invalid value for ro: maybe"),
         ("target=/x,rw=2", "invalid value for rw: 2"),
-        ("type=secret,id=x,required=sure", "invalid value for required: sure"),
-        ("type=cache,target=/x,sharing=everyone", "unsupported sharing value \"everyone\""),
-        ("type=cache,target=/x,mode=0999", "invalid value 0999 for mode"),
-        ("type=cache,target=/x,uid=root", "invalid value root for uid"),
+        (
+            "type=secret,id=x,required=sure",
+            "invalid value for required: sure",
+        ),
+        (
+            "type=cache,target=/x,sharing=everyone",
+            "unsupported sharing value \"everyone\"",
+        ),
+        (
+            "type=cache,target=/x,mode=0999",
+            "invalid value 0999 for mode",
+        ),
+        (
+            "type=cache,target=/x,uid=root",
+            "invalid value root for uid",
+        ),
         ("type=cache,target=/x,gid=-1", "invalid value -1 for gid"),
-        ("target=/x,mode=0700", "mode not allowed for \"bind\" type mounts"),
-        ("type=tmpfs,target=/x,uid=0", "uid not allowed for \"tmpfs\" type mounts"),
-        ("target=/x,gid=0", "gid not allowed for \"bind\" type mounts"),
-        ("target=/x,sharing=shared", "invalid cache sharing set for bind mount"),
-        ("type=secret,id=x,from=img", "secret mount should not have a from"),
-        ("type=secret", "invalid secret mount. one of source, target required"),
-        ("type=secret,id=a,source=b", "both source and id can't be set"),
-        ("from=$STAGE,target=/x", "'from' doesn't support variable expansion, define alias stage instead"),
+        (
+            "target=/x,mode=0700",
+            "mode not allowed for \"bind\" type mounts",
+        ),
+        (
+            "type=tmpfs,target=/x,uid=0",
+            "uid not allowed for \"tmpfs\" type mounts",
+        ),
+        (
+            "target=/x,gid=0",
+            "gid not allowed for \"bind\" type mounts",
+        ),
+        (
+            "target=/x,sharing=shared",
+            "invalid cache sharing set for bind mount",
+        ),
+        (
+            "type=secret,id=x,from=img",
+            "secret mount should not have a from",
+        ),
+        (
+            "type=secret",
+            "invalid secret mount. one of source, target required",
+        ),
+        (
+            "type=secret,id=a,source=b",
+            "both source and id can't be set",
+        ),
+        (
+            "from=$STAGE,target=/x",
+            "'from' doesn't support variable expansion, define alias stage instead",
+        ),
     ] {
         assert_eq!(mount_err(spec), format!("Dockerfile:2: {msg}"), "{spec}");
     }
@@ -210,13 +273,29 @@ fn run_flag_errors() {
     for (line, msg) in [
         ("RUN --mount true", "missing a value on flag: --mount"),
         ("RUN --network=bridge x", "invalid network mode \"bridge\""),
-        ("RUN --security=privileged x", "security \"privileged\" is not valid"),
-        ("RUN --network=none --network=host x", "duplicate flag specified: --network"),
-        ("RUN --mout=type=cache x", "unknown flag: --mout (did you mean mount?)"),
+        (
+            "RUN --security=privileged x",
+            "security \"privileged\" is not valid",
+        ),
+        (
+            "RUN --network=none --network=host x",
+            "duplicate flag specified: --network",
+        ),
+        (
+            "RUN --mout=type=cache x",
+            "unknown flag: --mout (did you mean mount?)",
+        ),
         ("RUN --device=/dev/fuse x", "unknown flag: --device"),
-        ("RUN [\"a\", 1]", "when using JSON array syntax, arrays must be comprised of strings only"),
+        (
+            "RUN [\"a\", 1]",
+            "when using JSON array syntax, arrays must be comprised of strings only",
+        ),
     ] {
-        assert_eq!(err(&format!("FROM a\n{line}\n")), format!("Dockerfile:2: {msg}"), "{line}");
+        assert_eq!(
+            err(&format!("FROM a\n{line}\n")),
+            format!("Dockerfile:2: {msg}"),
+            "{line}"
+        );
     }
 }
 

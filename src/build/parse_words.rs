@@ -193,9 +193,9 @@ pub(super) fn json_array(rest: &str) -> Result<Option<Vec<String>>, String> {
         .into_iter()
         .map(|v| match v {
             serde_json::Value::String(s) => Ok(s),
-            _ => Err(
-                "when using JSON array syntax, arrays must be comprised of strings only".into(),
-            ),
+            _ => {
+                Err("when using JSON array syntax, arrays must be comprised of strings only".into())
+            }
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
@@ -263,7 +263,9 @@ pub(super) fn heredoc_word(word: &str) -> Option<HeredocWord> {
             skip_unset: true,
             ..Options::default()
         };
-        expand::process(rest, '\\', opts, &unset).ok().map(|(_, w)| w)
+        expand::process(rest, '\\', opts, &unset)
+            .ok()
+            .map(|(_, w)| w)
     };
     let (plain, raw) = (lex(false)?, lex(true)?);
     let ([name], [raw]) = (plain.as_slice(), raw.as_slice()) else {
