@@ -1,7 +1,7 @@
 //! Lines, directives, continuations and the simpler instructions.
 
 use super::*;
-use crate::build::ast::{Health, Kind};
+use crate::build::ast::{Command, Containerfile, Health, Instruction, Kind, Run};
 
 pub(super) fn ok(text: &str) -> Containerfile {
     parse(text, "Dockerfile").unwrap_or_else(|e| panic!("{e:#}\n---\n{text}"))

@@ -2,6 +2,7 @@
 
 use super::tests::{err, kind};
 use super::*;
+use crate::build::ast::Kind;
 
 /// The error for `line` placed after `FROM a` (so on line 2).
 fn err2(line: &str) -> String {

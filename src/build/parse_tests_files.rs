@@ -1,8 +1,7 @@
 //! Whole, realistic Containerfiles, end to end.
 
 use super::tests::ok;
-use super::*;
-use crate::build::ast::{Health, MountType};
+use crate::build::ast::{Command, Health, Kind, MountType, Run, Stage};
 
 /// Each instruction's name and line, to see a file's shape at a glance.
 fn outline(stage: &Stage) -> Vec<(usize, &'static str)> {

@@ -2,6 +2,7 @@
 
 use super::tests::{err, instructions, ok};
 use super::*;
+use crate::build::ast::{Command, Copy, Heredoc, Instruction, Kind, Run};
 
 fn doc(name: &str, content: &str, expand: bool) -> Heredoc {
     Heredoc {

@@ -1,8 +1,7 @@
 //! `RUN` with its flags and mounts, `COPY` and `ADD` with theirs.
 
 use super::tests::{err, kind};
-use super::*;
-use crate::build::ast::{MountType, RunMount};
+use crate::build::ast::{Command, Copy, Kind, MountType, Run, RunMount};
 
 fn run(line: &str) -> Run {
     match kind(line) {
