@@ -103,6 +103,7 @@ struct Node {
 }
 
 impl Node {
+    /// Whether this is the instruction `name` (in any case).
     fn is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name)
     }
@@ -134,12 +135,18 @@ fn body(text: &str, chomp: bool) -> String {
         .collect()
 }
 
-fn parse_file(text: &str, file: &str) -> Result<Containerfile, Fail> {
-    let mut reader = Reader::new(text);
+/// The first pass: every instruction read, heredoc bodies included.
+fn read_all(reader: &mut Reader) -> Result<Vec<Node>, Fail> {
     let mut nodes = Vec::new();
     while let Some(logical) = reader.next_logical()? {
-        nodes.push(read_node(&mut reader, logical)?);
+        nodes.push(read_node(reader, logical)?);
     }
+    Ok(nodes)
+}
+
+fn parse_file(text: &str, file: &str) -> Result<Containerfile, Fail> {
+    let mut reader = Reader::new(text);
+    let nodes = read_all(&mut reader)?;
     if nodes.is_empty() {
         return Err(Fail::file("file with no instructions"));
     }
@@ -182,10 +189,7 @@ fn parse_file(text: &str, file: &str) -> Result<Containerfile, Fail> {
 
 fn parse_one_trigger(trigger: &str) -> Result<Instruction, Fail> {
     let mut reader = Reader::new(trigger);
-    let mut nodes = Vec::new();
-    while let Some(logical) = reader.next_logical()? {
-        nodes.push(read_node(&mut reader, logical)?);
-    }
+    let nodes = read_all(&mut reader)?;
     let [node] = nodes.as_slice() else {
         return Err(Fail::file("onbuild trigger should be a single expression"));
     };

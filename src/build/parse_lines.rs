@@ -21,6 +21,7 @@ pub(super) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader at the start of `text`.
     pub fn new(text: &'a str) -> Self {
         // A byte-order mark is not part of the first line (editors on
         // Windows write one).

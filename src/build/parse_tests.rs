@@ -3,10 +3,12 @@
 use super::*;
 use crate::build::ast::{Command, Containerfile, Health, Instruction, Kind, Run};
 
+/// Parses `text`, which must be valid.
 pub(super) fn ok(text: &str) -> Containerfile {
     parse(text, "Dockerfile").unwrap_or_else(|e| panic!("{e:#}\n---\n{text}"))
 }
 
+/// The error `text` gives, which must be invalid.
 pub(super) fn err(text: &str) -> String {
     match parse(text, "Dockerfile") {
         Ok(parsed) => panic!("expected an error, got {parsed:#?}"),
@@ -65,6 +67,7 @@ fn instruction_names_are_case_insensitive_and_kept_as_written() {
     assert!(matches!(i[1].kind, Kind::Copy(_)));
 }
 
+/// A shell-form `RUN` without flags or heredocs.
 pub(super) fn run_shell(cmd: &str) -> Run {
     Run {
         command: Command::Shell(cmd.into()),

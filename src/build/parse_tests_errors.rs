@@ -327,3 +327,61 @@ fn stage_names_may_repeat_as_docker_only_warns() {
     let parsed = super::tests::ok("FROM a AS x\nFROM b AS x\n");
     assert_eq!(parsed.stages.len(), 2);
 }
+
+/// Arbitrary text made of the characters that matter to the parser
+/// never panics it (nor the expander): it parses or says why not.
+#[test]
+fn odd_input_never_panics() {
+    const ALPHABET: [&str; 30] = [
+        "RUN ",
+        "COPY ",
+        "FROM a\n",
+        "ONBUILD ",
+        "ENV ",
+        "ARG ",
+        "HEALTHCHECK ",
+        "CMD ",
+        "<<EOF",
+        "<<-",
+        "EOF",
+        "\n",
+        "\r\n",
+        "\\",
+        "`",
+        "\"",
+        "'",
+        "$",
+        "${",
+        "}",
+        ":-",
+        "#",
+        "# escape=`\n",
+        "--mount=",
+        "type=secret,",
+        "[",
+        "]",
+        " ",
+        "\t",
+        "é",
+    ];
+    let mut seed: u64 = 0x5eed;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    for _ in 0..1500 {
+        let len = next() % 24;
+        let text: String = (0..len)
+            .map(|_| ALPHABET[next() % ALPHABET.len()])
+            .collect();
+        let _ = parse(&text, "Dockerfile");
+        let _ = parse(&format!("FROM a\n{text}"), "Dockerfile");
+        let _ = parse_trigger(&text, "base");
+        let unset = |_: &str| None;
+        let _ = crate::build::expand::word(&text, '\\', &unset);
+        let _ = crate::build::expand::words(&text, '`', &unset);
+        let _ = crate::build::expand::heredoc_body(&text, &|_| Some("v".into()));
+    }
+}

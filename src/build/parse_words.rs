@@ -19,6 +19,7 @@ pub(super) struct Split<'a> {
     pub args: &'a str,
 }
 
+/// Takes an instruction line apart.
 pub(super) fn split_command(line: &str) -> Split<'_> {
     let line = line.trim();
     let Some(at) = line.find(is_sep) else {
