@@ -55,7 +55,8 @@ impl Context {
     /// given (`-f`, maybe outside the context); None means the default
     /// name in the context root.
     pub fn dir(path: &Path, containerfile: Option<&Path>) -> Result<Context> {
-        let md = std::fs::metadata(path).with_context(|| format!("build context {}", path.display()))?;
+        let md =
+            std::fs::metadata(path).with_context(|| format!("build context {}", path.display()))?;
         if !md.is_dir() {
             bail!("build context {}: not a directory", path.display());
         }
@@ -76,9 +77,16 @@ impl Context {
     /// A context from a tar stream (`skiff build - < ctx.tar`), unpacked
     /// into a new directory under `scratch`. `containerfile` is the
     /// Containerfile's path inside the archive, if not the default.
-    pub fn from_tar<R: Read>(reader: R, scratch: &Path, containerfile: Option<&Path>) -> Result<Context> {
+    pub fn from_tar<R: Read>(
+        reader: R,
+        scratch: &Path,
+        containerfile: Option<&Path>,
+    ) -> Result<Context> {
         let mut r = BufReader::new(reader);
-        let head = r.fill_buf().context("read the build context from stdin")?.to_vec();
+        let head = r
+            .fill_buf()
+            .context("read the build context from stdin")?
+            .to_vec();
         let c = archive::sniff(&head);
         let mut ctx = Context::empty(scratch)?;
         let root = Root::open(&ctx.root)?;
@@ -135,7 +143,8 @@ impl Context {
     /// empty scratch directory, removed on drop.
     pub fn empty(scratch: &Path) -> Result<Context> {
         static N: AtomicU64 = AtomicU64::new(0);
-        std::fs::create_dir_all(scratch).with_context(|| format!("create {}", scratch.display()))?;
+        std::fs::create_dir_all(scratch)
+            .with_context(|| format!("create {}", scratch.display()))?;
         let dir = loop {
             let name = format!(
                 "context-{}-{}-{}",
@@ -171,10 +180,16 @@ impl Context {
         candidates.push(self.root.join(".containerignore"));
         candidates.push(self.root.join(".dockerignore"));
         for path in candidates {
-            let text = match std::fs::read(&path) {
+            // An unpacked tar is untrusted: its ignore file is read
+            // inside it, never through a symlink out of it.
+            let read = match (&self.scratch, path.strip_prefix(&self.root)) {
+                (Some(_), Ok(rel)) => self.read_inside(rel),
+                _ => std::fs::read(&path),
+            };
+            let text = match read {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(anyhow!("read {}: {e}", path.display())),
+                Err(e) => return Err(anyhow!("read {}: {}", path.display(), describe(&e))),
             };
             let text = String::from_utf8_lossy(&text);
             let m = Matcher::parse(&text).with_context(|| format!("read {}", path.display()))?;
@@ -204,21 +219,33 @@ impl Context {
     /// Containerfile), whatever the ignore rules say; symlinks are
     /// followed, but only inside the context.
     pub fn read_file(&self, rel: &Path) -> Result<Vec<u8>> {
-        let root = Root::open(&self.root)?;
-        let shown = Path::new("/").join(crate::build::copy::root::lexical(rel));
-        let resolved = root
-            .resolve(rel, true, &mut Walked::default())
-            .map_err(|e| anyhow!("read {} in the build context: {}", shown.display(), describe(&e)))?;
+        self.read_inside(rel).map_err(|e| {
+            let shown = Path::new("/").join(crate::build::copy::root::lexical(rel));
+            anyhow!(
+                "read {} in the build context: {}",
+                shown.display(),
+                describe(&e)
+            )
+        })
+    }
+
+    fn read_inside(&self, rel: &Path) -> std::io::Result<Vec<u8>> {
+        let fd = rustix::fs::open(
+            &self.root,
+            rustix::fs::OFlags::RDONLY
+                | rustix::fs::OFlags::DIRECTORY
+                | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        let root = Root::from_fd(fd, self.root.clone());
+        let resolved = root.resolve(rel, true, &mut Walked::default())?;
         let fd = crate::runtime::paths::open_in_root(
             root.fd(),
             &resolved,
             rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW,
-        )
-        .map_err(|e| anyhow!("read {} in the build context: {}", shown.display(), describe(&e)))?;
+        )?;
         let mut out = Vec::new();
-        std::fs::File::from(fd)
-            .read_to_end(&mut out)
-            .with_context(|| format!("read {} in the build context", shown.display()))?;
+        std::fs::File::from(fd).read_to_end(&mut out)?;
         Ok(out)
     }
 }

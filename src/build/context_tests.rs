@@ -47,7 +47,10 @@ fn ignore_file_precedence() {
     // A malformed one is an error naming it.
     fs::write(ctx.join("Dockerfile.dockerignore"), "!\n").unwrap();
     let e = format!("{:#}", Context::dir(ctx, None).err().unwrap());
-    assert!(e.contains("Dockerfile.dockerignore") && e.contains("illegal exclusion"), "{e}");
+    assert!(
+        e.contains("Dockerfile.dockerignore") && e.contains("illegal exclusion"),
+        "{e}"
+    );
     assert!(Context::dir(&ctx.join("Dockerfile"), None).is_err());
 }
 
@@ -61,7 +64,10 @@ fn builder_reads_an_excluded_containerfile() {
     fs::write(ctx.join("Containerfile"), "FROM scratch\n").unwrap();
     fs::write(ctx.join(".dockerignore"), "Containerfile\n.dockerignore\n").unwrap();
     let c = Context::dir(&ctx, None).unwrap();
-    assert_eq!(c.read_file(Path::new("Containerfile")).unwrap(), b"FROM scratch\n");
+    assert_eq!(
+        c.read_file(Path::new("Containerfile")).unwrap(),
+        b"FROM scratch\n"
+    );
     let spec = crate::build::copy::CopySpec::new(["Containerfile"], "/x");
     let e = crate::build::copy::copy(c.root(), c.matcher(), &spec, &root).unwrap_err();
     assert_eq!(format!("{e:#}"), "\"/Containerfile\": not found");
@@ -112,5 +118,28 @@ fn stdin_is_a_context_or_a_containerfile() {
     let gz = gz.finish().unwrap();
     let (c, cf) = Context::from_stdin(&gz[..], &scratch).unwrap();
     assert!(cf.is_none());
-    assert_eq!(fs::read_to_string(c.root().join("app/main.c")).unwrap(), "int main;");
+    assert_eq!(
+        fs::read_to_string(c.root().join("app/main.c")).unwrap(),
+        "int main;"
+    );
+}
+
+#[test]
+fn tar_ignore_file_is_read_inside_the_context() {
+    let d = tempfile::tempdir().unwrap();
+    let scratch = d.path().join("scratch");
+    fs::write(d.path().join("host-ignore"), "everything\n").unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    let target = format!(
+        "../../../../../../../..{}",
+        d.path().join("host-ignore").display()
+    );
+    b.append_link(&mut h, ".dockerignore", &target).unwrap();
+    let tar = b.into_inner().unwrap();
+    let c = Context::from_tar(&tar[..], &scratch, None).unwrap();
+    assert!(c.matcher().is_none());
 }

@@ -92,7 +92,10 @@ pub struct CopySpec {
 
 impl CopySpec {
     /// A `COPY sources... dest` with no flags.
-    pub fn new<S: Into<String>>(sources: impl IntoIterator<Item = S>, dest: impl Into<String>) -> CopySpec {
+    pub fn new<S: Into<String>>(
+        sources: impl IntoIterator<Item = S>,
+        dest: impl Into<String>,
+    ) -> CopySpec {
         CopySpec {
             sources: sources.into_iter().map(Into::into).collect(),
             dest: dest.into(),
@@ -111,7 +114,10 @@ impl CopySpec {
     /// Does the destination name a directory (`dir/`, `dir/.`, `/`)?
     pub fn dest_is_dir(&self) -> bool {
         let d = self.dest.as_str();
-        d.ends_with('/') || d.ends_with("/.") || d == "." || lexical(Path::new(d)).as_os_str().is_empty()
+        d.ends_with('/')
+            || d.ends_with("/.")
+            || d == "."
+            || lexical(Path::new(d)).as_os_str().is_empty()
     }
 
     fn exclude_matcher(&self) -> Result<Option<Matcher>> {
@@ -189,7 +195,12 @@ fn plan(src: &Source, spec: &CopySpec, exclude: Option<&Matcher>) -> Result<Vec<
 /// Run a COPY/ADD: read the sources from `src_root` (through `filter`,
 /// the context's ignore rules, when it is the context) and write them
 /// into the file system at `into_root`.
-pub fn copy(src_root: &Path, filter: Option<&Matcher>, spec: &CopySpec, into_root: &Path) -> Result<()> {
+pub fn copy(
+    src_root: &Path,
+    filter: Option<&Matcher>,
+    spec: &CopySpec,
+    into_root: &Path,
+) -> Result<()> {
     let sroot = Root::open(src_root)?;
     let src = Source {
         root: &sroot,
@@ -206,7 +217,9 @@ pub fn copy(src_root: &Path, filter: Option<&Matcher>, spec: &CopySpec, into_roo
     let mut w = Writer::new(&dest, apply);
     for item in items {
         match item {
-            Item::Local(f) if f.keep.is_some() => copy_kept(&src, &dest, &dest_rel, spec, exclude.as_ref(), &f, &mut w)?,
+            Item::Local(f) if f.keep.is_some() => {
+                copy_kept(&src, &dest, &dest_rel, spec, exclude.as_ref(), &f, &mut w)?
+            }
             Item::Local(f) if f.is_dir() => {
                 let dir = dir_target(&dest, &dest_rel, spec.chown)?;
                 w.begin(&dir)?;
@@ -228,14 +241,27 @@ pub fn copy(src_root: &Path, filter: Option<&Matcher>, spec: &CopySpec, into_roo
             }
             Item::Url(u) => download(&dest, &dest_rel, spec, &apply, &u)?,
             Item::Doc(name, data) => {
-                let fname = Path::new(&name).file_name().unwrap_or(OsStr::new(&name)).to_os_string();
+                let fname = Path::new(&name)
+                    .file_name()
+                    .unwrap_or(OsStr::new(&name))
+                    .to_os_string();
                 let (parent, name) = file_target(&dest, &dest_rel, spec, &fname)?;
-                let pfd = dest.open_dir(&parent).map_err(|e| anyhow!("open {}: {}", shown(&parent), describe(&e)))?;
+                let pfd = dest
+                    .open_dir(&parent)
+                    .map_err(|e| anyhow!("open {}: {}", shown(&parent), describe(&e)))?;
                 let rel = parent.join(&name);
                 clear_for_file(pfd.as_fd(), &name, &rel)?;
                 let mut f = create_file(pfd.as_fd(), &name, &rel)?;
-                std::io::Write::write_all(&mut f, &data).with_context(|| format!("write {}", shown(&rel)))?;
-                finish(f.as_fd(), &rel, &apply, apply.mode(0o644), None, &times_at(now()))?;
+                std::io::Write::write_all(&mut f, &data)
+                    .with_context(|| format!("write {}", shown(&rel)))?;
+                finish(
+                    f.as_fd(),
+                    &rel,
+                    &apply,
+                    apply.mode(0o644),
+                    None,
+                    &times_at(now()),
+                )?;
             }
         }
     }
@@ -264,7 +290,12 @@ fn dir_target(dest: &Root, dest_rel: &Path, chown: Option<(u32, u32)>) -> Result
 /// Where a single file goes: `dest/name` when the destination is a
 /// directory (by its trailing `/`, or because one is there), else `dest`
 /// itself. Returns the resolved parent directory and the name.
-fn file_target(dest: &Root, dest_rel: &Path, spec: &CopySpec, name: &OsStr) -> Result<(PathBuf, OsString)> {
+fn file_target(
+    dest: &Root,
+    dest_rel: &Path,
+    spec: &CopySpec,
+    name: &OsStr,
+) -> Result<(PathBuf, OsString)> {
     if spec.dest_is_dir() {
         dest.mkdir_all(dest_rel, spec.chown)?;
     } else if let Some(p) = dest_rel.parent() {
@@ -273,7 +304,10 @@ fn file_target(dest: &Root, dest_rel: &Path, spec: &CopySpec, name: &OsStr) -> R
     let resolved = dest
         .resolve(dest_rel, true, &mut Default::default())
         .map_err(|e| anyhow!("resolve {}: {}", shown(dest_rel), describe(&e)))?;
-    let target = match dest.lstat(&resolved).with_context(|| format!("stat {}", shown(&resolved)))? {
+    let target = match dest
+        .lstat(&resolved)
+        .with_context(|| format!("stat {}", shown(&resolved)))?
+    {
         Some(st) if is_dir(&st) => resolved.join(name),
         _ => resolved,
     };
@@ -374,14 +408,24 @@ fn download(dest: &Root, dest_rel: &Path, spec: &CopySpec, apply: &Apply, u: &st
         .open_dir(&parent)
         .map_err(|e| anyhow!("open {}: {}", shown(&parent), describe(&e)))?;
     let rel = parent.join(&name);
-    let tmp = OsString::from(format!(".skiff-add-{}-{}", std::process::id(), now()));
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = OsString::from(format!(".skiff-add-{}-{n}-{}", std::process::id(), now()));
     let mut file = create_file(pfd.as_fd(), &tmp, &parent.join(&tmp))?;
     let result = (|| -> Result<()> {
         let got = url::fetch(u, spec.checksum.as_ref(), &mut file)?;
         let mtime = got.modified.unwrap_or_else(now);
-        finish(file.as_fd(), &rel, apply, apply.mode(0o600), None, &times_at(mtime))?;
+        finish(
+            file.as_fd(),
+            &rel,
+            apply,
+            apply.mode(0o600),
+            None,
+            &times_at(mtime),
+        )?;
         clear_for_file(pfd.as_fd(), &name, &rel)?;
-        rustix::fs::renameat(&pfd, &tmp, &pfd, &name).with_context(|| format!("create {}", shown(&rel)))?;
+        rustix::fs::renameat(&pfd, &tmp, &pfd, &name)
+            .with_context(|| format!("create {}", shown(&rel)))?;
         Ok(())
     })();
     if result.is_err() {
@@ -443,7 +487,13 @@ pub fn checksum(src_root: &Path, filter: Option<&Matcher>, spec: &CopySpec) -> R
     Ok(sum.finish())
 }
 
-fn sum_local(src: &Source, spec: &CopySpec, exclude: Option<&Matcher>, f: &Found, sum: &mut Sum) -> Result<()> {
+fn sum_local(
+    src: &Source,
+    spec: &CopySpec,
+    exclude: Option<&Matcher>,
+    f: &Found,
+    sum: &mut Sum,
+) -> Result<()> {
     use source::Visitor;
     use std::os::unix::ffi::OsStrExt;
     sum.field("source", f.name.as_bytes());

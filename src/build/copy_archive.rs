@@ -83,12 +83,24 @@ pub fn is_tar_header(block: &[u8]) -> bool {
     let unsigned: u32 = block[..512]
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as u32 })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                b as u32
+            }
+        })
         .sum();
     let signed: i64 = block[..512]
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as i8 as i64 })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                b as i8 as i64
+            }
+        })
         .sum();
     want == unsigned || want as i64 == signed
 }
@@ -107,17 +119,23 @@ pub fn read_head(r: &mut impl Read, n: usize) -> io::Result<Vec<u8>> {
 pub fn archive_kind(file: &File, shown: &str) -> Result<Option<Compression>> {
     let mut f = file;
     let head = read_head(&mut f, 16).with_context(|| format!("read {shown}"))?;
-    rustix::fs::seek(file, rustix::fs::SeekFrom::Start(0)).with_context(|| format!("read {shown}"))?;
+    rustix::fs::seek(file, rustix::fs::SeekFrom::Start(0))
+        .with_context(|| format!("read {shown}"))?;
     let c = sniff(&head);
     if matches!(c, Compression::Bzip2 | Compression::Xz) {
-        let what = if c == Compression::Bzip2 { "bzip2" } else { "xz" };
+        let what = if c == Compression::Bzip2 {
+            "bzip2"
+        } else {
+            "xz"
+        };
         bail!("extract {shown}: {what}-compressed archives are not supported; decompress it first");
     }
     let mut r = decompress(c, BufReader::new(file))?;
     // A stream that does not decompress is no archive: copied as is.
     let block = read_head(&mut r, 512).unwrap_or_default();
     drop(r);
-    rustix::fs::seek(file, rustix::fs::SeekFrom::Start(0)).with_context(|| format!("read {shown}"))?;
+    rustix::fs::seek(file, rustix::fs::SeekFrom::Start(0))
+        .with_context(|| format!("read {shown}"))?;
     Ok(is_tar_header(&block).then_some(c))
 }
 
@@ -164,7 +182,8 @@ fn meta<R: Read>(e: &mut tar::Entry<'_, R>) -> Result<Meta> {
                 _ => {
                     if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
                         if !is_overlay_xattr(name) {
-                            m.xattrs.push((name.to_string(), ext.value_bytes().to_vec()));
+                            m.xattrs
+                                .push((name.to_string(), ext.value_bytes().to_vec()));
                         }
                     }
                 }
@@ -193,14 +212,10 @@ fn entry_path(raw: &[u8]) -> Result<PathBuf> {
     for c in p.components() {
         match c {
             Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                if out.pop().is_none() {
-                    bail!(
-                        "archive entry {:?} would land outside the destination",
-                        String::from_utf8_lossy(raw)
-                    );
-                }
-            }
+            Component::ParentDir if out.pop().is_none() => bail!(
+                "archive entry {:?} would land outside the destination",
+                String::from_utf8_lossy(raw)
+            ),
             _ => {}
         }
     }
@@ -326,7 +341,9 @@ pub fn extract<R: Read>(r: R, root: &Root, opts: Extract) -> Result<()> {
                 let target = entry_path(&target)?;
                 let (tdir, tname) = split(&target);
                 let tname = tname.ok_or_else(|| anyhow!("{}: hard link to the root", made()))?;
-                let resolved = root.resolve(tdir, true, &mut Walked::default()).with_context(made)?;
+                let resolved = root
+                    .resolve(tdir, true, &mut Walked::default())
+                    .with_context(made)?;
                 let tfd = root.open_dir(&resolved).with_context(made)?;
                 rustix::fs::linkat(&tfd, tname, &pfd, &name, AtFlags::empty())
                     .map_err(|e| anyhow!("{}: link to {}: {e}", made(), target.display()))?;
@@ -335,7 +352,11 @@ pub fn extract<R: Read>(r: R, root: &Root, opts: Extract) -> Result<()> {
                 let fd = rustix::fs::openat(
                     &pfd,
                     &name,
-                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
                     Mode::from_raw_mode(0o600),
                 )
                 .with_context(made)?;
@@ -367,21 +388,27 @@ pub fn extract<R: Read>(r: R, root: &Root, opts: Extract) -> Result<()> {
                         String::from_utf8_lossy(&target)
                     );
                 }
-                rustix::fs::symlinkat(OsStr::from_bytes(&target), &pfd, &name).with_context(made)?;
+                rustix::fs::symlinkat(OsStr::from_bytes(&target), &pfd, &name)
+                    .with_context(made)?;
                 if opts.owners {
                     let (u, g) = owner();
-                    rustix::fs::chownat(&pfd, &name, u, g, AtFlags::SYMLINK_NOFOLLOW).with_context(made)?;
+                    rustix::fs::chownat(&pfd, &name, u, g, AtFlags::SYMLINK_NOFOLLOW)
+                        .with_context(made)?;
                 }
-                let _ = rustix::fs::utimensat(&pfd, &name, &times(m.mtime), AtFlags::SYMLINK_NOFOLLOW);
+                let _ =
+                    rustix::fs::utimensat(&pfd, &name, &times(m.mtime), AtFlags::SYMLINK_NOFOLLOW);
             }
             Some(ft) => {
                 let dev = rustix::fs::makedev(dev.0, dev.1);
-                rustix::fs::mknodat(&pfd, &name, ft, Mode::from_raw_mode(m.mode), dev).with_context(made)?;
+                rustix::fs::mknodat(&pfd, &name, ft, Mode::from_raw_mode(m.mode), dev)
+                    .with_context(made)?;
                 if opts.owners {
                     let (u, g) = owner();
-                    rustix::fs::chownat(&pfd, &name, u, g, AtFlags::SYMLINK_NOFOLLOW).with_context(made)?;
+                    rustix::fs::chownat(&pfd, &name, u, g, AtFlags::SYMLINK_NOFOLLOW)
+                        .with_context(made)?;
                 }
-                let _ = rustix::fs::utimensat(&pfd, &name, &times(m.mtime), AtFlags::SYMLINK_NOFOLLOW);
+                let _ =
+                    rustix::fs::utimensat(&pfd, &name, &times(m.mtime), AtFlags::SYMLINK_NOFOLLOW);
             }
         }
     }
@@ -395,7 +422,12 @@ pub fn extract<R: Read>(r: R, root: &Root, opts: Extract) -> Result<()> {
         let fd = match root.open_dir(&resolved) {
             Ok(fd) => fd,
             // Replaced by a later entry: nothing left to set.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTDIR | libc::ELOOP | libc::ENOENT)) => {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOTDIR | libc::ELOOP | libc::ENOENT)
+                ) =>
+            {
                 continue
             }
             Err(e) => bail!("{}: {}", what(), describe(&e)),

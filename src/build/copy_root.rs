@@ -104,7 +104,12 @@ impl Root {
     /// way followed (the last one too when `follow_last`). Components
     /// that do not exist are kept as written, so a destination to create
     /// resolves as well.
-    pub fn resolve(&self, path: &Path, follow_last: bool, walked: &mut Walked) -> io::Result<PathBuf> {
+    pub fn resolve(
+        &self,
+        path: &Path,
+        follow_last: bool,
+        walked: &mut Walked,
+    ) -> io::Result<PathBuf> {
         self.walk(path, follow_last, None, walked)
     }
 
@@ -258,12 +263,17 @@ mod tests {
         assert_eq!(res("etc/up/etc/rel", true, &mut w), Path::new("etc/sub"));
         assert_eq!(res("etc/up", false, &mut w), Path::new("etc/up"));
         assert_eq!(res("etc/up", true, &mut w), Path::new(""));
-        assert_eq!(res("../../abs/new/file", true, &mut w), Path::new("etc/new/file"));
+        assert_eq!(
+            res("../../abs/new/file", true, &mut w),
+            Path::new("etc/new/file")
+        );
         assert_eq!(res("dangling", true, &mut w), Path::new("nowhere/x"));
         // A loop ends with ELOOP, not a hang.
         symlink("loop2", r.join("loop1")).unwrap();
         symlink("loop1", r.join("loop2")).unwrap();
-        let e = root.resolve(Path::new("loop1/x"), true, &mut w).unwrap_err();
+        let e = root
+            .resolve(Path::new("loop1/x"), true, &mut w)
+            .unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
         // A file in the middle of a path.
         std::fs::write(r.join("file"), "").unwrap();
@@ -278,13 +288,18 @@ mod tests {
         std::fs::create_dir(&r).unwrap();
         symlink("/../../outside", r.join("escape")).unwrap();
         let root = Root::open(&r).unwrap();
-        let got = root.mkdir_all(Path::new("/escape/a/b"), Some((1234, 4321))).unwrap();
+        let got = root
+            .mkdir_all(Path::new("/escape/a/b"), Some((1234, 4321)))
+            .unwrap();
         assert_eq!(got, Path::new("outside/a/b"));
         assert!(r.join("outside/a/b").is_dir());
         assert!(!d.path().join("outside").exists());
         use std::os::unix::fs::MetadataExt;
         let md = std::fs::metadata(r.join("outside/a")).unwrap();
-        assert_eq!((md.uid(), md.gid(), md.mode() & 0o7777), (1234, 4321, 0o755));
+        assert_eq!(
+            (md.uid(), md.gid(), md.mode() & 0o7777),
+            (1234, 4321, 0o755)
+        );
         std::fs::write(r.join("f"), "").unwrap();
         let e = root.mkdir_all(Path::new("f/x"), None).unwrap_err();
         assert_eq!(format!("{e:#}"), "create directory /f/x: Not a directory");

@@ -138,7 +138,13 @@ impl Source<'_> {
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
                 return Ok(None)
             }
-            Err(e) => return Err(anyhow!("resolve {}: {}", shown(&lexical(path)), describe(&e))),
+            Err(e) => {
+                return Err(anyhow!(
+                    "resolve {}: {}",
+                    shown(&lexical(path)),
+                    describe(&e)
+                ))
+            }
         };
         // A symlink that is itself excluded is not in the context.
         if let Some(m) = self.ignore {
@@ -161,7 +167,12 @@ impl Source<'_> {
 
     /// Every path `source` names, in order. A source naming nothing is an
     /// error (`ErrorKind::NotFound`), as in Docker.
-    pub fn expand(&self, source: &str, exclude: Option<&Matcher>, parents: bool) -> Result<Vec<Found>> {
+    pub fn expand(
+        &self,
+        source: &str,
+        exclude: Option<&Matcher>,
+        parents: bool,
+    ) -> Result<Vec<Found>> {
         if parents {
             return self.expand_parents(source);
         }
@@ -191,8 +202,7 @@ impl Source<'_> {
             }]);
         }
         let pattern: PathBuf = comps[split..].iter().collect();
-        let glob = Glob::new(&slash(&pattern))
-            .with_context(|| format!("source {source:?}"))?;
+        let glob = Glob::new(&slash(&pattern)).with_context(|| format!("source {source:?}"))?;
         let Some((base_rel, base_st)) = self.lookup(&base, true)? else {
             return Err(not_found());
         };
@@ -217,7 +227,10 @@ impl Source<'_> {
             }
             let full = base_rel.join(&m);
             let (rel, st) = self.lookup(&full, true)?.ok_or_else(|| {
-                kind_err(ErrorKind::NotFound, format!("{:?}: not found", shown(&full)))
+                kind_err(
+                    ErrorKind::NotFound,
+                    format!("{:?}: not found", shown(&full)),
+                )
             })?;
             out.push(Found {
                 rel,
@@ -268,7 +281,12 @@ impl Source<'_> {
             None => ("/", source),
         };
         let pattern = lexical(Path::new(pattern));
-        let not_found = || kind_err(ErrorKind::NotFound, format!("{:?}: not found", shown(&lexical(Path::new(source)))));
+        let not_found = || {
+            kind_err(
+                ErrorKind::NotFound,
+                format!("{:?}: not found", shown(&lexical(Path::new(source)))),
+            )
+        };
         let Some((base, base_st)) = self.lookup(Path::new(pivot), true)? else {
             return Err(not_found());
         };
@@ -283,9 +301,20 @@ impl Source<'_> {
                 });
             }
         } else if is_dir(&base_st) {
-            let m = Matcher::new(&[slash(&pattern)]).with_context(|| format!("source {source:?}"))?;
-            let fd = self.root.open_dir(&base).with_context(|| format!("open {}", shown(&base)))?;
-            self.parents_walk(fd.as_fd(), &base, Path::new(""), &m, &MatchState::default(), &mut out)?;
+            let m =
+                Matcher::new(&[slash(&pattern)]).with_context(|| format!("source {source:?}"))?;
+            let fd = self
+                .root
+                .open_dir(&base)
+                .with_context(|| format!("open {}", shown(&base)))?;
+            self.parents_walk(
+                fd.as_fd(),
+                &base,
+                Path::new(""),
+                &m,
+                &MatchState::default(),
+                &mut out,
+            )?;
         }
         if out.is_empty() {
             return Err(not_found());
@@ -383,7 +412,17 @@ pub fn walk(
     if let Some(p) = as_entry {
         v.enter(p, fd.as_fd(), &st)?;
     }
-    walk_dir(&f, top, fd.as_fd(), prefix, Path::new(""), &ignore_state, &MatchState::default(), &mut stack, v)?;
+    walk_dir(
+        &f,
+        top,
+        fd.as_fd(),
+        prefix,
+        Path::new(""),
+        &ignore_state,
+        &MatchState::default(),
+        &mut stack,
+        v,
+    )?;
     if let Some(p) = as_entry {
         v.leave(p, fd.as_fd(), &st)?;
     }
@@ -436,7 +475,8 @@ fn walk_dir(
             if skip {
                 continue;
             }
-            let sub = open_subdir(dir, &name).with_context(|| format!("open {}", shown(&top.join(&crel))))?;
+            let sub = open_subdir(dir, &name)
+                .with_context(|| format!("open {}", shown(&top.join(&crel))))?;
             stack.push(Pending {
                 rel: shown_rel.clone(),
                 fd: sub,
@@ -447,7 +487,17 @@ fn walk_dir(
                 enter_pending(stack, v)?;
             }
             let subfd = stack.last().expect("just pushed").fd.try_clone()?;
-            walk_dir(f, top, subfd.as_fd(), prefix, &crel, &ign_state, &exc_state, stack, v)?;
+            walk_dir(
+                f,
+                top,
+                subfd.as_fd(),
+                prefix,
+                &crel,
+                &ign_state,
+                &exc_state,
+                stack,
+                v,
+            )?;
             let p = stack.pop().expect("pushed above");
             if p.entered {
                 v.leave(&p.rel, p.fd.as_fd(), &p.st)?;

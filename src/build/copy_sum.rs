@@ -128,7 +128,10 @@ impl Visitor for Sum {
                 // entry would be), so the fields stay unambiguous.
                 let size = st.st_size as u64;
                 self.num("size", size);
-                let mut r = File::from(fd).take(size).chain(std::io::repeat(0)).take(size);
+                let mut r = File::from(fd)
+                    .take(size)
+                    .chain(std::io::repeat(0))
+                    .take(size);
                 self.stream(&mut r)
                     .with_context(|| format!("read {}", rel.display()))?;
             }

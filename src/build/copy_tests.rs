@@ -79,7 +79,10 @@ fn file_to_directory_keeps_name_and_metadata() {
     assert_eq!(read(&t.root, "dest/a.txt"), "hello");
     assert_eq!(mode(&t.root, "dest/a.txt"), 0o640);
     assert_eq!(owner(&t.root, "dest/a.txt"), (0, 0));
-    assert_eq!(fs::metadata(t.root.join("dest/a.txt")).unwrap().mtime(), 1_000_000);
+    assert_eq!(
+        fs::metadata(t.root.join("dest/a.txt")).unwrap().mtime(),
+        1_000_000
+    );
     assert_eq!(mode(&t.root, "dest"), 0o755);
 }
 
@@ -117,7 +120,10 @@ fn directory_copies_its_contents() {
     // The top is the destination (made 0755), not a copy of `dir`.
     assert_eq!(mode(&t.root, "out"), 0o755);
     assert_eq!(mode(&t.root, "out/sub"), 0o750);
-    assert_eq!(fs::metadata(t.root.join("out/sub")).unwrap().mtime(), 2_000_000);
+    assert_eq!(
+        fs::metadata(t.root.join("out/sub")).unwrap().mtime(),
+        2_000_000
+    );
     // Merged into what is there.
     put(&t.root, "into/keep", "k");
     run(&t, &spec(&["dir/"], "/into/")).unwrap();
@@ -125,7 +131,10 @@ fn directory_copies_its_contents() {
     assert_eq!(read(&t.root, "into/sub/y"), "y");
     // Not onto a file.
     put(&t.root, "file", "");
-    assert_eq!(err(run(&t, &spec(&["dir"], "/file"))), "cannot copy to non-directory: /file");
+    assert_eq!(
+        err(run(&t, &spec(&["dir"], "/file"))),
+        "cannot copy to non-directory: /file"
+    );
     // `.` is the whole context.
     run(&t, &spec(&["."], "/all/")).unwrap();
     assert_eq!(read(&t.root, "all/dir/sub/y"), "y");
@@ -235,7 +244,10 @@ fn destination_symlinks_stay_inside_the_root() {
     symlink("../../outside/victim", t.root.join("t/f")).unwrap();
     run(&t, &spec(&["dir"], "/t")).unwrap();
     assert_eq!(read(&t.outside, "victim"), "untouched");
-    assert!(!fs::symlink_metadata(t.root.join("t/f")).unwrap().file_type().is_symlink());
+    assert!(!fs::symlink_metadata(t.root.join("t/f"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
 }
 
 #[test]
@@ -250,7 +262,14 @@ fn chown_and_chmod() {
     s.chown = Some((1000, 1001));
     s.chmod = Some(parse_chmod("750").unwrap());
     run(&t, &s).unwrap();
-    for rel in ["new", "new/parent", "new/parent/out", "new/parent/out/f", "new/parent/out/sub", "new/parent/out/link"] {
+    for rel in [
+        "new",
+        "new/parent",
+        "new/parent/out",
+        "new/parent/out/f",
+        "new/parent/out/sub",
+        "new/parent/out/link",
+    ] {
         assert_eq!(owner(&t.root, rel), (1000, 1001), "{rel}");
     }
     assert_eq!(mode(&t.root, "new/parent"), 0o755);
@@ -274,7 +293,7 @@ fn links_and_special_files() {
     symlink("f", t.ctx.join("d/sym")).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &t.ctx.join("d/fifo"),
+        t.ctx.join("d/fifo"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o644),
         0,
@@ -286,7 +305,9 @@ fn links_and_special_files() {
     assert_eq!(a.ino(), b.ino());
     assert_eq!(fs::read_link(t.root.join("o/sym")).unwrap(), Path::new("f"));
     assert!(std::os::unix::fs::FileTypeExt::is_fifo(
-        &fs::symlink_metadata(t.root.join("o/fifo")).unwrap().file_type()
+        &fs::symlink_metadata(t.root.join("o/fifo"))
+            .unwrap()
+            .file_type()
     ));
 }
 
@@ -335,7 +356,11 @@ fn ignore_file_hides_paths() {
     // an excluded file, directly or through a link, finds nothing.
     for src in ["secret.key", "alias", "docs/drop.md", "Dockerfile"] {
         let e = copy(&t.ctx, Some(&m), &spec(&[src], "/x"), &t.root).unwrap_err();
-        assert_eq!(crate::error::kind_of(&e), Some(ErrorKind::NotFound), "{src}");
+        assert_eq!(
+            crate::error::kind_of(&e),
+            Some(ErrorKind::NotFound),
+            "{src}"
+        );
     }
     // An excluded directory with a kept entry is found, with only that.
     copy(&t.ctx, Some(&m), &spec(&["docs"], "/docs/"), &t.root).unwrap();
@@ -442,7 +467,10 @@ fn add_extracts_archives() {
     assert_eq!(read(&t.root, "z/top/file"), "inside");
     // Not an archive (or an empty one): copied as it is.
     add(&t, "notes.gz", b"\x1f\x8b\x08 but not gzip", "/n/").unwrap();
-    assert_eq!(fs::read(t.root.join("n/notes.gz")).unwrap(), b"\x1f\x8b\x08 but not gzip");
+    assert_eq!(
+        fs::read(t.root.join("n/notes.gz")).unwrap(),
+        b"\x1f\x8b\x08 but not gzip"
+    );
     add(&t, "empty.tar", &[0u8; 1024], "/n/").unwrap();
     assert_eq!(fs::read(t.root.join("n/empty.tar")).unwrap().len(), 1024);
     // COPY never extracts.
@@ -492,7 +520,8 @@ fn serve(body: &'static [u8], n: usize) -> String {
                 }
             }
             let head = if req.starts_with(b"GET /missing") {
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
             } else {
                 format!(
                     "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: close\r\n\r\n",
@@ -517,7 +546,10 @@ fn add_downloads_urls() {
     run(&t, &s).unwrap();
     assert_eq!(read(&t.root, "dl/data.bin"), "remote data");
     assert_eq!(mode(&t.root, "dl/data.bin"), 0o600);
-    assert_eq!(fs::metadata(t.root.join("dl/data.bin")).unwrap().mtime(), 784111777);
+    assert_eq!(
+        fs::metadata(t.root.join("dl/data.bin")).unwrap().mtime(),
+        784111777
+    );
     // The right checksum passes; a wrong one leaves nothing behind.
     s.dest = "/named".into();
     s.checksum = Some(Digest::of(b"remote data"));
@@ -586,12 +618,20 @@ fn checksum_follows_what_is_read() {
 fn checksum_is_quick_on_thousands_of_files() {
     let t = setup();
     for i in 0..3000 {
-        put(&t.ctx, &format!("many/d{}/f{i}", i % 50), &"x".repeat(i % 700));
+        put(
+            &t.ctx,
+            &format!("many/d{}/f{i}", i % 50),
+            &"x".repeat(i % 700),
+        );
     }
     let s = spec(&["many"], "/m/");
     let start = std::time::Instant::now();
     let a = checksum(&t.ctx, None, &s).unwrap();
-    assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     put(&t.ctx, "many/d7/f7", "different");
     assert_ne!(a, checksum(&t.ctx, None, &s).unwrap());
 }

@@ -116,7 +116,10 @@ mod tests {
 
     #[test]
     fn names_from_urls() {
-        assert_eq!(file_name("https://example.com/a/b/file.tar.gz"), "file.tar.gz");
+        assert_eq!(
+            file_name("https://example.com/a/b/file.tar.gz"),
+            "file.tar.gz"
+        );
         assert_eq!(file_name("https://example.com/a/b/?x=1"), "b");
         assert_eq!(file_name("https://example.com/dl?f=x.tgz#top"), "dl");
         assert_eq!(file_name("https://example.com"), "__unnamed__");

@@ -19,7 +19,9 @@ use super::root::{describe, shown, split, Root};
 use super::source::{file_type, is_dir, Visitor};
 use crate::image::whiteout::is_overlay_xattr;
 use anyhow::{anyhow, bail, Context, Result};
-use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid, XattrFlags};
+use rustix::fs::{
+    AtFlags, FileType, Gid, Mode, OFlags, Stat, Timespec, Timestamps, Uid, XattrFlags,
+};
 use rustix::io::Errno;
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -149,7 +151,8 @@ pub fn finish(
 ) -> Result<()> {
     let (u, g) = apply.ids();
     rustix::fs::fchown(fd, u, g).with_context(|| format!("chown {}", shown(rel)))?;
-    rustix::fs::fchmod(fd, Mode::from_raw_mode(mode)).with_context(|| format!("chmod {}", shown(rel)))?;
+    rustix::fs::fchmod(fd, Mode::from_raw_mode(mode))
+        .with_context(|| format!("chmod {}", shown(rel)))?;
     if let Some(src) = xattrs_from {
         copy_xattrs(src, fd);
     }
@@ -247,7 +250,14 @@ impl<'a> Writer<'a> {
                 let mut out = create_file(dir, name, &rel)?;
                 io::copy(&mut src, &mut out).with_context(made)?;
                 let mode = self.apply.mode(st.st_mode);
-                finish(out.as_fd(), &rel, &self.apply, mode, Some(src.as_fd()), &stat_times(st))?;
+                finish(
+                    out.as_fd(),
+                    &rel,
+                    &self.apply,
+                    mode,
+                    Some(src.as_fd()),
+                    &stat_times(st),
+                )?;
                 if st.st_nlink > 1 {
                     self.links.insert(key, rel);
                 }
@@ -255,7 +265,8 @@ impl<'a> Writer<'a> {
             FileType::Symlink => {
                 let target = rustix::fs::readlinkat(sdir, sname, Vec::new())
                     .with_context(|| format!("read link {}", sname.to_string_lossy()))?;
-                rustix::fs::symlinkat(OsStr::from_bytes(target.as_bytes()), dir, name).with_context(made)?;
+                rustix::fs::symlinkat(OsStr::from_bytes(target.as_bytes()), dir, name)
+                    .with_context(made)?;
                 self.meta_at(dir, name, &rel, st)?;
             }
             ft @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
@@ -297,7 +308,14 @@ impl<'a> Writer<'a> {
         let existed = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
         let (fd, rel) = self.make_dir(name)?;
         if !existed {
-            finish(fd.as_fd(), &rel, &self.apply, self.apply.mode(st.st_mode), Some(sdir), &stat_times(st))?;
+            finish(
+                fd.as_fd(),
+                &rel,
+                &self.apply,
+                self.apply.mode(st.st_mode),
+                Some(sdir),
+                &stat_times(st),
+            )?;
         }
         self.stack.push((fd, rel));
         Ok(())
@@ -315,7 +333,14 @@ impl Visitor for Writer<'_> {
     fn leave(&mut self, _rel: &Path, dir: BorrowedFd, st: &Stat) -> Result<()> {
         let (fd, at) = self.stack.pop().expect("entered before");
         // Set last: the entries written inside changed its times.
-        finish(fd.as_fd(), &at, &self.apply, self.apply.mode(st.st_mode), Some(dir), &stat_times(st))
+        finish(
+            fd.as_fd(),
+            &at,
+            &self.apply,
+            self.apply.mode(st.st_mode),
+            Some(dir),
+            &stat_times(st),
+        )
     }
 
     fn entry(&mut self, rel: &Path, parent: BorrowedFd, name: &OsStr, st: &Stat) -> Result<()> {

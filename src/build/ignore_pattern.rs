@@ -27,7 +27,10 @@ enum Tok {
     /// `?`: one character but `/`.
     One,
     /// `[...]`: one character in (or, negated, not in) the ranges.
-    Class { neg: bool, ranges: Vec<(char, char)> },
+    Class {
+        neg: bool,
+        ranges: Vec<(char, char)>,
+    },
     /// `**` followed by more: `(.*/)?`, nothing or anything ending in `/`.
     AnyDirs,
     /// `**` at the end of a pattern that is not a plain prefix: `.*`.
@@ -408,7 +411,10 @@ mod tests {
         assert!(!pat("**/.foo", "bar.foo"));
         assert!(pat("a(b)c/def", "a(b)c/def"));
         assert!(pat("a.|)$(}+{bc", "a.|)$(}+{bc"));
-        assert!(pat("dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl"));
+        assert!(pat(
+            "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+            "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl"
+        ));
         // The string-compare shortcut: `**foo` ends with `foo`.
         assert!(pat("**foo", "xfoo"));
         assert!(pat("pkg/**/a", "pkg/a"));
