@@ -48,6 +48,7 @@ mod url;
 #[path = "copy_write.rs"]
 mod write;
 
+/// Whether ADD downloads a source, and the name the download gets.
 pub use url::{file_name as url_file_name, is_url};
 
 use crate::build::ignore::Matcher;

@@ -29,8 +29,11 @@ use std::path::{Component, Path, PathBuf};
 /// How a stream is compressed, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
+    /// A plain stream.
     None,
+    /// gzip (`1f 8b 08`).
     Gzip,
+    /// zstd (`28 b5 2f fd`).
     Zstd,
     /// Recognised, but no decoder is built in.
     Bzip2,

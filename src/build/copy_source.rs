@@ -41,10 +41,12 @@ impl Found {
     }
 }
 
+/// The node type in a stat.
 pub fn file_type(st: &Stat) -> FileType {
     FileType::from_raw_mode(st.st_mode)
 }
 
+/// Is the stat a directory's?
 pub fn is_dir(st: &Stat) -> bool {
     file_type(st) == FileType::Directory
 }
@@ -80,7 +82,9 @@ fn slash(rel: &Path) -> String {
 
 /// The source root with its filter (the context's ignore rules).
 pub struct Source<'a> {
+    /// The root the sources are read from.
     pub root: &'a Root,
+    /// The context's ignore rules (None for another stage or an image).
     pub ignore: Option<&'a Matcher>,
 }
 

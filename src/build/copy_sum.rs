@@ -36,6 +36,7 @@ impl Default for Sum {
 }
 
 impl Sum {
+    /// An empty hash.
     pub fn new() -> Sum {
         Sum {
             sha: Sha256::new(),

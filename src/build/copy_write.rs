@@ -173,6 +173,7 @@ pub struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
+    /// A writer into `dest` with `apply`'s owner and mode rules.
     pub fn new(dest: &'a Root, apply: Apply) -> Writer<'a> {
         Writer {
             dest,

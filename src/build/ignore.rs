@@ -19,6 +19,7 @@
 #[path = "ignore_pattern.rs"]
 mod pattern;
 
+/// Go's `filepath.Match`, which COPY sources use too.
 pub use pattern::{has_wildcard, Glob};
 
 use anyhow::{bail, Context, Result};
