@@ -45,11 +45,11 @@ pub struct Change {
     pub kind: Kind,
 }
 
-fn is_whiteout(st: &Stat) -> bool {
+pub(crate) fn is_whiteout(st: &Stat) -> bool {
     file_type(st) == FileType::CharacterDevice && st.st_rdev == 0
 }
 
-fn is_opaque(dir: BorrowedFd) -> bool {
+pub(crate) fn is_opaque(dir: BorrowedFd) -> bool {
     let mut buf = [0u8; 8];
     matches!(rustix::fs::fgetxattr(dir, opaque_xattr(false), &mut buf), Ok(1) if buf[0] == b'y')
 }
