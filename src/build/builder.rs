@@ -308,10 +308,12 @@ fn docker_manifest(config: &[u8], layers: &[Descriptor]) -> Result<(Vec<u8>, Str
                 media::OCI_LAYER_GZIP => media::DOCKER_LAYER_GZIP,
                 media::OCI_LAYER => media::DOCKER_LAYER,
                 m if m.starts_with("application/vnd.docker.") => m,
-                _ => return Err(anyhow!(
+                _ => {
+                    return Err(anyhow!(
                     "--format docker: a layer compressed as {} has no Docker media type (use gzip)",
                     l.media_type
-                )),
+                ))
+                }
             };
             Ok(serde_json::json!({"mediaType": mt, "digest": l.digest, "size": l.size}))
         })
