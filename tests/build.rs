@@ -6,43 +6,13 @@
 
 mod common;
 
+use common::build::{build, build_ok, context, sh};
 use common::run::Ctx;
-use common::Out;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// A context directory with these files (`Containerfile` among them).
-fn context(c: &Ctx, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = c.env.path(name);
-    for (rel, text) in files {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, text).unwrap();
-    }
-    dir
-}
-
-fn build(c: &Ctx, args: &[&str], dir: &Path) -> Out {
-    let mut a = vec!["build"];
-    a.extend_from_slice(args);
-    a.push(dir.to_str().unwrap());
-    c.env.run(&a)
-}
-
-fn build_ok(c: &Ctx, args: &[&str], dir: &Path) -> Out {
-    let out = build(c, args, dir);
-    out.assert_ok();
-    out
-}
 
 /// The image's config (`image inspect`'s `Config`).
 fn config(c: &Ctx, image: &str) -> serde_json::Value {
     c.env.inspect(image)["Config"].clone()
-}
-
-/// `skiff run --rm IMAGE sh -c SCRIPT`'s stdout.
-fn sh(c: &Ctx, image: &str, script: &str) -> String {
-    c.run_ok(&["--rm", image, "sh", "-c", script]).stdout
 }
 
 #[test]

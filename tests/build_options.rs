@@ -5,33 +5,9 @@
 
 mod common;
 
+use common::build::{build_ok, context, sh};
 use common::run::Ctx;
-use common::Out;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-fn context(c: &Ctx, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = c.env.path(name);
-    for (rel, text) in files {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, text).unwrap();
-    }
-    dir
-}
-
-fn build_ok(c: &Ctx, args: &[&str], dir: &Path) -> Out {
-    let mut a = vec!["build"];
-    a.extend_from_slice(args);
-    a.push(dir.to_str().unwrap());
-    let out = c.env.run(&a);
-    out.assert_ok();
-    out
-}
-
-fn sh(c: &Ctx, image: &str, script: &str) -> String {
-    c.run_ok(&["--rm", image, "sh", "-c", script]).stdout
-}
 
 #[test]
 fn file_flag_labels_iidfile_quiet_and_stdin() {

@@ -91,18 +91,9 @@ pub fn copy_step(
             },
         ),
     };
-    let none_net = || crate::runtime::opts::RunOpts {
-        image: format!("build step of {}", sb.file.file),
-        // Never run: a command only because a container must have one.
-        command: vec!["true".into()],
-        entrypoint: Some(Vec::new()),
-        network: crate::runtime::opts::NetworkMode::None,
-        networks: Vec::new(),
-        pull: crate::runtime::opts::PullPolicy::Never,
-        ..Default::default()
-    };
+    let what = format!("build step of {}", sb.file.file);
     let viewer = match &source_state {
-        Some(s) => Some(StepContainer::make(sb.store, sb.cfg, s, none_net())?),
+        Some(s) => Some(StepContainer::files_only(sb.store, sb.cfg, s, &what)?),
         None => None,
     };
     let view = match &viewer {
@@ -117,7 +108,7 @@ pub fn copy_step(
         None => (sb.ctx.root().to_path_buf(), sb.ctx.matcher()),
     };
     let sum = checksum(&src_root, filter, &spec)?;
-    let what = serde_json::json!({
+    let key = serde_json::json!({
         "instruction": instr,
         "sources": spec.sources,
         "heredocs": spec.heredocs.iter().map(|(n, b)| (n.clone(), Digest::of(b))).collect::<Vec<_>>(),
@@ -143,8 +134,8 @@ pub fn copy_step(
     }
     shown.push(' ');
     shown.push_str(&dest_word);
-    let hit = sb.record(state, &what, shown, |state| {
-        let sc = StepContainer::make(sb.store, sb.cfg, state, none_net())?;
+    let hit = sb.record(state, &key, shown, |state| {
+        let sc = StepContainer::files_only(sb.store, sb.cfg, state, &what)?;
         let root = sc.open_root()?;
         let into = PathBuf::from(format!("/proc/self/fd/{}", root.fd().as_raw_fd()));
         copy(&src_root, filter, &spec, &into)?;

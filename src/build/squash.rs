@@ -42,16 +42,7 @@ pub fn squash(store: &Store, cfg: &Config, state: &State, opts: &BuildOptions) -
         .with_context(|| format!("open layer {}", l.chain_id))?;
         collect(dir.as_fd(), Path::new(""), &mut touched)?;
     }
-    let ropts = crate::runtime::opts::RunOpts {
-        image: "build squash".into(),
-        command: vec!["true".into()],
-        entrypoint: Some(Vec::new()),
-        network: crate::runtime::opts::NetworkMode::None,
-        networks: Vec::new(),
-        pull: crate::runtime::opts::PullPolicy::Never,
-        ..Default::default()
-    };
-    let sc = StepContainer::make(store, cfg, state, ropts)?;
+    let sc = StepContainer::files_only(store, cfg, state, "build squash")?;
     let view = sc.view_root()?;
     let parent = base
         .checked_sub(1)

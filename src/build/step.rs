@@ -44,6 +44,27 @@ impl<'a> StepContainer<'a> {
         Ok(StepContainer { store, made, rec })
     }
 
+    /// A container on `state` whose files are read or written but which
+    /// never runs (`COPY`, `--from` sources, `--output`, `--squash`).
+    pub fn files_only(
+        store: &'a Store,
+        cfg: &Config,
+        state: &State,
+        what: &str,
+    ) -> Result<StepContainer<'a>> {
+        let opts = RunOpts {
+            image: what.to_string(),
+            // A container must have a command; this one is never run.
+            command: vec!["true".into()],
+            entrypoint: Some(Vec::new()),
+            network: crate::runtime::opts::NetworkMode::None,
+            networks: Vec::new(),
+            pull: crate::runtime::opts::PullPolicy::Never,
+            ..Default::default()
+        };
+        StepContainer::make(store, cfg, state, opts)
+    }
+
     /// Run its command in the foreground, its output on ours (or
     /// dropped); its exit status.
     pub fn run(&mut self, quiet: bool) -> Result<i32> {

@@ -263,9 +263,11 @@ fn options(args: &Args) -> Result<BuildOptions> {
     let format = match args.format.as_str() {
         "oci" => Format::Oci,
         "docker" => Format::Docker,
-        o => return Err(bad(format!(
+        o => {
+            return Err(bad(format!(
             "invalid argument {o:?} for \"--format\" flag: unrecognized image type (oci or docker)"
-        ))),
+        )))
+        }
     };
     let compression = match args.compression_format.as_str() {
         "gzip" => Compression::Gzip,

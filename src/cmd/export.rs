@@ -3,14 +3,11 @@
 use crate::config::Config;
 use crate::container::fs::{open_root, Access};
 use crate::container::state::find;
-use crate::container::tarfs::{append_tree, Links};
+use crate::container::tarfs::write_tree;
 use crate::store::Store;
 use anyhow::{Context, Result};
-use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::os::fd::BorrowedFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,20 +16,6 @@ pub struct Args {
     pub output: Option<PathBuf>,
     /// The container
     pub container: String,
-}
-
-fn write(root: BorrowedFd, w: impl Write) -> Result<()> {
-    let mut b = tar::Builder::new(BufWriter::with_capacity(1 << 20, w));
-    b.follow_symlinks(false);
-    append_tree(
-        &mut b,
-        root,
-        OsStr::new(""),
-        Path::new(""),
-        &mut Links::new(),
-    )?;
-    b.into_inner()?.flush()?;
-    Ok(())
 }
 
 pub fn run(args: Args, cfg: &Config) -> Result<i32> {
@@ -51,7 +34,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             let tmp = crate::util::fs::tmp_sibling(p);
             let res = (|| -> Result<()> {
                 let f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-                write(view.fd(), &f)?;
+                write_tree(view.fd(), &f)?;
                 f.sync_all()?;
                 std::fs::rename(&tmp, p).with_context(|| format!("rename to {}", p.display()))
             })();
@@ -60,7 +43,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             }
             res.with_context(what)?;
         }
-        None => write(view.fd(), std::io::stdout().lock()).with_context(what)?,
+        None => write_tree(view.fd(), std::io::stdout().lock()).with_context(what)?,
     }
     Ok(0)
 }

@@ -174,6 +174,22 @@ pub fn append_tree<W: Write>(
     Ok(())
 }
 
+/// The whole tree under `root` as a tar written to `w` (buffered; no
+/// entry for the top).
+pub fn write_tree(root: BorrowedFd, w: impl Write) -> Result<()> {
+    let mut b = tar::Builder::new(io::BufWriter::with_capacity(1 << 20, w));
+    b.follow_symlinks(false);
+    append_tree(
+        &mut b,
+        root,
+        OsStr::new(""),
+        Path::new(""),
+        &mut Links::new(),
+    )?;
+    b.into_inner()?.flush()?;
+    Ok(())
+}
+
 fn is_enoent(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()
