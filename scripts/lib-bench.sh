@@ -84,7 +84,8 @@ busybox_image() {
     config=$(jq -cn --arg diff "sha256:$diff" '{
         architecture: "amd64", os: "linux", created: "2024-01-01T00:00:00Z",
         config: {Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
-        rootfs: {type: "layers", diff_ids: [$diff]}}')
+        rootfs: {type: "layers", diff_ids: [$diff]},
+        history: [{created: "2024-01-01T00:00:00Z", created_by: "busybox-static"}]}')
     write_oci_layout "$layout" "$config" "$(printf '{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}' "$lay_d" "$lay_size")"
 
     serve_layout "$work" "$layout" bench-busybox

@@ -5,8 +5,17 @@
 //! place files into a step's filesystem (`copy`).
 
 pub mod ast;
+pub mod builder;
 pub mod context;
 pub mod copy;
+mod copy_step;
 pub mod expand;
 pub mod ignore;
+pub mod layer;
+mod output;
 pub mod parse;
+mod run;
+mod squash;
+mod stage;
+pub mod state;
+pub mod step;

@@ -3,15 +3,12 @@
 use crate::config::Config;
 use crate::container::fs::{open_root, Access};
 use crate::container::state::find;
-use crate::container::tarfs::{append_tree_as, Links};
+use crate::container::tarfs::write_tree_as;
 use crate::store::Store;
 use crate::util::idshift::IdShift;
 use anyhow::{Context, Result};
-use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::os::fd::BorrowedFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,21 +17,6 @@ pub struct Args {
     pub output: Option<PathBuf>,
     /// The container
     pub container: String,
-}
-
-fn write(root: BorrowedFd, w: impl Write, shift: &IdShift) -> Result<()> {
-    let mut b = tar::Builder::new(BufWriter::with_capacity(1 << 20, w));
-    b.follow_symlinks(false);
-    append_tree_as(
-        &mut b,
-        root,
-        OsStr::new(""),
-        Path::new(""),
-        &mut Links::new(),
-        shift,
-    )?;
-    b.into_inner()?.flush()?;
-    Ok(())
 }
 
 pub fn run(args: Args, cfg: &Config) -> Result<i32> {
@@ -60,7 +42,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             let tmp = crate::util::fs::tmp_sibling(p);
             let res = (|| -> Result<()> {
                 let f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-                write(view.fd(), &f, &shift)?;
+                write_tree_as(view.fd(), &f, &shift)?;
                 f.sync_all()?;
                 std::fs::rename(&tmp, p).with_context(|| format!("rename to {}", p.display()))
             })();
@@ -69,7 +51,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             }
             res.with_context(what)?;
         }
-        None => write(view.fd(), std::io::stdout().lock(), &shift).with_context(what)?,
+        None => write_tree_as(view.fd(), std::io::stdout().lock(), &shift).with_context(what)?,
     }
     Ok(0)
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 pub mod archive;
 pub mod attach;
+pub mod build;
 pub mod commit;
 pub mod container_prune;
 pub mod cp;
@@ -286,6 +287,11 @@ pub enum Command {
     Commit(commit::Args),
     /// Execute a command in a running container
     Exec(exec::Args),
+    /// Build an image from a Containerfile or Dockerfile
+    Build(Box<build::Args>),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -380,6 +386,8 @@ pub enum ImageCommand {
     Load(archive::LoadArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(archive::ImportArgs),
+    /// Build an image from a Containerfile or Dockerfile
+    Build(Box<build::Args>),
 }
 
 fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
@@ -471,6 +479,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Diff(a) => diff::run(a, &cfg),
         Command::Commit(a) => commit::run(a, &cfg),
         Command::Exec(a) => exec::run(a, &cfg),
+        Command::Build(a) => build::run(*a, &cfg),
+        Command::Builder(c) => build::builder(c, &cfg),
         Command::Container(c) => container(c, &cfg),
         Command::ContainerMonitor(a) => monitor::run(a, &cfg),
         Command::ContainerProbe(a) => monitor::probe(a, &cfg),
@@ -489,6 +499,7 @@ fn image(cmd: ImageCommand, cfg: &Config) -> Result<i32> {
         ImageCommand::Save(a) => archive::save_cmd(a, cfg),
         ImageCommand::Load(a) => archive::load_cmd(a, cfg),
         ImageCommand::Import(a) => archive::import_cmd(a, cfg),
+        ImageCommand::Build(a) => build::run(*a, cfg),
     }
 }
 

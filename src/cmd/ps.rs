@@ -43,6 +43,9 @@ pub struct Args {
     /// Format output using a custom template ('table', 'json', or a Go template)
     #[arg(long)]
     pub format: Option<String>,
+    /// Show also the containers of builds in progress
+    #[arg(long)]
+    pub external: bool,
 }
 
 const DEFAULT_TABLE: &str =
@@ -181,7 +184,10 @@ fn rewrite_label_calls(tmpl: &str) -> (String, Vec<String>) {
 
 /// The containers the flags select, newest first.
 fn select(store: &Store, cfg: &Config, args: &Args, filters: &Filters) -> Result<Vec<Selected>> {
-    let all = state::list(store)?;
+    let mut all = state::list(store)?;
+    if !args.external {
+        all.retain(|c| !c.build);
+    }
     let need_spec = filters.has("volume")
         || args.format.as_deref().is_some_and(|f| {
             f.contains("Mounts")

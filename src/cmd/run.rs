@@ -219,18 +219,22 @@ pub struct Args {
     pub quiet: bool,
     #[command(flatten)]
     pub registry: RegistryFlags,
-    /// The image to run
-    pub image: String,
-    /// The command and its arguments
-    #[arg(allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    /// The image to run, then the command and its arguments (flags end
+    /// at the image, as Docker's do: `run IMG -c x` passes `-c` on)
+    #[arg(
+        required = true,
+        num_args = 1..,
+        allow_hyphen_values = true,
+        value_name = "IMAGE [COMMAND [ARG...]]"
+    )]
+    pub image_and_command: Vec<String>,
 }
 
 impl Args {
     fn flags(&self) -> RunFlags {
         RunFlags {
-            image: self.image.clone(),
-            command: self.command.clone(),
+            image: self.image_and_command[0].clone(),
+            command: self.image_and_command[1..].to_vec(),
             name: self.name.clone(),
             rm: self.rm,
             interactive: self.interactive,

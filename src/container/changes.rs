@@ -47,7 +47,7 @@ pub struct Change {
     pub kind: Kind,
 }
 
-pub(super) fn is_whiteout(st: &Stat) -> bool {
+pub(crate) fn is_whiteout(st: &Stat) -> bool {
     file_type(st) == FileType::CharacterDevice && st.st_rdev == 0
 }
 
@@ -61,7 +61,7 @@ fn fuse_whiteout(name: &OsStr) -> Whiteout<'_> {
 /// Is the directory opaque, in any of the forms an upper dir or a layer
 /// may say it: overlayfs's xattr (`trusted.` as root, `user.` in a user
 /// namespace), fuse-overlayfs's own, or its `.wh..wh..opq` file?
-pub(super) fn is_opaque(dir: BorrowedFd) -> bool {
+pub(crate) fn is_opaque(dir: BorrowedFd) -> bool {
     let mut buf = [0u8; 8];
     let by_xattr = [
         opaque_xattr(false).as_str(),

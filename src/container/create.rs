@@ -148,6 +148,32 @@ pub fn create<'a>(
     opts: &RunOpts,
     pulling: &PullSettings,
 ) -> Result<Created<'a>> {
+    make(store, cfg, opts, Base::Image(pulling))
+}
+
+/// Make a container on layers and a config that are not an image in
+/// the store (a build step's state): `img` names its layers (an image
+/// record not stored), `config` is its config. The record says `build`,
+/// which keeps it out of `ps`.
+pub fn create_on<'a>(
+    store: &'a Store,
+    cfg: &Config,
+    opts: &RunOpts,
+    img: ImageRecord,
+    config: ImageConfig,
+) -> Result<Created<'a>> {
+    make(store, cfg, opts, Base::Given(Box::new((img, config))))
+}
+
+/// What a container is made on.
+enum Base<'p> {
+    /// `opts.image`, found or pulled.
+    Image(&'p PullSettings),
+    /// Layers and a config given (`create_on`).
+    Given(Box<(ImageRecord, ImageConfig)>),
+}
+
+fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Result<Created<'a>> {
     let delegated = cfg
         .rootless
         .then(crate::cgroup::delegated_subtree)
@@ -166,8 +192,15 @@ pub fn create<'a>(
         blkio_device_numbers(&opts.resources)?
     };
     let net = resolve_networks(store, opts, cfg.rootless)?;
-    let img = resolve_image(store, cfg, opts, pulling)?;
-    let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
+    let build = matches!(base, Base::Given(_));
+    let (img, config) = match base {
+        Base::Image(pulling) => {
+            let img = resolve_image(store, cfg, opts, pulling)?;
+            let config = ImageConfig::parse(&store.read_blob(&img.id)?)?;
+            (img, config)
+        }
+        Base::Given(given) => *given,
+    };
     let run_cfg = config.config.clone().unwrap_or_default();
 
     let id = new_id();
@@ -222,6 +255,7 @@ pub fn create<'a>(
         endpoint_config: net.endpoints.iter().cloned().collect(),
         network_mode: net.mode.clone(),
         netns_file: net.netns_file,
+        build,
         state: ContainerState {
             status: "created".into(),
             creator_pid: Some(std::process::id()),
@@ -389,18 +423,15 @@ pub fn create<'a>(
     })?;
     clamp_capabilities(&mut spec)?;
     let mut ann = spec.annotations().clone().unwrap_or_default();
-    let overlay = super::rootfs::make(
-        store,
-        cfg,
-        &img.layers
-            .iter()
-            .map(|c| store.layer_dir(c))
-            .collect::<Vec<_>>(),
-        &dir,
-        &shift,
-        userns.as_ref(),
-        opts.rm,
-    )?;
+    let mut lowers: Vec<PathBuf> = img.layers.iter().map(|c| store.layer_dir(c)).collect();
+    if lowers.is_empty() {
+        // An image of no layers (`FROM scratch`): overlayfs wants a lower
+        // directory, an empty one serves.
+        let empty = dir.join("empty");
+        crate::util::fs::mkdir_all(&empty, 0o755)?;
+        lowers.push(empty);
+    }
+    let overlay = super::rootfs::make(store, cfg, &lowers, &dir, &shift, userns.as_ref(), opts.rm)?;
     ann.insert(OVERLAY_ANNOTATION.to_string(), to_annotation(&overlay));
     spec.set_annotations(Some(ann));
     crate::util::fs::atomic_write_volatile(&dir.join("config.json"), &serde_json::to_vec(&spec)?)?;
@@ -443,8 +474,9 @@ pub fn random_container_name(id: &str) -> String {
     format!("{}_{}", ADJ[b[0] as usize % 16], NOUN[b[1] as usize % 16])
 }
 
-/// The image to run, pulled first when the policy says so.
-fn resolve_image(
+/// The image `opts.image` names, found locally or pulled as `opts.pull`
+/// and `opts.platform` say.
+pub fn resolve_image(
     store: &Store,
     cfg: &Config,
     opts: &RunOpts,

@@ -190,6 +190,29 @@ pub fn append_tree_as<W: Write>(
     Ok(())
 }
 
+/// The whole tree under `root` as a tar written to `w` (buffered; no
+/// entry for the top).
+pub fn write_tree(root: BorrowedFd, w: impl Write) -> Result<()> {
+    write_tree_as(root, w, &IdShift::identity())
+}
+
+/// [`write_tree`], the ids taken back through `shift` (see
+/// [`append_tree_as`]).
+pub fn write_tree_as(root: BorrowedFd, w: impl Write, shift: &IdShift) -> Result<()> {
+    let mut b = tar::Builder::new(io::BufWriter::with_capacity(1 << 20, w));
+    b.follow_symlinks(false);
+    append_tree_as(
+        &mut b,
+        root,
+        OsStr::new(""),
+        Path::new(""),
+        &mut Links::new(),
+        shift,
+    )?;
+    b.into_inner()?.flush()?;
+    Ok(())
+}
+
 fn is_enoent(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()

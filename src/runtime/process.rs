@@ -267,25 +267,30 @@ fn fork_after_joining(
 
 /// Forking is only safe with one thread: the child gets only the calling
 /// one, and a lock another held (the allocator's) would stay held there.
-/// A thread skiff joined a moment ago (one that made a network namespace
-/// or a mount) may still be listed while the kernel finishes its exit:
-/// waited for, briefly.
+/// A thread just joined may still be listed while the kernel finishes its
+/// exit (a thread that made a namespace of its own takes it down then,
+/// which can wait for RCU grace periods); once it gave up the process's
+/// memory it holds no lock of ours, so it does not count.
 fn single_threaded() -> Result<()> {
-    let count = || {
-        std::fs::read_dir("/proc/self/task")
-            .map(|d| d.count())
-            .context("read /proc/self/task")
+    let live = || -> Result<usize> {
+        let mut n = 0;
+        for e in std::fs::read_dir("/proc/self/task").context("read /proc/self/task")? {
+            let status = std::fs::read_to_string(e?.path().join("status")).unwrap_or_default();
+            if status.lines().any(|l| l.starts_with("VmRSS:")) {
+                n += 1;
+            }
+        }
+        Ok(n)
     };
-    let until = std::time::Instant::now() + std::time::Duration::from_millis(500);
-    let mut n = count()?;
-    while n > 1 && std::time::Instant::now() < until {
-        std::thread::sleep(std::time::Duration::from_micros(200));
-        n = count()?;
+    let mut n = live()?;
+    for _ in 0..200 {
+        if n <= 1 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        n = live()?;
     }
-    if n > 1 {
-        bail!("cannot start a container from a process with {n} threads");
-    }
-    Ok(())
+    bail!("cannot start a container from a process with {n} threads");
 }
 
 /// Drive the child to its `execve`: maps first, then messages until the

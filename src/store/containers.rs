@@ -213,6 +213,11 @@ pub struct ContainerRecord {
     /// having networks (`keeps_netns`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub netns_file: bool,
+    /// A build step's container (`skiff build`): not shown by `ps`
+    /// without `--external`, and never made whole (a killed build's is
+    /// removed as half-made).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub build: bool,
     pub state: ContainerState,
 }
 
@@ -681,6 +686,7 @@ mod tests {
             endpoint_config: Default::default(),
             network_mode: String::new(),
             netns_file: false,
+            build: false,
             state: ContainerState {
                 status: "created".into(),
                 ..Default::default()

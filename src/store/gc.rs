@@ -158,6 +158,18 @@ impl Store {
             }
             Err(e) => warnings.push(format!("containers: {e:#}: no blobs removed")),
         }
+        // The build cache keeps what its steps made until it is pruned.
+        match self.cache_entries() {
+            Ok(entries) => {
+                for (_, e) in entries {
+                    if let Some(l) = e.layer {
+                        blobs.insert(l.digest);
+                        layers.insert(l.chain_id);
+                    }
+                }
+            }
+            Err(e) => warnings.push(format!("build cache: {e:#}: no blobs removed")),
+        }
         Live {
             blobs: warnings.is_empty().then_some(blobs),
             layers,

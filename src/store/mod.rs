@@ -17,6 +17,7 @@
 //! `networks.lock` is a leaf: nothing else is taken while it is held.
 
 mod blobs;
+pub mod build_cache;
 mod check;
 mod claims;
 pub mod containers;

@@ -5,6 +5,7 @@
 //! Every test file says `mod common;`; not every file uses every helper.
 #![allow(dead_code, unused_imports)]
 
+pub mod build;
 pub mod certs;
 pub mod expect;
 pub mod fixtures;

@@ -102,7 +102,7 @@ pub struct MountRequest {
 }
 
 impl MountRequest {
-    fn new(kind: MountKind, target: String, origin: MountOrigin) -> MountRequest {
+    pub fn new(kind: MountKind, target: String, origin: MountOrigin) -> MountRequest {
         MountRequest {
             kind,
             source: None,

@@ -1,0 +1,332 @@
+//! A build from start to image: the Containerfile read and parsed, the
+//! stages the target needs found, each built in order (`stage`), the
+//! target's state committed as an image and tagged.
+
+use super::ast::{Containerfile, Kind};
+use super::stage::{Args, StageBuild};
+use super::state::State;
+use crate::config::Config;
+use crate::digest::Digest;
+use crate::image::progress::{Mode, Progress};
+use crate::registry::manifest::{media, Compression, Descriptor};
+use crate::store::Store;
+use anyhow::{anyhow, Context, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// The image format to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Oci,
+    Docker,
+}
+
+/// Where `--output` puts the result instead of the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// `type=local,dest=DIR`: the target stage's files.
+    Local(PathBuf),
+    /// `type=tar,dest=FILE` (`-` for stdout): the same as a tar.
+    Tar(PathBuf),
+}
+
+/// Everything `skiff build`'s flags ask for.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// The Containerfile's text and the name errors give it.
+    pub file_text: String,
+    pub file_name: String,
+    /// `--build-arg`: a value, or `None` for one to take from the
+    /// environment (`--build-arg NAME`).
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub no_cache: bool,
+    /// `--pull`: always pull base images (`Some(false)`: never).
+    pub pull: crate::runtime::opts::PullPolicy,
+    pub labels: BTreeMap<String, String>,
+    /// Normalized names to tag the image with.
+    pub tags: Vec<String>,
+    pub quiet: bool,
+    pub format: Format,
+    pub compression: Option<Compression>,
+    pub squash: bool,
+    pub output: Option<Output>,
+    /// `--network` for every `RUN` (the default bridge when `None`).
+    pub network: Option<String>,
+    pub platform: Option<crate::registry::platform::Platform>,
+    /// `--secret id=ID,src=PATH`.
+    pub secrets: BTreeMap<String, PathBuf>,
+    pub registry: crate::image::remote::RegistryFlags,
+}
+
+/// What the build made.
+pub struct Built {
+    /// The image's ID (its config's digest); `None` with `--output`.
+    pub id: Option<Digest>,
+}
+
+/// Predefined proxy arguments: usable without `ARG`, kept out of the
+/// image's history and of the cache keys (Docker's rule).
+pub const PROXY_ARGS: [&str; 10] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// Build what `opts` asks for, from the context `ctx`.
+pub fn build(
+    store: &Store,
+    cfg: &Config,
+    ctx: &super::context::Context,
+    opts: &BuildOptions,
+) -> Result<Built> {
+    let file = super::parse::parse(&opts.file_text, &opts.file_name)?;
+    let target = target_index(&file, opts.target.as_deref())?;
+    let needed = needed_stages(&file, target)?;
+    let globals = global_args(&file, opts)?;
+    // gc waits for the build: nothing it uses may go meanwhile.
+    let _gc = store.lock_gc_shared()?;
+    let mut done: BTreeMap<usize, State> = BTreeMap::new();
+    let mut consumed = BTreeSet::new();
+    let total = needed.len();
+    for (n, &i) in needed.iter().enumerate() {
+        let mut sb = StageBuild {
+            store,
+            cfg,
+            ctx,
+            opts,
+            file: &file,
+            stage: &file.stages[i],
+            globals: &globals,
+            done: &done,
+            consumed: &mut consumed,
+            label: if total > 1 {
+                format!("[{}/{}] ", n + 1, total)
+            } else {
+                String::new()
+            },
+            cmd_set: false,
+        };
+        let state = sb.run()?;
+        done.insert(i, state);
+    }
+    let unused: Vec<&String> = opts
+        .build_args
+        .keys()
+        .filter(|k| {
+            !consumed.contains(*k) && !globals.declared(k) && !PROXY_ARGS.contains(&k.as_str())
+        })
+        .collect();
+    if !unused.is_empty() {
+        eprintln!(
+            "[Warning] One or more build-args [{}] were not consumed",
+            unused
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    let mut last = done.remove(&target).expect("the target was built");
+    if let Some(out) = &opts.output {
+        super::output::write(store, cfg, &last, out)?;
+        return Ok(Built { id: None });
+    }
+    if !opts.labels.is_empty() {
+        let labels = last.run().labels.get_or_insert_with(BTreeMap::new);
+        labels.extend(opts.labels.clone());
+    }
+    if opts.squash {
+        last = super::squash::squash(store, cfg, &last, opts)?;
+    }
+    let id = commit(store, &last, opts)?;
+    Ok(Built { id: Some(id) })
+}
+
+/// The index of the stage `--target` names, else the last.
+fn target_index(file: &Containerfile, target: Option<&str>) -> Result<usize> {
+    match target {
+        None => Ok(file.stages.len() - 1),
+        Some(t) => file
+            .stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(&t.to_lowercase()))
+            .ok_or_else(|| {
+                crate::error::kind_err(
+                    crate::error::ErrorKind::InvalidArgument,
+                    format!("target stage \"{t}\" could not be found"),
+                )
+            }),
+    }
+}
+
+/// The stage a `--from` or `FROM` word names among the stages before
+/// `before`: by name, or by index for `--from`.
+pub fn stage_named(
+    file: &Containerfile,
+    word: &str,
+    before: usize,
+    index_ok: bool,
+) -> Option<usize> {
+    let w = word.to_lowercase();
+    if let Some(i) = file.stages[..before]
+        .iter()
+        .position(|s| s.name.as_deref() == Some(w.as_str()))
+    {
+        return Some(i);
+    }
+    if index_ok {
+        if let Ok(i) = w.parse::<usize>() {
+            if i < before {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
+/// The stages the target needs, in order: itself and what its `FROM`,
+/// `COPY --from` and `RUN --mount=from=` name, transitively.
+fn needed_stages(file: &Containerfile, target: usize) -> Result<Vec<usize>> {
+    let mut need = BTreeSet::new();
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if !need.insert(i) {
+            continue;
+        }
+        let stage = &file.stages[i];
+        let mut refs = vec![(stage.base.as_str(), false)];
+        for ins in &stage.instructions {
+            match &ins.kind {
+                Kind::Copy(c) | Kind::Add(c) => {
+                    if let Some(f) = &c.from {
+                        refs.push((f.as_str(), true));
+                    }
+                }
+                Kind::Run(r) => {
+                    for m in &r.mounts {
+                        if let Some(f) = &m.from {
+                            refs.push((f.as_str(), true));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (word, index_ok) in refs {
+            if let Some(j) = stage_named(file, word, i, index_ok) {
+                todo.push(j);
+            }
+        }
+    }
+    Ok(need.into_iter().collect())
+}
+
+/// The `ARG`s before the first `FROM`, with their values, and the
+/// platform arguments BuildKit defines.
+fn global_args(file: &Containerfile, opts: &BuildOptions) -> Result<Args> {
+    let mut args = Args::default();
+    let host = crate::registry::platform::Platform::host();
+    let target = opts.platform.clone().unwrap_or_else(|| host.clone());
+    let plat = |p: &crate::registry::platform::Platform| {
+        let mut s = format!("{}/{}", p.os, p.architecture);
+        if let Some(v) = &p.variant {
+            s.push('/');
+            s.push_str(v);
+        }
+        s
+    };
+    for (k, v) in [
+        ("BUILDPLATFORM", plat(&host)),
+        ("BUILDOS", host.os.clone()),
+        ("BUILDARCH", host.architecture.clone()),
+        ("BUILDVARIANT", host.variant.clone().unwrap_or_default()),
+        ("TARGETPLATFORM", plat(&target)),
+        ("TARGETOS", target.os.clone()),
+        ("TARGETARCH", target.architecture.clone()),
+        ("TARGETVARIANT", target.variant.clone().unwrap_or_default()),
+    ] {
+        args.set_automatic(k, v);
+    }
+    for decl in &file.global_args {
+        let value = match opts.build_args.get(&decl.name) {
+            Some(v) => Some(v.clone()),
+            None => match &decl.default {
+                Some(d) => Some(
+                    super::expand::word(d, file.escape, &|n| args.value(n))
+                        .with_context(|| format!("ARG {}", decl.name))?,
+                ),
+                None => None,
+            },
+        };
+        args.declare(&decl.name, value);
+    }
+    Ok(args)
+}
+
+/// Write the image: its config, a manifest in the asked format, its
+/// record with the tags.
+fn commit(store: &Store, state: &State, opts: &BuildOptions) -> Result<Digest> {
+    let mut config = state.config.clone();
+    config.rootfs.kind = "layers".into();
+    config.rootfs.diff_ids = state.layers.iter().map(|l| l.diff_id.clone()).collect();
+    let bytes = serde_json::to_vec(&config)?;
+    let layers: Vec<Descriptor> = state
+        .layers
+        .iter()
+        .map(|l| Descriptor::new(&l.media_type, l.digest.clone(), l.size))
+        .collect();
+    let manifest = match opts.format {
+        Format::Oci => None,
+        Format::Docker => Some(docker_manifest(&bytes, &layers)?),
+    };
+    let rec = crate::image::commit::commit_image(
+        store,
+        &bytes,
+        manifest,
+        &layers,
+        &opts.tags,
+        &Progress::new(Mode::Quiet),
+    )?;
+    Ok(rec.id)
+}
+
+/// A Docker v2 schema 2 manifest for config `config` and `layers`.
+fn docker_manifest(config: &[u8], layers: &[Descriptor]) -> Result<(Vec<u8>, String)> {
+    let layers = layers
+        .iter()
+        .map(|l| {
+            let mt = match l.media_type.as_str() {
+                media::OCI_LAYER_GZIP => media::DOCKER_LAYER_GZIP,
+                media::OCI_LAYER => media::DOCKER_LAYER,
+                m if m.starts_with("application/vnd.docker.") => m,
+                _ => {
+                    return Err(anyhow!(
+                    "--format docker: a layer compressed as {} has no Docker media type (use gzip)",
+                    l.media_type
+                ))
+                }
+            };
+            Ok(serde_json::json!({"mediaType": mt, "digest": l.digest, "size": l.size}))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let m = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media::DOCKER_MANIFEST,
+        "config": {
+            "mediaType": media::DOCKER_CONFIG,
+            "digest": Digest::of(config),
+            "size": config.len(),
+        },
+        "layers": layers,
+    });
+    Ok((serde_json::to_vec(&m)?, media::DOCKER_MANIFEST.to_string()))
+}
