@@ -413,3 +413,57 @@ fn a_built_image_is_pushed_read_by_skopeo_and_run_by_podman() {
     );
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "pushed-and-run\n");
 }
+
+#[test]
+fn cache_from_an_image_built_elsewhere() {
+    let c = Ctx::new("build_cache_from");
+    let bb = c.bb();
+    let file = format!("FROM {bb}\nCOPY a.txt /a\nRUN cat /a > /b\nENV X=1\n");
+    let dir = context(&c, "ctx", &[("Containerfile", &file), ("a.txt", "aaa")]);
+    let name = c.reg.image("cached:v1");
+    let id = build_ok(&c, &["-q", "-t", &name], &dir).stdout;
+    c.env.ok(&["push", &name]);
+
+    // Another machine: only the base image and the pushed one's cache.
+    let other = common::Skiff::new("build_cache_from_other");
+    other.ok(&["pull", &bb]);
+    let out = other.run(&[
+        "build",
+        "--cache-from",
+        &name,
+        "-t",
+        "again:1",
+        dir.to_str().unwrap(),
+    ]);
+    out.assert_ok();
+    assert_eq!(out.stdout.matches("Using cache").count(), 2, "{out}");
+    assert_eq!(out.last_line(), id.trim().trim_start_matches("sha256:"));
+    // A changed file still misses.
+    std::fs::write(dir.join("a.txt"), "changed").unwrap();
+    let out = other.run(&["build", "--cache-from", &name, dir.to_str().unwrap()]);
+    out.assert_ok();
+    assert_eq!(out.stdout.matches("Using cache").count(), 0, "{out}");
+    // An image without a cache is a warning, not a failure.
+    let out = other.run(&["build", "--cache-from", &bb, dir.to_str().unwrap()]);
+    out.assert_ok();
+    out.assert_stderr_has("no build cache");
+}
+
+#[test]
+fn independent_stages_are_built_at_once() {
+    let c = Ctx::new("build_parallel");
+    let bb = c.bb();
+    let file = format!(
+        "FROM {bb} AS left\nRUN echo left > /l\n\
+         FROM {bb} AS right\nRUN echo right > /r\n\
+         FROM {bb}\nCOPY --from=left /l /l\nCOPY --from=right /r /r\n"
+    );
+    let dir = context(&c, "ctx", &[("Containerfile", &file)]);
+    let out = build_ok(&c, &["-t", "par:1"], &dir);
+    out.assert_stdout_has("stages built at once: left, right");
+    // Built by the processes at once, then found in the cache in order.
+    assert_eq!(out.stdout.matches("Using cache").count(), 2, "{out}");
+    assert_eq!(sh(&c, "par:1", "cat /l /r"), "left\nright\n");
+    let left = c.env.ok(&["ps", "-a", "--external", "-q"]);
+    assert!(left.stdout.trim().is_empty(), "{left}");
+}

@@ -42,6 +42,8 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, String>,
     pub target: Option<String>,
     pub no_cache: bool,
+    /// `--cache-from`: images whose inline cache seeds the build's.
+    pub cache_from: Vec<String>,
     /// `--pull`: always pull base images (`Some(false)`: never).
     pub pull: crate::runtime::opts::PullPolicy,
     pub labels: BTreeMap<String, String>,
@@ -58,6 +60,12 @@ pub struct BuildOptions {
     /// `--secret id=ID,src=PATH`.
     pub secrets: BTreeMap<String, PathBuf>,
     pub registry: crate::image::remote::RegistryFlags,
+    /// Independent stages may be built at once by processes of their own
+    /// (`parallel`): the build can be run again from its command line.
+    pub parallel: bool,
+    /// Build only the stage of this index (and what it needs), for a
+    /// build that runs stages at once; nothing is committed.
+    pub stage_only: Option<usize>,
 }
 
 /// What the build made.
@@ -89,11 +97,28 @@ pub fn build(
     opts: &BuildOptions,
 ) -> Result<Built> {
     let file = super::parse::parse(&opts.file_text, &opts.file_name)?;
-    let target = target_index(&file, opts.target.as_deref())?;
+    let target = match opts.stage_only {
+        Some(i) if i < file.stages.len() => i,
+        Some(i) => return Err(anyhow!("no stage {i}")),
+        None => target_index(&file, opts.target.as_deref())?,
+    };
     let needed = needed_stages(&file, target)?;
     let globals = global_args(&file, opts)?;
     // gc waits for the build: nothing it uses may go meanwhile.
     let _gc = store.lock_gc_shared()?;
+    if !opts.no_cache {
+        for name in &opts.cache_from {
+            if let Err(e) = seed_cache(store, cfg, name, opts) {
+                eprintln!("skiff: warning: --cache-from {name}: {e:#}");
+            }
+        }
+    }
+    if opts.parallel && !opts.no_cache && opts.stage_only.is_none() {
+        let at_once = super::parallel::prebuild(&file, &needed, target)?;
+        if !at_once.is_empty() && !opts.quiet {
+            println!("--> stages built at once: {}", at_once.join(", "));
+        }
+    }
     let mut done: BTreeMap<usize, State> = BTreeMap::new();
     let mut consumed = BTreeSet::new();
     let total = needed.len();
@@ -134,6 +159,9 @@ pub fn build(
                 .collect::<Vec<_>>()
                 .join(" ")
         );
+    }
+    if opts.stage_only.is_some() {
+        return Ok(Built { id: None });
     }
     let mut last = done.remove(&target).expect("the target was built");
     if let Some(out) = &opts.output {
@@ -195,7 +223,7 @@ pub fn stage_named(
 
 /// The stages the target needs, in order: itself and what its `FROM`,
 /// `COPY --from` and `RUN --mount=from=` name, transitively.
-fn needed_stages(file: &Containerfile, target: usize) -> Result<Vec<usize>> {
+pub fn needed_stages(file: &Containerfile, target: usize) -> Result<Vec<usize>> {
     let mut need = BTreeSet::new();
     let mut todo = vec![target];
     while let Some(i) = todo.pop() {
@@ -278,6 +306,13 @@ fn commit(store: &Store, state: &State, opts: &BuildOptions) -> Result<Digest> {
     let mut config = state.config.clone();
     config.rootfs.kind = "layers".into();
     config.rootfs.diff_ids = state.layers.iter().map(|l| l.diff_id.clone()).collect();
+    config.extra.remove(super::state::INLINE_CACHE);
+    if !opts.squash && !state.steps.is_empty() {
+        config.extra.insert(
+            super::state::INLINE_CACHE.into(),
+            serde_json::to_value(&state.steps)?,
+        );
+    }
     let bytes = serde_json::to_vec(&config)?;
     let layers: Vec<Descriptor> = state
         .layers
@@ -297,6 +332,51 @@ fn commit(store: &Store, state: &State, opts: &BuildOptions) -> Result<Digest> {
         &Progress::new(Mode::Quiet),
     )?;
     Ok(rec.id)
+}
+
+/// Seed the build cache from the inline cache of image `name` (found,
+/// else pulled): its steps' keys, with the layers they made.
+fn seed_cache(store: &Store, cfg: &Config, name: &str, opts: &BuildOptions) -> Result<()> {
+    let ropts = crate::runtime::opts::RunOpts {
+        image: name.to_string(),
+        pull: crate::runtime::opts::PullPolicy::Missing,
+        platform: opts.platform.clone(),
+        ..Default::default()
+    };
+    let pulling = crate::container::create::PullSettings {
+        quiet: true,
+        registry: opts.registry.clone(),
+    };
+    let img = crate::container::create::resolve_image(store, cfg, &ropts, &pulling)?;
+    let config = crate::image::config::ImageConfig::parse(&store.read_blob(&img.id)?)?;
+    let Some(v) = config.extra.get(super::state::INLINE_CACHE) else {
+        return Err(anyhow!(
+            "the image has no build cache (it was not built by skiff)"
+        ));
+    };
+    let steps: Vec<super::state::InlineStep> =
+        serde_json::from_value(v.clone()).context("its build cache")?;
+    let layers = State::of_image(store, &img)?.layers;
+    for s in steps {
+        if store.cache_get(&s.key).is_some() {
+            continue;
+        }
+        let layer =
+            match s.layer {
+                Some(i) => Some(layers.get(i).cloned().ok_or_else(|| {
+                    anyhow!("its build cache names layer {i} of {}", layers.len())
+                })?),
+                None => None,
+            };
+        store.cache_put(
+            &s.key,
+            &crate::store::build_cache::CacheEntry {
+                created: s.created,
+                layer,
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// A Docker v2 schema 2 manifest for config `config` and `layers`.

@@ -13,6 +13,7 @@ pub mod expand;
 pub mod ignore;
 pub mod layer;
 mod output;
+mod parallel;
 pub mod parse;
 mod run;
 mod squash;

@@ -191,11 +191,16 @@ fn mount_of(
                 .target
                 .as_deref()
                 .ok_or_else(|| anyhow!("bind mount needs a target"))?);
+            if m.read_only == Some(false) {
+                // BuildKit throws the writes away; here they would reach
+                // the context.
+                bail!("RUN --mount=type=bind,rw is not supported yet");
+            }
             let source = m.source.as_deref().unwrap_or("/");
             let host = inside(sb.ctx.root(), source)?;
             let mut r = MountRequest::new(MountKind::Bind, target, MountOrigin::MountFlag);
             r.source = Some(host.to_string_lossy().into_owned());
-            r.readonly = m.read_only.unwrap_or(true);
+            r.readonly = true;
             out.push(r);
         }
         MountType::Secret => {

@@ -19,7 +19,22 @@ pub struct State {
     /// How many of its layers are the base image's (`--squash` keeps
     /// them).
     pub base_layers: usize,
+    /// The steps taken since the base image, for the image's inline cache.
+    pub steps: Vec<InlineStep>,
 }
+
+/// One step as the image's inline cache keeps it (`--cache-from`): its
+/// key, the index of the layer it made among the image's, and its time.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct InlineStep {
+    pub key: Digest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    pub created: String,
+}
+
+/// Where an image keeps its inline cache, in its config.
+pub const INLINE_CACHE: &str = "skiff.build.cache";
 
 impl State {
     /// `FROM scratch`: nothing, for this machine's platform.
@@ -38,6 +53,7 @@ impl State {
             },
             key: Digest::of(b"scratch"),
             base_layers: 0,
+            steps: Vec::new(),
         }
     }
 
@@ -67,7 +83,10 @@ impl State {
             .collect();
         let mut config = config;
         config.config.get_or_insert_with(Default::default);
+        // The base's own cache is no part of what is built on it.
+        config.extra.remove(INLINE_CACHE);
         Ok(State {
+            steps: Vec::new(),
             base_layers: layers.len(),
             layers,
             config,
@@ -143,6 +162,11 @@ impl State {
         layer: Option<CachedLayer>,
     ) {
         let empty_layer = layer.is_none();
+        self.steps.push(InlineStep {
+            key: key.clone(),
+            layer: layer.as_ref().map(|_| self.layers.len()),
+            created: created.clone(),
+        });
         if let Some(l) = layer {
             self.config.rootfs.diff_ids.push(l.diff_id.clone());
             self.layers.push(l);

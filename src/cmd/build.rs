@@ -30,7 +30,7 @@ pub struct Args {
     /// Always attempt to pull a newer version of the base images (always, missing, never)
     #[arg(long, num_args = 0..=1, default_missing_value = "always", require_equals = true)]
     pub pull: Option<String>,
-    /// Images to consider as cache sources (accepted; the local cache is used)
+    /// Images whose build cache (kept in images skiff built) seeds this build's
     #[arg(long = "cache-from")]
     pub cache_from: Vec<String>,
     /// Set metadata for an image (KEY=VALUE)
@@ -74,6 +74,10 @@ pub struct Args {
     pub progress: Option<String>,
     #[command(flatten)]
     pub registry: crate::image::remote::RegistryFlags,
+    /// Build only the stage of this index (the stages of one build run at
+    /// once use it)
+    #[arg(long, hide = true)]
+    pub stage_only: Option<usize>,
     /// Build context: a directory, or `-` for a tar archive (or a
     /// Containerfile alone) on standard input
     #[arg(value_name = "PATH")]
@@ -327,6 +331,9 @@ fn options(args: &Args) -> Result<BuildOptions> {
         build_args,
         target: args.target.clone(),
         no_cache: args.no_cache,
+        cache_from: args.cache_from.clone(),
+        parallel: args.context != "-",
+        stage_only: args.stage_only,
         pull,
         labels,
         tags,
