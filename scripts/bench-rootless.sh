@@ -8,6 +8,10 @@
 #                       the pause process, is made by the warm-up run)
 #          podman-rl    rootless podman as the bench user (runc, cgroupfs,
 #                       overlay driver, no events)
+#          skiff-vfs, skiff-fuse, skiff-rl-vfs, skiff-rl-fuse
+#                       skiff as root and rootless with the other storage
+#                       drivers forced (--storage-driver vfs: a whole copy
+#                       of the image per container; fuse-overlayfs)
 #   pull   a cold pull of a multi-layer image (~60 MB unpacked, thousands
 #          of small files and a few large ones), each on a freshly made
 #          ext4: skiff as root, skiff rootless, rootless `podman pull`.
@@ -75,6 +79,8 @@ gid=$(id -g "$user")
 # Rootless networking (pasta, slirp4netns) opens /dev/net/tun, which
 # distributions ship open to every user; some machines have it 0600.
 chmod 0666 /dev/net/tun 2>/dev/null || true
+# fuse-overlayfs likewise needs /dev/fuse, which distributions ship 0666.
+chmod 0666 /dev/fuse 2>/dev/null || true
 
 work=${BENCH_DIR:-$(mktemp -d /var/tmp/skiff-bench-rl.XXXXXX)}
 mkdir -p "$work"
@@ -206,10 +212,18 @@ run_tool() {
     skiff-net) "${skiff[@]}" run --rm "$run_ref" true ;;
     skiff-rl-net) as_user "${skiff_rl[@]}" run --rm "$run_ref" true ;;
     podman-rl-net) as_user "${podman_rl[@]}" run --rm "$run_ref" true ;;
+    # The other storage drivers, forced.
+    skiff-vfs) "${skiff[@]}" --storage-driver vfs run --rm --network none "$run_ref" true ;;
+    skiff-fuse) "${skiff[@]}" --storage-driver fuse-overlayfs run --rm --network none "$run_ref" true ;;
+    skiff-rl-vfs) as_user "${skiff_rl[@]}" --storage-driver vfs run --rm --network none "$run_ref" true ;;
+    skiff-rl-fuse)
+        as_user "${skiff_rl[@]}" --storage-driver fuse-overlayfs run --rm --network none "$run_ref" true
+        ;;
     esac
 }
 
-all=(skiff skiff-rl podman-rl skiff-net skiff-rl-net podman-rl-net)
+all=(skiff skiff-rl podman-rl skiff-net skiff-rl-net podman-rl-net skiff-vfs skiff-fuse
+    skiff-rl-vfs skiff-rl-fuse)
 tools=()
 for t in "${all[@]}"; do
     if run_tool "$t" >/dev/null 2>"$work/err.$t"; then
@@ -241,7 +255,7 @@ done
 
 
 start_report=$(
-    echo "start of \`run --rm --network none IMG true\` (busybox; the -net rows with each tool's default network), $rounds interleaved rounds, wall ms"
+    echo "start of \`run --rm --network none IMG true\` (busybox; the -net rows with each tool's default network; -vfs and -fuse with that storage driver), $rounds interleaved rounds, wall ms"
     printf '%-14s %10s %10s %12s %7s\n' tool median_ms p90_ms x_skiff_root failed
     base=nan
     [[ " ${tools[*]} " == *" skiff "* ]] && base=$(echo "${times[skiff]}" | stat_of median)

@@ -39,6 +39,10 @@ pub struct Config {
     pub insecure_registries: Vec<String>,
     /// The file the configuration was read from, if any.
     pub config_file: Option<PathBuf>,
+    /// The storage driver new containers must use (`--storage-driver`,
+    /// `STORAGE_DRIVER`, `storage-driver` in the file); `None`: the
+    /// store's own (`store::driver`).
+    pub storage_driver: Option<crate::store::driver::Driver>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +52,8 @@ struct FileConfig {
     unqualified_search_registries: Option<Vec<String>>,
     #[serde(default)]
     insecure_registries: Option<Vec<String>>,
+    #[serde(default)]
+    storage_driver: Option<String>,
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
@@ -79,6 +85,7 @@ impl Config {
         root: Option<PathBuf>,
         runroot: Option<PathBuf>,
         log_level: LogLevel,
+        storage_driver: Option<String>,
     ) -> Result<Config> {
         let rootless = is_rootless();
         let root = root.unwrap_or_else(|| {
@@ -112,6 +119,11 @@ impl Config {
             Some(p) => read_file_config(p)?,
             None => FileConfig::default(),
         };
+        let storage_driver = storage_driver
+            .filter(|d| !d.is_empty())
+            .or(file.storage_driver.clone())
+            .map(|d| crate::store::driver::Driver::parse(&d))
+            .transpose()?;
         Ok(Config {
             root: absolute(root)?,
             runroot: absolute(runroot)?,
@@ -122,6 +134,7 @@ impl Config {
                 .unwrap_or_else(|| vec!["docker.io".to_string()]),
             insecure_registries: file.insecure_registries.unwrap_or_default(),
             config_file,
+            storage_driver,
         })
     }
 }

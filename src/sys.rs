@@ -66,5 +66,6 @@ pub fn read_password(prompt: &str) -> std::io::Result<String> {
 pub mod bpf;
 pub mod fork;
 pub mod mem;
+pub mod mount;
 pub mod proc;
 pub mod seccomp;

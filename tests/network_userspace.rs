@@ -4,31 +4,9 @@
 
 mod common;
 
-use common::net::free_port;
+use common::net::{free_port, get_local, host_server};
 
 use common::run::Ctx;
-use std::io::{Read, Write};
-use std::net::TcpListener;
-
-/// A web server on the host's loopback that answers every request with
-/// `body`; its port. (Request and answer, as `wget` talks: a client
-/// that half-closes first is what user-space stacks handle worst.)
-fn host_server(body: &'static str) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let _ = write!(
-                s,
-                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    port
-}
 
 /// Processes whose command line holds `needle`.
 fn procs_with(needle: &str) -> Vec<u32> {
@@ -193,25 +171,6 @@ fn a_rootless_container_gets_a_way_out_by_default() {
 
 /// `GET /` at 127.0.0.1:`port`, tried for up to three seconds (the
 /// server binds a moment after its start): the answer, or empty.
-fn get_local(port: u16) -> String {
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
-            let _ = s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n");
-            let mut out = String::new();
-            let _ = s.read_to_string(&mut out);
-            if out.contains("200 OK") || std::time::Instant::now() > end {
-                return out;
-            }
-        }
-        if std::time::Instant::now() > end {
-            return String::new();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn ports_published_through_a_user_space_stack() {
     let c = Ctx::new("net_stack_ports");

@@ -3,8 +3,9 @@
 use crate::config::Config;
 use crate::container::fs::{open_root, Access};
 use crate::container::state::find;
-use crate::container::tarfs::write_tree;
+use crate::container::tarfs::write_tree_as;
 use crate::store::Store;
+use crate::util::idshift::IdShift;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::path::PathBuf;
@@ -28,13 +29,20 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         );
     }
     let view = open_root(&store, &rec, Access::Export)?;
+    // A container that sees its image through its maps: its files go
+    // back to its own ids, as in the image they came from.
+    let shift = if crate::container::fs::overlay_of(&store, &rec)?.shifted {
+        crate::container::changes::shift_of(&store, &rec)
+    } else {
+        IdShift::identity()
+    };
     let what = || format!("export {}", args.container);
     match &args.output {
         Some(p) => {
             let tmp = crate::util::fs::tmp_sibling(p);
             let res = (|| -> Result<()> {
                 let f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-                write_tree(view.fd(), &f)?;
+                write_tree_as(view.fd(), &f, &shift)?;
                 f.sync_all()?;
                 std::fs::rename(&tmp, p).with_context(|| format!("rename to {}", p.display()))
             })();
@@ -43,7 +51,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             }
             res.with_context(what)?;
         }
-        None => write_tree(view.fd(), std::io::stdout().lock()).with_context(what)?,
+        None => write_tree_as(view.fd(), std::io::stdout().lock(), &shift).with_context(what)?,
     }
     Ok(0)
 }

@@ -50,12 +50,27 @@ pub fn info_json(cfg: &Config) -> serde_json::Value {
     if layout == crate::cgroup::Layout::Unified {
         security.push("name=cgroupns".into());
     }
+    // The driver new containers get: the forced one, the store's, or
+    // the one its probe would choose.
+    let store = crate::store::Store::open_existing(&cfg.root).ok().flatten();
+    let driver = cfg
+        .storage_driver
+        .or_else(|| {
+            store
+                .as_ref()
+                .and_then(|s| s.remembered_driver().ok().flatten())
+        })
+        .unwrap_or_else(|| crate::runtime::storage::probe_quietly(&cfg.root).0);
+    let backing = match driver {
+        crate::store::driver::Driver::Vfs => "a copy of the image's layers per container",
+        _ => "overlayfs lowerdirs",
+    };
     json!({
         "Name": nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
         "ServerVersion": env!("CARGO_PKG_VERSION"),
         "Images": images,
-        "Driver": "overlay",
-        "DriverStatus": [["Backing Filesystem", "overlayfs lowerdirs"]],
+        "Driver": driver.name(),
+        "DriverStatus": [["Backing Filesystem", backing]],
         "DockerRootDir": cfg.root.display().to_string(),
         "RunRoot": cfg.runroot.display().to_string(),
         "Rootless": cfg.rootless,

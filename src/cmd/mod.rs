@@ -63,6 +63,10 @@ pub struct Cli {
     /// How much to log on stderr
     #[arg(long, global = true, value_enum, default_value = "warn")]
     pub log_level: LogLevel,
+    /// Storage driver for new containers: overlay, fuse-overlayfs or vfs
+    /// (default: the store's, probed once)
+    #[arg(long, env = "STORAGE_DRIVER", global = true, value_name = "DRIVER")]
+    pub storage_driver: Option<String>,
     /// Print version information and quit
     #[arg(short = 'v', long = "version")]
     pub version: bool,
@@ -91,10 +95,11 @@ impl Cli {
 }
 
 /// The command word of a command line whose only options before it are
-/// the global ones (`--root`, `--runroot`, `--log-level`, with their
-/// values); `None` for anything else, which the whole tree then parses.
+/// the global ones (`--root`, `--runroot`, `--log-level`,
+/// `--storage-driver`, with their values); `None` for anything else,
+/// which the whole tree then parses.
 fn command_word(args: &[std::ffi::OsString]) -> Option<&str> {
-    const TAKE_VALUE: [&str; 3] = ["--root", "--runroot", "--log-level"];
+    const TAKE_VALUE: [&str; 4] = ["--root", "--runroot", "--log-level", "--storage-driver"];
     let mut words = args.iter().skip(1).map(|a| a.to_str());
     while let Some(w) = words.next()? {
         if TAKE_VALUE.contains(&w) {
@@ -125,6 +130,10 @@ struct OneCli<C: Subcommand + Into<Command>> {
     /// How much to log on stderr
     #[arg(long, global = true, value_enum, default_value = "warn")]
     log_level: LogLevel,
+    /// Storage driver for new containers: overlay, fuse-overlayfs or vfs
+    /// (default: the store's, probed once)
+    #[arg(long, env = "STORAGE_DRIVER", global = true, value_name = "DRIVER")]
+    storage_driver: Option<String>,
     #[command(subcommand)]
     command: C,
 }
@@ -135,6 +144,7 @@ impl<C: Subcommand + Into<Command>> OneCli<C> {
             root: self.root,
             runroot: self.runroot,
             log_level: self.log_level,
+            storage_driver: self.storage_driver,
             version: false,
             command: Some(self.command.into()),
         }
@@ -412,7 +422,7 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
 
 /// Run the command the user asked for; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
-    let cfg = Config::load(cli.root, cli.runroot, cli.log_level)?;
+    let cfg = Config::load(cli.root, cli.runroot, cli.log_level, cli.storage_driver)?;
     // The OCI runtime commands take bundles whose maps are the host's
     // ids, as any runtime's do: they stay where they were started.
     if cfg.rootless && !matches!(cli.command, Some(Command::Runtime(_))) {

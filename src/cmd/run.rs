@@ -41,9 +41,18 @@ pub struct Args {
     /// Cgroup namespace to use (host|private)
     #[arg(long)]
     pub cgroupns: Option<String>,
-    /// User namespace to use (host|keep-id; keep-id rootless)
+    /// User namespace to use (host|keep-id|auto[:size=N]|nomap; keep-id
+    /// and nomap rootless)
     #[arg(long)]
     pub userns: Option<String>,
+    /// Map container ids to the host's (rootless: to the ids of skiff's
+    /// user namespace) in a user namespace of the container's own:
+    /// CONTAINER_ID:HOST_ID:AMOUNT, repeatable
+    #[arg(long, value_name = "MAP")]
+    pub uidmap: Vec<String>,
+    /// As --uidmap, for group ids (--uidmap's maps when not given)
+    #[arg(long, value_name = "MAP")]
+    pub gidmap: Vec<String>,
     /// Set environment variables
     #[arg(short, long)]
     pub env: Vec<String>,
@@ -235,6 +244,8 @@ impl Args {
             privileged: self.privileged,
             cgroupns: self.cgroupns.clone(),
             userns: self.userns.clone(),
+            uidmap: self.uidmap.clone(),
+            gidmap: self.gidmap.clone(),
             env: self.env.clone(),
             env_file: self.env_file.clone(),
             workdir: self.workdir.clone(),

@@ -10,8 +10,10 @@
 
 use super::fs::overlay_of;
 use super::tarfs::{append_node, dir_names, file_type, open_node, stat_node, Links};
-use crate::image::whiteout::{opaque_xattr, OPAQUE_MARKER, WHITEOUT_PREFIX};
+use crate::image::whiteout::{classify, opaque_xattr, Whiteout, OPAQUE_MARKER, WHITEOUT_PREFIX};
+use crate::store::driver::Driver;
 use crate::store::{ContainerRecord, Store};
+use crate::util::idshift::IdShift;
 use anyhow::{Context, Result};
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, Stat};
 use std::collections::{BTreeSet, HashSet};
@@ -49,16 +51,34 @@ pub(crate) fn is_whiteout(st: &Stat) -> bool {
     file_type(st) == FileType::CharacterDevice && st.st_rdev == 0
 }
 
+/// What `fuse-overlayfs` leaves where it cannot make a 0:0 device (a
+/// user namespace before Linux 5.8): `.wh.NAME`, an empty file, deletes
+/// NAME; `.wh..wh..opq` makes its directory opaque.
+fn fuse_whiteout(name: &OsStr) -> Whiteout<'_> {
+    classify(name)
+}
+
+/// Is the directory opaque, in any of the forms an upper dir or a layer
+/// may say it: overlayfs's xattr (`trusted.` as root, `user.` in a user
+/// namespace), fuse-overlayfs's own, or its `.wh..wh..opq` file?
 pub(crate) fn is_opaque(dir: BorrowedFd) -> bool {
     let mut buf = [0u8; 8];
-    matches!(rustix::fs::fgetxattr(dir, opaque_xattr(false), &mut buf), Ok(1) if buf[0] == b'y')
+    let by_xattr = [
+        opaque_xattr(false).as_str(),
+        opaque_xattr(true).as_str(),
+        "user.fuseoverlayfs.opaque",
+    ]
+    .into_iter()
+    .any(|x| matches!(rustix::fs::fgetxattr(dir, x, &mut buf), Ok(1) if buf[0] == b'y'));
+    by_xattr
+        || rustix::fs::statat(dir, OPAQUE_MARKER, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok()
 }
 
 /// The image's layers, top first, open.
-struct Lowers(Vec<OwnedFd>);
+pub(super) struct Lowers(Vec<OwnedFd>);
 
 impl Lowers {
-    fn open(dirs: &[PathBuf]) -> Result<Lowers> {
+    pub(super) fn open(dirs: &[PathBuf]) -> Result<Lowers> {
         let mut v = Vec::new();
         for d in dirs {
             let fd = rustix::fs::open(
@@ -85,7 +105,7 @@ impl Lowers {
     }
 
     /// Does the image show `rel`?
-    fn exists(&self, rel: &Path) -> bool {
+    pub(super) fn exists(&self, rel: &Path) -> bool {
         for l in &self.0 {
             if let Some(fd) = Self::lookup(l.as_fd(), rel) {
                 return rustix::fs::fstat(&fd).is_ok_and(|st| !is_whiteout(&st));
@@ -95,7 +115,7 @@ impl Lowers {
     }
 
     /// The names the image shows in directory `rel`.
-    fn names(&self, rel: &Path) -> BTreeSet<std::ffi::OsString> {
+    pub(super) fn names(&self, rel: &Path) -> BTreeSet<std::ffi::OsString> {
         let mut seen = BTreeSet::new();
         let mut gone = BTreeSet::new();
         for l in &self.0 {
@@ -134,7 +154,7 @@ impl Lowers {
 /// directories for the spec's mounts: /etc/hosts, /proc, ...): they are
 /// the container's plumbing, not its changes, as Docker keeps them in its
 /// init layer.
-fn mount_targets(store: &Store, rec: &ContainerRecord) -> HashSet<PathBuf> {
+pub(super) fn mount_targets(store: &Store, rec: &ContainerRecord) -> HashSet<PathBuf> {
     let cfg = store.container_dir(&rec.id).join("config.json");
     let Ok(bytes) = std::fs::read(cfg) else {
         return HashSet::new();
@@ -156,6 +176,43 @@ struct Layers {
     upper: OwnedFd,
     lowers: Lowers,
     skip: HashSet<PathBuf>,
+    /// The container's maps: its files hold the ids outside.
+    shift: IdShift,
+}
+
+/// The ids of the container's user namespace, from its spec (identity
+/// without one of its own).
+pub fn shift_of(store: &Store, rec: &ContainerRecord) -> IdShift {
+    let p = store.container_dir(&rec.id).join("config.json");
+    let Ok(bytes) = std::fs::read(p) else {
+        return IdShift::identity();
+    };
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let lines = |key: &str| -> Vec<(u32, u32, u32)> {
+        v["linux"][key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| {
+                        Some((
+                            m["containerID"].as_u64()? as u32,
+                            m["hostID"].as_u64()? as u32,
+                            m["size"].as_u64()? as u32,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    IdShift::new(lines("uidMappings"), lines("gidMappings"))
+}
+
+/// `st` with the container's own ids.
+pub(super) fn unshifted(st: &Stat, shift: &IdShift) -> Stat {
+    let mut out = *st;
+    out.st_uid = shift.unuid(st.st_uid);
+    out.st_gid = shift.ungid(st.st_gid);
+    out
 }
 
 impl Layers {
@@ -175,28 +232,46 @@ impl Layers {
             upper,
             lowers: Lowers::open(&ov.lower)?,
             skip: mount_targets(store, rec),
+            shift: shift_of(store, rec),
         })
     }
 
     /// Is `rel` (stat `st`, in `dir` as `name`) a mount target the
     /// runtime made rather than a change?
     fn plumbing(&self, rel: &Path, dir: BorrowedFd, name: &OsStr, st: &Stat) -> bool {
-        if !self.skip.contains(rel) || self.lowers.exists(rel) {
-            return false;
-        }
-        match file_type(st) {
-            FileType::RegularFile => st.st_size == 0,
-            FileType::Directory => open_node(dir, name, OFlags::RDONLY | OFlags::DIRECTORY)
-                .ok()
-                .and_then(|d| dir_names(d.as_fd()).ok())
-                .is_some_and(|n| n.is_empty()),
-            _ => false,
-        }
+        plumbing(&self.skip, &self.lowers, rel, dir, name, st)
+    }
+}
+
+/// Is `rel` (stat `st`, in `dir` as `name`) one of the mount targets
+/// `skip` that the runtime made (an empty file or directory the image
+/// does not have) rather than a change?
+pub(super) fn plumbing(
+    skip: &HashSet<PathBuf>,
+    lowers: &Lowers,
+    rel: &Path,
+    dir: BorrowedFd,
+    name: &OsStr,
+    st: &Stat,
+) -> bool {
+    if !skip.contains(rel) || lowers.exists(rel) {
+        return false;
+    }
+    match file_type(st) {
+        FileType::RegularFile => st.st_size == 0,
+        FileType::Directory => open_node(dir, name, OFlags::RDONLY | OFlags::DIRECTORY)
+            .ok()
+            .and_then(|d| dir_names(d.as_fd()).ok())
+            .is_some_and(|n| n.is_empty()),
+        _ => false,
     }
 }
 
 /// The container's changes, sorted by path as Docker prints them.
 pub fn changes(store: &Store, rec: &ContainerRecord) -> Result<Vec<Change>> {
+    if overlay_of(store, rec)?.driver == Driver::Vfs {
+        return super::changes_vfs::changes(store, rec);
+    }
     let l = Layers::open(store, rec)?;
     let mut out = Vec::new();
     walk_changes(&l, l.upper.as_fd(), Path::new(""), &mut out)?;
@@ -216,6 +291,17 @@ fn walk_changes(l: &Layers, dir: BorrowedFd, rel: &Path, out: &mut Vec<Change>) 
                 kind: Kind::Deleted,
             });
             continue;
+        }
+        match fuse_whiteout(n) {
+            Whiteout::Remove(gone) if file_type(&st) == FileType::RegularFile => {
+                out.push(Change {
+                    path: Path::new("/").join(rel).join(gone),
+                    kind: Kind::Deleted,
+                });
+                continue;
+            }
+            Whiteout::Opaque | Whiteout::Meta => continue,
+            _ => {}
         }
         if l.plumbing(&child, dir, n, &st) {
             continue;
@@ -249,8 +335,12 @@ fn walk_changes(l: &Layers, dir: BorrowedFd, rel: &Path, out: &mut Vec<Change>) 
     Ok(())
 }
 
-/// Write the container's changes as an OCI layer tar.
+/// Write the container's changes as an OCI layer tar, with the
+/// container's own ids.
 pub fn write_layer<W: Write>(store: &Store, rec: &ContainerRecord, w: W) -> Result<W> {
+    if overlay_of(store, rec)?.driver == Driver::Vfs {
+        return super::changes_vfs::write_layer(store, rec, w);
+    }
     let l = Layers::open(store, rec)?;
     let mut b = tar::Builder::new(w);
     b.follow_symlinks(false);
@@ -259,7 +349,7 @@ pub fn write_layer<W: Write>(store: &Store, rec: &ContainerRecord, w: W) -> Resu
     Ok(b.into_inner()?)
 }
 
-fn marker<W: Write>(b: &mut tar::Builder<W>, tarname: &Path) -> Result<()> {
+pub(super) fn marker<W: Write>(b: &mut tar::Builder<W>, tarname: &Path) -> Result<()> {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Regular);
     h.set_mode(0o644);
@@ -285,10 +375,20 @@ fn layer_dir<W: Write>(
             marker(b, &rel.join(wh))?;
             continue;
         }
+        match fuse_whiteout(&n) {
+            // The layer says it the same way.
+            Whiteout::Remove(_) if file_type(&st) == FileType::RegularFile => {
+                marker(b, &child)?;
+                continue;
+            }
+            // Said by the directory's own marker, below.
+            Whiteout::Opaque | Whiteout::Meta => continue,
+            _ => {}
+        }
         if l.plumbing(&child, dir, &n, &st) {
             continue;
         }
-        append_node(b, dir, &n, &st, &child, links)?;
+        append_node(b, dir, &n, &unshifted(&st, &l.shift), &child, links)?;
         if file_type(&st) == FileType::Directory {
             let d = open_node(dir, &n, OFlags::RDONLY | OFlags::DIRECTORY)
                 .with_context(|| format!("open /{}", child.display()))?;

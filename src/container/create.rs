@@ -12,13 +12,13 @@ use crate::image::pull::{pull, PullOptions};
 use crate::image::remote::RegistryFlags;
 use crate::registry::Reference;
 use crate::runtime::create::{
-    copy_up, image_file, write_etc_files, EtcOptions, OverlayPlan, OVERLAY_ANNOTATION,
+    copy_up, image_file, to_annotation, write_etc_files, EtcOptions, OVERLAY_ANNOTATION,
 };
 use crate::runtime::opts::mounts::image_volumes;
 use crate::runtime::opts::userns::UsernsMode;
 use crate::runtime::opts::{MountKind, MountRequest, PullPolicy, RunOpts};
 use crate::runtime::spec::{
-    build_spec, container_config, HostFiles, ResolvedDevice, ResolvedMount, SpecInput, UserNs,
+    build_spec, container_config, HostFiles, ResolvedDevice, ResolvedMount, SpecInput,
 };
 use crate::store::{ContainerRecord, ContainerState, ImageRecord, Store};
 use anyhow::{Context, Result};
@@ -67,24 +67,6 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
         netns_file: false,
         host_gateway: None,
     };
-    if rootless && opts.userns != crate::runtime::opts::userns::UsernsMode::Host {
-        // Its init makes a user namespace of its own, and from there it
-        // may not join a network namespace skiff's namespace owns: a
-        // namespace of its own, loopback only.
-        match &opts.network {
-            NetworkMode::Bridge(_) => eprintln!(
-                "skiff: warning: a container with a user namespace of its own (--userns) has loopback only when rootless"
-            ),
-            NetworkMode::None | NetworkMode::Host => {}
-            _ => crate::bail_kind!(
-                InvalidArgument,
-                "--network {}: not available rootless with --userns (a user namespace of its own)",
-                opts.network.name()
-            ),
-        }
-        out.mode = "none".into();
-        return Ok(out);
-    }
     let user_nets = opts.networks.iter().any(|a| a.name != "bridge");
     if rootless && user_nets && opts.networks.iter().any(|a| a.name == "bridge") {
         crate::bail_kind!(
@@ -202,16 +184,6 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
             "skiff: warning: resource limits cannot be applied rootless without a delegated cgroup; the container runs without them"
         );
     }
-    if cfg.rootless
-        && (!opts.ports.is_empty() || opts.publish_all)
-        && opts.userns != crate::runtime::opts::userns::UsernsMode::Host
-    {
-        // Loopback only (`resolve_networks`): recorded, not published,
-        // and said so.
-        eprintln!(
-            "skiff: warning: published ports are not supported rootless with --userns; the container runs without them"
-        );
-    }
     // Before anything is made: a device that is not there is the
     // user's mistake, reported as Docker's daemon words it.
     let blkio_devices = if cfg.rootless {
@@ -326,6 +298,9 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
         .rev()
         .map(|c| store.layer_dir(c))
         .collect();
+    let own = super::userns::own_userns(store, cfg, opts, &id, &layers_top_first)?;
+    let shift = own.as_ref().map(|o| o.shift.clone()).unwrap_or_default();
+    let userns = own.map(|o| o.maps);
     let mut requests = opts.mounts.clone();
     let image_vols: Vec<&str> = run_cfg
         .volumes
@@ -341,6 +316,7 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
         &dir,
         &mut cleanup.anonymous,
         &mut used,
+        &shift,
     )?;
     let devices = resolve_devices(opts)?;
 
@@ -380,7 +356,6 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
     }
     let passwd = image_file(&layers_top_first, "etc/passwd");
     let group = image_file(&layers_top_first, "etc/group");
-    let userns = own_userns(cfg, opts)?;
     // keep-id: the caller's own ids run the command unless -u says else.
     let keep_id = (opts.userns == UsernsMode::KeepId).then(|| {
         format!(
@@ -410,9 +385,14 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
     let host = crate::runtime::seccomp_profile::Host::detect()?;
     let rootfs = dir.join("rootfs");
     let (etc_passwd, etc_group) = match opts.userns {
-        UsernsMode::KeepId => keep_id_files(&dir, passwd.as_deref(), group.as_deref())?,
-        UsernsMode::Host => (None, None),
+        UsernsMode::KeepId => {
+            super::userns::keep_id_files(&dir, passwd.as_deref(), group.as_deref())?
+        }
+        _ => (None, None),
     };
+    if net.joined.is_none() {
+        super::userns::give_to_root(&[&etc.hosts, &etc.hostname, &etc.resolv_conf], &shift)?;
+    }
     let files = HostFiles {
         hosts: Some(etc.hosts),
         hostname: Some(etc.hostname),
@@ -451,11 +431,8 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
         crate::util::fs::mkdir_all(&empty, 0o755)?;
         lowers.push(empty);
     }
-    let overlay = OverlayPlan {
-        volatile: opts.rm,
-        ..OverlayPlan::new(&lowers, &dir)
-    };
-    ann.insert(OVERLAY_ANNOTATION.to_string(), overlay.to_annotation());
+    let overlay = super::rootfs::make(store, cfg, &lowers, &dir, &shift, userns.as_ref(), opts.rm)?;
+    ann.insert(OVERLAY_ANNOTATION.to_string(), to_annotation(&overlay));
     spec.set_annotations(Some(ann));
     crate::util::fs::atomic_write_volatile(&dir.join("config.json"), &serde_json::to_vec(&spec)?)?;
     // The record was written with no volumes: rewritten only if there are.
@@ -476,73 +453,6 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
         cleanup,
         maker,
     })
-}
-
-/// The maps of the container's own user namespace, if `--userns` asks
-/// for one: only rootless, where they are drawn from the ids of skiff's
-/// own namespace.
-fn own_userns(cfg: &Config, opts: &RunOpts) -> Result<Option<UserNs>> {
-    if opts.userns == UsernsMode::Host {
-        return Ok(None);
-    }
-    if !cfg.rootless {
-        return Err(kind_err(
-            ErrorKind::InvalidArgument,
-            "--userns=keep-id is for rootless mode only",
-        ));
-    }
-    let (uids, gids) = crate::util::ids::mapped_counts();
-    let lines = |own: u32, size: u32| {
-        crate::runtime::opts::userns::maps(opts.userns, own, size)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(inside, outside, n)| crate::ns::rootless::mapping(inside, outside, n))
-            .collect()
-    };
-    Ok(Some(UserNs {
-        uids: lines(crate::util::ids::outer_uid(), uids),
-        gids: lines(crate::util::ids::outer_gid(), gids),
-    }))
-}
-
-/// keep-id: the image's `/etc/passwd` and `/etc/group` with the caller's
-/// names for its ids (when the image has none), written in the container's
-/// directory to be bound over the image's.
-fn keep_id_files(
-    dir: &std::path::Path,
-    passwd: Option<&str>,
-    group: Option<&str>,
-) -> Result<(Option<PathBuf>, Option<PathBuf>)> {
-    use nix::unistd::{Gid, Group, Uid, User};
-    let (uid, gid) = (crate::util::ids::outer_uid(), crate::util::ids::outer_gid());
-    let name = User::from_uid(Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| format!("user{uid}"));
-    let gname = Group::from_gid(Gid::from_raw(gid))
-        .ok()
-        .flatten()
-        .map(|g| g.name)
-        .unwrap_or_else(|| name.clone());
-    let write = |file: &str, text: Option<String>| -> Result<Option<PathBuf>> {
-        let Some(text) = text else {
-            return Ok(None);
-        };
-        let p = dir.join(file);
-        crate::util::fs::atomic_write(&p, text.as_bytes())?;
-        Ok(Some(p))
-    };
-    Ok((
-        write(
-            "passwd",
-            crate::runtime::user::passwd_with(passwd, &name, uid, gid),
-        )?,
-        write(
-            "group",
-            crate::runtime::user::group_with(group, &gname, gid),
-        )?,
-    ))
 }
 
 /// A fresh 64-hex container ID.
@@ -649,6 +559,7 @@ fn resolve_mounts(
     container_dir: &std::path::Path,
     anonymous: &mut Vec<String>,
     used: &mut Vec<String>,
+    shift: &crate::util::idshift::IdShift,
 ) -> Result<Vec<ResolvedMount>> {
     let mut out = Vec::new();
     for (i, m) in requests.iter().enumerate() {
@@ -678,12 +589,17 @@ fn resolve_mounts(
                 }
                 used.push(rec.name.clone());
                 let data = store.volume_data(&rec.name);
+                if created {
+                    // A new volume is the container's root's to write.
+                    super::userns::give_to_root(&[&data], shift)?;
+                }
                 if created && !m.nocopy {
                     copy_up(
                         layers_top_first,
                         &m.target,
                         &data,
                         &container_dir.join(format!("seed-{i}")),
+                        shift,
                     )?;
                 }
                 Some(data)

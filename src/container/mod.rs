@@ -7,11 +7,15 @@ pub mod create;
 
 pub use create::{create, Created, PullSettings};
 pub mod changes;
+mod changes_vfs;
 pub mod commit;
+pub mod copy;
 pub mod fs;
 pub mod networks;
 pub mod ops;
+pub mod rootfs;
 pub mod start;
 pub mod state;
 pub mod tarfs;
 pub mod update;
+pub mod userns;

@@ -76,6 +76,9 @@ pub fn sync(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecor
         c.state.endpoints.clear();
         c.state.ports.clear();
         crate::cgroup::remove_monitor_scope(&c.id);
+        // A fuse-overlayfs daemon ends with its mount, which ended with
+        // the container; one that lingers is ended here.
+        crate::runtime::fuse::reap(&store.container_dir(&c.id));
         Ok(c.clone())
     });
     let fixed = match fixed {

@@ -9,6 +9,7 @@
 //! outside it (CVE-2019-14271 and CVE-2018-15664 were `docker cp` escapes).
 
 use crate::runtime::paths::{clean, fd_path, mkdir_all_in_root, open_in_root};
+use crate::util::idshift::IdShift;
 use anyhow::{bail, Context, Result};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat, Timespec, Timestamps};
 use std::collections::HashMap;
@@ -154,7 +155,22 @@ pub fn append_tree<W: Write>(
     tarname: &Path,
     links: &mut Links,
 ) -> Result<()> {
-    let st = stat_node(dir, name).with_context(|| format!("stat {}", tarname.display()))?;
+    append_tree_as(b, dir, name, tarname, links, &IdShift::identity())
+}
+
+/// [`append_tree`], the ids in the headers taken back through `shift`
+/// (a container's maps) to the container's own.
+pub fn append_tree_as<W: Write>(
+    b: &mut tar::Builder<W>,
+    dir: BorrowedFd,
+    name: &OsStr,
+    tarname: &Path,
+    links: &mut Links,
+    shift: &IdShift,
+) -> Result<()> {
+    let mut st = stat_node(dir, name).with_context(|| format!("stat {}", tarname.display()))?;
+    st.st_uid = shift.unuid(st.st_uid);
+    st.st_gid = shift.ungid(st.st_gid);
     if !tarname.as_os_str().is_empty() {
         append_node(b, dir, name, &st, tarname, links)?;
     }
@@ -164,7 +180,7 @@ pub fn append_tree<W: Write>(
     let d = open_node(dir, name, OFlags::RDONLY | OFlags::DIRECTORY)
         .with_context(|| format!("open {}", tarname.display()))?;
     for child in dir_names(d.as_fd()).with_context(|| format!("list {}", tarname.display()))? {
-        match append_tree(b, d.as_fd(), &child, &tarname.join(&child), links) {
+        match append_tree_as(b, d.as_fd(), &child, &tarname.join(&child), links, shift) {
             Ok(()) => {}
             // Gone since the listing (a running container): skip it.
             Err(e) if is_enoent(&e) => {}
@@ -177,14 +193,21 @@ pub fn append_tree<W: Write>(
 /// The whole tree under `root` as a tar written to `w` (buffered; no
 /// entry for the top).
 pub fn write_tree(root: BorrowedFd, w: impl Write) -> Result<()> {
+    write_tree_as(root, w, &IdShift::identity())
+}
+
+/// [`write_tree`], the ids taken back through `shift` (see
+/// [`append_tree_as`]).
+pub fn write_tree_as(root: BorrowedFd, w: impl Write, shift: &IdShift) -> Result<()> {
     let mut b = tar::Builder::new(io::BufWriter::with_capacity(1 << 20, w));
     b.follow_symlinks(false);
-    append_tree(
+    append_tree_as(
         &mut b,
         root,
         OsStr::new(""),
         Path::new(""),
         &mut Links::new(),
+        shift,
     )?;
     b.into_inner()?.flush()?;
     Ok(())

@@ -52,6 +52,41 @@ pub fn write(pid: i32, uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Resu
     Ok(())
 }
 
+/// A user namespace with these maps, open (for an idmapped mount, which
+/// takes its maps from one): a child forked into a new user namespace
+/// waits while its maps are written, the namespace is opened through it,
+/// and the child ends; the open descriptor keeps the namespace.
+pub fn userns_with(
+    uids: &[LinuxIdMapping],
+    gids: &[LinuxIdMapping],
+) -> Result<std::os::fd::OwnedFd> {
+    use crate::sys::fork::{fork_into, Forked};
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| anyhow::anyhow!("create a pipe: {}", std::io::Error::from(e)))?;
+    let pid = match fork_into(libc::CLONE_NEWUSER, None)
+        .context("fork into a new user namespace for an idmapped mount")?
+    {
+        Forked::Child => {
+            drop(w);
+            // Nothing but a wait (for the end of the pipe), then the end.
+            let mut b = [0u8; 1];
+            let _ = rustix::io::read(&r, &mut b);
+            crate::sys::proc::exit_now(0)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(r);
+    let opened = write(pid.as_raw(), uids, gids).and_then(|()| {
+        let p = format!("/proc/{}/ns/user", pid.as_raw());
+        Ok(std::fs::File::open(&p)
+            .with_context(|| format!("open {p}"))?
+            .into())
+    });
+    drop(w);
+    let _ = nix::sys::wait::waitpid(pid, None);
+    opened
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

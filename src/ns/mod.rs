@@ -92,6 +92,36 @@ pub fn enter(j: &Join) -> Result<()> {
     nix::sched::setns(&j.fd, j.flag).with_context(|| format!("join namespace {}", j.path.display()))
 }
 
+/// Enter every namespace of `joins` (the user namespace first in the
+/// list). A process with capabilities in an ancestor of a container's
+/// user namespace (root, or skiff in its rootless namespace) may join all
+/// of them from outside; but from inside the container's user namespace,
+/// one that namespace does not own (the network namespace skiff's rootless
+/// namespace made for a keep-id container) is out of reach. So the
+/// others are joined first, the user namespace then, and whatever was
+/// refused before (an unprivileged caller that needs the user
+/// namespace's capabilities) once more after it.
+pub fn enter_all<'a>(joins: impl IntoIterator<Item = &'a Join>) -> Result<()> {
+    let (user, others): (Vec<&Join>, Vec<&Join>) = joins
+        .into_iter()
+        .partition(|j| j.flag == CloneFlags::CLONE_NEWUSER);
+    if user.is_empty() {
+        return others.into_iter().try_for_each(enter);
+    }
+    let mut later = Vec::new();
+    for j in others {
+        match nix::sched::setns(&j.fd, j.flag) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EPERM) => later.push(j),
+            Err(e) => {
+                return Err(e).with_context(|| format!("join namespace {}", j.path.display()))
+            }
+        }
+    }
+    user.into_iter().try_for_each(enter)?;
+    later.into_iter().try_for_each(enter)
+}
+
 /// While alive, children of this process are born in another pid
 /// namespace; dropping it restores our own.
 pub struct PidForChildren {

@@ -1,9 +1,10 @@
 //! An OCI bundle on disk: `config.json` and the root file system it names,
 //! plus skiff's own overlay annotation.
 
+use crate::store::driver::Driver;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::Spec;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The annotation that asks the runtime to mount the root file system
@@ -27,14 +28,14 @@ pub struct Bundle {
 }
 
 /// The overlay the annotation asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Overlay {
     /// Lower directories, the top one first.
     pub lower: Vec<PathBuf>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upper: Option<PathBuf>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work: Option<PathBuf>,
     /// Mount with overlayfs's `volatile` option (Linux 5.10): for a
     /// container whose upper directory is deleted when it exits (`--rm`).
@@ -45,8 +46,26 @@ pub struct Overlay {
     /// volatile overlay leaves a mark in its work directory that makes the
     /// kernel refuse to mount that upper directory again, so only the
     /// container's own, last mount may use it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub volatile: bool,
+    /// How the root file system is made: the kernel's overlay (mounted
+    /// by the container's init, or by skiff for a container with a user
+    /// namespace of its own), `fuse-overlayfs` (started by skiff before
+    /// the container, its mount handed to the init), or `vfs` (a copy of
+    /// the layers already in the root directory, bound as it is; `lower`
+    /// then names the layers it was copied from, for `diff`).
+    #[serde(default, skip_serializing_if = "Driver::is_default")]
+    pub driver: Driver,
+    /// The lower layers are seen through idmapped mounts with the
+    /// container's maps (its `linux.uidMappings`), so that their files,
+    /// owned by the image's ids on disk, are the image's ids inside.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub idmap: bool,
+    /// The image's files are seen with the container's maps (idmapped,
+    /// or copies chowned to them): their ids outside are the maps' for
+    /// the image's (what `export` takes back).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shifted: bool,
     /// Keep overlayfs's own metadata (whiteouts, opaque directories) in
     /// `user.overlay.*` xattrs: inside a user namespace (rootless) the
     /// `trusted.*` ones can be neither read nor written. Not part of the
@@ -103,7 +122,7 @@ pub fn parse_overlay(json: &str) -> Result<Overlay> {
     if o.upper.is_some() != o.work.is_some() {
         bail!("{}: upper and work go together", what());
     }
-    if o.upper.is_none() && o.lower.len() < 2 {
+    if o.upper.is_none() && o.lower.len() < 2 && o.driver != Driver::Vfs {
         // The kernel refuses a read-only overlay of a single layer.
         bail!(
             "{}: without an upper directory, two lower directories are needed",
@@ -265,6 +284,9 @@ mod tests {
             work: Some(PathBuf::from(format!("{base}/containers/c1/work"))),
             userxattr: false,
             volatile: false,
+            driver: Driver::Overlay,
+            idmap: false,
+            shifted: false,
         };
         let (dir, opts) = overlay_options(&o).unwrap();
         assert_eq!(dir.as_deref(), Some(Path::new(base)));

@@ -3,38 +3,31 @@
 //! `/etc/hostname` and `/etc/resolv.conf` files bound into it.
 
 use crate::util::fs::atomic_write_volatile as atomic_write;
+use crate::util::idshift::IdShift;
 use anyhow::Result;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-pub use super::bundle::OVERLAY_ANNOTATION;
+pub use super::bundle::{Overlay, OVERLAY_ANNOTATION};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct OverlayPlan {
-    /// Lower directories, top layer first (overlayfs's order).
-    pub lower: Vec<PathBuf>,
-    pub upper: PathBuf,
-    pub work: PathBuf,
-    /// The writes need not outlive the container (`--rm`): see
-    /// [`super::bundle::Overlay::volatile`].
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub volatile: bool,
+/// The overlay of an image's layers, given bottom first (as images list
+/// them), for the container in `container_dir`: its `upper` and `work`
+/// there.
+pub fn overlay_plan(layers_bottom_first: &[PathBuf], container_dir: &Path) -> Overlay {
+    Overlay {
+        lower: layers_bottom_first.iter().rev().cloned().collect(),
+        upper: Some(container_dir.join("upper")),
+        work: Some(container_dir.join("work")),
+        volatile: false,
+        driver: Default::default(),
+        idmap: false,
+        shifted: false,
+        userxattr: false,
+    }
 }
 
-impl OverlayPlan {
-    /// The plan for image layers given bottom first (as images list them).
-    pub fn new(layers_bottom_first: &[PathBuf], container_dir: &Path) -> OverlayPlan {
-        OverlayPlan {
-            lower: layers_bottom_first.iter().rev().cloned().collect(),
-            upper: container_dir.join("upper"),
-            work: container_dir.join("work"),
-            volatile: false,
-        }
-    }
-
-    pub fn to_annotation(&self) -> String {
-        serde_json::to_string(self).expect("paths serialize")
-    }
+/// The annotation's text for `o`.
+pub fn to_annotation(o: &Overlay) -> String {
+    serde_json::to_string(o).expect("paths serialize")
 }
 
 /// How the container's name resolution is set up.
@@ -188,6 +181,7 @@ pub fn copy_up(
     path: &str,
     dest: &Path,
     scratch: &Path,
+    shift: &IdShift,
 ) -> Result<()> {
     use anyhow::Context;
     let rel = path.trim_start_matches('/');
@@ -232,7 +226,7 @@ pub fn copy_up(
     let res = if linked || !src.is_dir() {
         Ok(())
     } else {
-        copy_tree(&src, dest)
+        copy_tree(&src, dest, shift)
     };
     let _ = nix::mount::umount2(scratch, nix::mount::MntFlags::MNT_DETACH);
     let _ = std::fs::remove_dir(scratch);
@@ -240,14 +234,19 @@ pub fn copy_up(
     Ok(())
 }
 
-/// Copy a directory's content with modes, owners and links (what `cp -a`
-/// does for the kinds of files volumes hold).
-fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
+/// Copy a directory's content with modes, owners (moved by `shift`, the
+/// container's maps) and links (what `cp -a` does for the kinds of files
+/// volumes hold).
+fn copy_tree(src: &Path, dest: &Path, shift: &IdShift) -> Result<()> {
     use anyhow::Context;
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let meta = std::fs::symlink_metadata(src)?;
     std::fs::set_permissions(dest, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-    std::os::unix::fs::lchown(dest, Some(meta.uid()), Some(meta.gid()))?;
+    std::os::unix::fs::lchown(
+        dest,
+        Some(shift.uid(meta.uid())),
+        Some(shift.gid(meta.gid())),
+    )?;
     for entry in std::fs::read_dir(src).with_context(|| format!("read {}", src.display()))? {
         let entry = entry?;
         let from = entry.path();
@@ -256,7 +255,7 @@ fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
         let t = m.file_type();
         if t.is_dir() {
             std::fs::create_dir(&to).with_context(|| format!("create {}", to.display()))?;
-            copy_tree(&from, &to)?;
+            copy_tree(&from, &to, shift)?;
             continue;
         } else if t.is_symlink() {
             std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)
@@ -268,7 +267,7 @@ fn copy_tree(src: &Path, dest: &Path) -> Result<()> {
             // Devices, fifos and sockets do not belong in a volume's seed.
             continue;
         }
-        std::os::unix::fs::lchown(&to, Some(m.uid()), Some(m.gid()))?;
+        std::os::unix::fs::lchown(&to, Some(shift.uid(m.uid())), Some(shift.gid(m.gid())))?;
     }
     Ok(())
 }
@@ -320,14 +319,26 @@ mod tests {
 
     #[test]
     fn overlay_plan_is_top_first() {
-        let p = OverlayPlan::new(
+        let p = overlay_plan(
             &[PathBuf::from("/l/a"), PathBuf::from("/l/b")],
             Path::new("/c"),
         );
         assert_eq!(p.lower, vec![PathBuf::from("/l/b"), PathBuf::from("/l/a")]);
         assert_eq!(
-            p.to_annotation(),
+            to_annotation(&p),
             r#"{"lower":["/l/b","/l/a"],"upper":"/c/upper","work":"/c/work"}"#
         );
+        let vfs = Overlay {
+            driver: crate::store::driver::Driver::Vfs,
+            upper: None,
+            work: None,
+            ..p
+        };
+        assert_eq!(
+            to_annotation(&vfs),
+            r#"{"lower":["/l/b","/l/a"],"driver":"vfs"}"#
+        );
+        let back = crate::runtime::bundle::parse_overlay(&to_annotation(&vfs)).unwrap();
+        assert_eq!(back.driver, crate::store::driver::Driver::Vfs);
     }
 }

@@ -444,9 +444,7 @@ fn enter(plan: &Plan, chan: &Channel, stdio: Option<&Stdio>) -> Result<nix::unis
     if let Some(io) = stdio.filter(|_| !plan.terminal) {
         init::redirect_stdio(io)?;
     }
-    for j in &plan.ns.join {
-        crate::ns::enter(j)?;
-    }
+    crate::ns::enter_all(&plan.ns.join)?;
     // Joining the mount namespace made its root (the container's) our
     // root and working directory.
     if plan.terminal {

@@ -133,20 +133,34 @@ fn setup(
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| anyhow!("create the cgroup namespace: {}", errno(e)))?;
     }
-    for j in &plan.ns.join {
+    for j in plan.joins_in_child() {
         crate::ns::enter(j)?;
     }
     if let Some(io) = stdio.filter(|_| !plan.terminal) {
         redirect_stdio(io)?;
     }
 
-    let root = rootfs::prepare(&plan.rootfs, plan.overlay.as_ref(), plan.propagation)?;
+    rootfs::set_root_propagation(plan.propagation)?;
+    let root = if plan.premounted.rootfs.is_some() {
+        // skiff moves it into place (see `premount`), in the namespace
+        // this hands it (a process that is not dumpable has its /proc
+        // files closed to skiff rootless).
+        let ns = std::fs::File::open("/proc/self/ns/mnt").context("open /proc/self/ns/mnt")?;
+        chan.send(&Msg::MountRootfs, Some(ns.as_fd()))
+            .map_err(|e| anyhow!("ask skiff for the root file system: {}", super::io_text(&e)))?;
+        match chan.recv().context("wait for the root file system")? {
+            Some((Msg::RootfsMounted, Some(fd))) => fd,
+            other => bail!("wait for the root file system: unexpected {other:?}"),
+        }
+    } else {
+        rootfs::prepare(&plan.rootfs, plan.overlay.as_ref())?
+    };
     let root = root.as_fd();
     if let Some(m) = &plan.dev_mount {
-        mounts::perform(root, m)?;
+        mounts::perform(root, m, None)?;
     }
-    for m in &plan.mounts {
-        mounts::perform(root, m)?;
+    for (i, m) in plan.mounts.iter().enumerate() {
+        mounts::perform(root, m, plan.premounted.bind(i))?;
     }
     dev::create_all(root, &plan.devices, plan.in_userns)?;
     dev::links(root)?;
@@ -179,7 +193,7 @@ fn setup(
         }
     }
 
-    rootfs::pivot(&plan.rootfs)?;
+    rootfs::pivot(root, &plan.rootfs)?;
     if plan.root_readonly {
         rootfs::remount_root_readonly()?;
     }

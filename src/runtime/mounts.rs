@@ -201,11 +201,21 @@ pub(crate) fn errno(e: nix::errno::Errno) -> String {
 }
 
 /// Perform one mount inside `root` (a descriptor of the container's root,
-/// before `pivot_root`).
-pub fn perform(root: BorrowedFd, m: &MountSpec) -> Result<()> {
+/// before `pivot_root`); a bind's source may come as a detached mount
+/// skiff made before the fork (`premount`).
+pub fn perform(root: BorrowedFd, m: &MountSpec, detached: Option<BorrowedFd>) -> Result<()> {
     let d = m.dest.display();
     match m.kind {
         Kind::Cgroup => return super::cgroupfs::mount_cgroups(root, m),
+        Kind::Bind { .. } if detached.is_some() => {
+            let target = ensure_target(root, &m.dest, m.source_is_file)
+                .map_err(|e| anyhow!("mount target {d}: {}", super::io_text(&e)))?;
+            let src = detached.expect("checked");
+            super::premount::move_onto(src, target.as_fd(), &m.dest)?;
+            if !m.flags.is_empty() {
+                remount_bind(root, &m.dest, m.flags)?;
+            }
+        }
         Kind::Bind { recursive } => {
             let src = m.source.as_deref().unwrap_or(Path::new(""));
             let target = ensure_target(root, &m.dest, m.source_is_file)
@@ -235,14 +245,33 @@ pub fn perform(root: BorrowedFd, m: &MountSpec) -> Result<()> {
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_else(|| m.fstype.clone());
             let data = (!m.data.is_empty()).then_some(m.data.as_str());
-            mount(
+            let at = fd_path(target.as_fd());
+            match mount(
                 Some(src.as_str()),
-                fd_path(target.as_fd()).as_str(),
+                at.as_str(),
                 Some(m.fstype.as_str()),
                 m.flags,
                 data,
-            )
-            .map_err(|e| anyhow!("mount {} on {d}: {}", m.fstype, errno(e)))?;
+            ) {
+                // A sysfs shows the network namespace of its mounter, and
+                // only a user namespace that owns that namespace may
+                // mount one: a container with a user namespace of its own
+                // in a network namespace made outside it (rootless
+                // keep-id with networking) gets the host's /sys bound
+                // instead, as crun and runc do.
+                Err(nix::errno::Errno::EPERM) if m.fstype == "sysfs" => {
+                    mount(
+                        Some("/sys"),
+                        at.as_str(),
+                        None::<&str>,
+                        MsFlags::MS_BIND | MsFlags::MS_REC,
+                        None::<&str>,
+                    )
+                    .map_err(|e| anyhow!("bind mount /sys on {d}: {}", errno(e)))?;
+                    remount_bind(root, &m.dest, m.flags)?;
+                }
+                r => r.map_err(|e| anyhow!("mount {} on {d}: {}", m.fstype, errno(e)))?,
+            }
         }
     }
     for p in &m.propagation {

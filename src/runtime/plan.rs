@@ -31,7 +31,12 @@ pub struct Plan {
     /// Inside a user namespace (new or joined): mknod is refused there.
     pub in_userns: bool,
     pub rootfs: PathBuf,
+    /// The kernel overlay the init mounts itself (none when skiff mounts
+    /// the root file system before the fork, see `premounted`).
     pub overlay: Option<Overlay>,
+    /// What skiff mounted for the init before the fork (set by the
+    /// caller, `process::spawn`).
+    pub premounted: super::premount::Premounted,
     pub propagation: MsFlags,
     /// A /dev tmpfs to mount first, when the spec mounts none.
     pub dev_mount: Option<MountSpec>,
@@ -76,6 +81,21 @@ impl Plan {
     /// Does the child create a new user namespace?
     pub fn new_userns(&self) -> bool {
         self.ns.create.contains(CloneFlags::CLONE_NEWUSER)
+    }
+
+    /// The namespaces to join before the new user namespace is made (by
+    /// an intermediate process, `process::launch`): all of them when the
+    /// container gets a user namespace of its own, which would own none
+    /// of them, so that from inside it they could not be joined.
+    pub fn joins_before_userns(&self) -> impl Iterator<Item = &ns::Join> {
+        let early = self.new_userns();
+        self.ns.join.iter().filter(move |_| early)
+    }
+
+    /// The namespaces the container's init joins itself.
+    pub fn joins_in_child(&self) -> impl Iterator<Item = &ns::Join> {
+        let early = self.new_userns();
+        self.ns.join.iter().filter(move |_| !early)
     }
 
     /// Does the child make its cgroup namespace itself, once it is in its
@@ -201,7 +221,11 @@ pub fn build(b: &Bundle, id: &str) -> Result<Plan> {
         gid_maps: linux.gid_mappings().clone().unwrap_or_default(),
         in_userns,
         rootfs: b.rootfs.clone(),
-        overlay: b.overlay.clone(),
+        overlay: b
+            .overlay
+            .clone()
+            .filter(|o| o.driver == crate::store::driver::Driver::Overlay),
+        premounted: Default::default(),
         propagation: rootfs::propagation(linux.rootfs_propagation().as_deref())?,
         dev_mount: (!has_dev).then(dev::default_mount),
         mounts: mounts_out,

@@ -100,6 +100,10 @@ pub fn spawn(b: &Bundle, id: &str, io: RunIo) -> Result<Spawned> {
             }
         }
     }
+    plan.premounted = super::premount::prepare(b, &plan)?;
+    if plan.premounted.rootfs.is_some() {
+        plan.overlay = None;
+    }
     // CVE-2019-5736: the command is exec'd through the trampoline when the
     // init is alone in a new pid namespace; otherwise skiff itself must be
     // running from a sealed copy (seal::prepare).
@@ -145,11 +149,15 @@ pub fn launch(
         .map(PidForChildren::enter)
         .transpose()?;
     let cgroup = plan.cgroup.as_ref().and_then(|c| c.cgroup.clone_fd());
-    let forked = fork_into(plan.clone_flags().bits(), cgroup);
+    let early: Vec<&ns::Join> = plan.joins_before_userns().collect();
+    let forked = if early.is_empty() {
+        fork_into(plan.clone_flags().bits(), cgroup)
+            .map_err(|e| anyhow!("clone the container's process: {}", super::io_text(&e)))
+    } else {
+        fork_after_joining(&early, plan.clone_flags().bits(), cgroup)
+    };
     drop(entered);
-    let pid = match forked
-        .map_err(|e| anyhow!("clone the container's process: {}", super::io_text(&e)))?
-    {
+    let pid = match forked? {
         Forked::Child => {
             drop(chan);
             // `Infallible`: the child ends in its execve or exits.
@@ -169,6 +177,92 @@ pub fn launch(
         stdio,
         cgroup: None,
     })
+}
+
+/// Fork the container's process into namespaces `early` names and new
+/// ones `flags` asks for, a new user namespace among them. A namespace
+/// that the new user namespace will not own (the network namespace skiff
+/// set up for a `--userns=keep-id` container, owned by skiff's rootless
+/// namespace) can only be joined from outside it, where skiff's
+/// capabilities hold: an intermediate process joins them, then forks the
+/// container's process as skiff's own child (`CLONE_PARENT`) and ends, so
+/// that skiff's namespaces never change (runc's nsexec stages do the
+/// same; skiff's rootless process could not get back into the host's
+/// network namespace).
+fn fork_after_joining(
+    early: &[&ns::Join],
+    flags: libc::c_int,
+    cgroup: Option<BorrowedFd>,
+) -> Result<Forked> {
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| anyhow!("create a pipe: {}", super::io_text(&e.into())))?;
+    let mid = match fork_into(0, None)
+        .map_err(|e| anyhow!("fork to join the namespaces: {}", super::io_text(&e)))?
+    {
+        Forked::Child => {
+            drop(r);
+            // The report, one write: b'p' and the pid, or b'e' (b'c'),
+            // the errno and the index of the namespace not joined.
+            fn tell(w: &OwnedFd, what: u8, word: i32, i: usize) {
+                let mut msg = [what, 0, 0, 0, 0, 0, 0, 0, 0];
+                msg[1..5].copy_from_slice(&word.to_ne_bytes());
+                msg[5..9].copy_from_slice(&(i as u32).to_ne_bytes());
+                let _ = rustix::io::write(w, &msg);
+            }
+            for (i, j) in early.iter().enumerate() {
+                if let Err(e) = nix::sched::setns(&j.fd, j.flag) {
+                    tell(&w, b'e', e as i32, i);
+                    crate::sys::proc::exit_now(1);
+                }
+            }
+            match crate::sys::fork::fork_sibling_into(flags, cgroup) {
+                Ok(Forked::Child) => {
+                    drop(w);
+                    return Ok(Forked::Child);
+                }
+                Ok(Forked::Parent(pid)) => {
+                    tell(&w, b'p', pid.as_raw(), 0);
+                    crate::sys::proc::exit_now(0)
+                }
+                Err(e) => {
+                    tell(&w, b'c', e.raw_os_error().unwrap_or(0), 0);
+                    crate::sys::proc::exit_now(1)
+                }
+            }
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(w);
+    let mut msg = [0u8; 9];
+    let mut got = 0;
+    while got < msg.len() {
+        match rustix::io::read(&r, &mut msg[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = waitpid(mid, None);
+    let word = |b: &[u8]| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+    match msg[0] {
+        b'p' if got == 9 => Ok(Forked::Parent(Pid::from_raw(word(&msg[1..5])))),
+        b'e' if got == 9 => {
+            let j = early.get(word(&msg[5..9]) as usize);
+            Err(anyhow!(
+                "join namespace {}: {}",
+                j.map(|j| j.path.display().to_string()).unwrap_or_default(),
+                super::errno_text(word(&msg[1..5]))
+            ))
+        }
+        b'c' if got == 9 => Err(anyhow!(
+            "clone the container's process: {}",
+            super::errno_text(word(&msg[1..5]))
+        )),
+        _ => Err(anyhow!(
+            "clone the container's process: the intermediate process ended without a word"
+        )),
+    }
 }
 
 /// Forking is only safe with one thread: the child gets only the calling
@@ -229,6 +323,19 @@ fn start(plan: &Plan, chan: &Channel, child: &mut Child) -> Result<Option<OwnedF
         match msg {
             None => return Ok(master),
             Some((Msg::Pty, fd)) => master = fd,
+            Some((Msg::MountRootfs, ns)) => {
+                let (Some(rootfs), Some(ns)) = (plan.premounted.rootfs.as_ref(), ns) else {
+                    bail!("the container's init asked for a root file system skiff did not make");
+                };
+                let fd = super::premount::attach(ns, rootfs.as_fd(), &plan.rootfs)?;
+                chan.send(&Msg::RootfsMounted, Some(fd.as_fd()))
+                    .map_err(|e| {
+                        anyhow!(
+                            "hand the root file system to the container: {}",
+                            super::io_text(&e)
+                        )
+                    })?;
+            }
             Some((Msg::Ready { command: c }, _)) => command = c,
             Some((Msg::ExecFailed { errno }, _)) => {
                 child.wait_exit();

@@ -5,7 +5,7 @@ use super::bundle::{overlay_options, Overlay};
 use super::mounts::{errno, kept_flags};
 use anyhow::{anyhow, bail, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 /// The flags for `linux.rootfsPropagation`; runc's default is rslave, so
@@ -23,55 +23,54 @@ pub fn propagation(spec: Option<&str>) -> Result<MsFlags> {
     })
 }
 
-/// In the new mount namespace: set the propagation of `/`, mount the
-/// overlay at `rootfs` (or bind `rootfs` onto itself, as `pivot_root`
-/// needs a mount point), and open the result.
-pub fn prepare(rootfs: &Path, overlay: Option<&Overlay>, prop: MsFlags) -> Result<OwnedFd> {
-    let r = rootfs.display();
-    // First, so that no mount below propagates back to the host: a crash
-    // then leaves nothing behind.
-    mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
-        .map_err(|e| anyhow!("set the propagation of /: {}", errno(e)))?;
-    match overlay {
-        Some(o) => {
-            let (dir, opts) = overlay_options(o)?;
-            if let Some(d) = &dir {
-                nix::unistd::chdir(d)
-                    .map_err(|e| anyhow!("enter {}: {}", d.display(), errno(e)))?;
-            }
-            let overlay = |opts: &str| {
-                mount(
-                    Some("overlay"),
-                    rootfs,
-                    Some("overlay"),
-                    MsFlags::empty(),
-                    Some(opts),
-                )
+/// Mount overlay `o` at `target`, in the caller's mount namespace (the
+/// container's, or a thread's own for a mount made before the fork or
+/// for `cp`), with `flags` (`MS_RDONLY` for a read-only view).
+pub fn mount_overlay(o: &Overlay, target: &Path, flags: MsFlags) -> Result<()> {
+    let (dir, opts) = overlay_options(o)?;
+    if let Some(d) = &dir {
+        nix::unistd::chdir(d).map_err(|e| anyhow!("enter {}: {}", d.display(), errno(e)))?;
+    }
+    let overlay = |opts: &str| mount(Some("overlay"), target, Some("overlay"), flags, Some(opts));
+    match overlay(&opts) {
+        // A kernel before 5.10 knows no `volatile`.
+        Err(nix::errno::Errno::EINVAL) if o.volatile => {
+            let plain = Overlay {
+                volatile: false,
+                ..o.clone()
             };
-            match overlay(&opts) {
-                // A kernel before 5.10 knows no `volatile`.
-                Err(nix::errno::Errno::EINVAL) if o.volatile => {
-                    let plain = Overlay {
-                        volatile: false,
-                        ..o.clone()
-                    };
-                    overlay(&overlay_options(&plain)?.1)
-                }
-                r => r,
-            }
-            .map_err(|e| {
-                // Rootless overlays need the kernel's support for them in
-                // a user namespace (5.11).
-                let hint = if o.userxattr
-                    && matches!(e, nix::errno::Errno::EPERM | nix::errno::Errno::EINVAL)
-                {
-                    " (rootless overlay mounts need Linux 5.11 or later)"
-                } else {
-                    ""
-                };
-                anyhow!("mount overlay on {r}: {}{hint}", errno(e))
-            })?;
+            overlay(&overlay_options(&plain)?.1)
         }
+        r => r,
+    }
+    .map_err(|e| {
+        // Rootless overlays need the kernel's support for them in a user
+        // namespace (5.11).
+        let hint =
+            if o.userxattr && matches!(e, nix::errno::Errno::EPERM | nix::errno::Errno::EINVAL) {
+                " (rootless overlay mounts need Linux 5.11 or later; --storage-driver fuse-overlayfs or vfs work without)"
+            } else {
+                ""
+            };
+        anyhow!("mount overlay on {}: {}{hint}", target.display(), errno(e))
+    })
+}
+
+/// Set the propagation of `/` in the new mount namespace: first, so that
+/// no mount below propagates back to the host (a crash then leaves
+/// nothing behind).
+pub fn set_root_propagation(prop: MsFlags) -> Result<()> {
+    mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
+        .map_err(|e| anyhow!("set the propagation of /: {}", errno(e)))
+}
+
+/// In the new mount namespace (its propagation set): mount the overlay
+/// at `rootfs` (or bind `rootfs` onto itself, as `pivot_root` needs a
+/// mount point), and open the result.
+pub fn prepare(rootfs: &Path, overlay: Option<&Overlay>) -> Result<OwnedFd> {
+    let r = rootfs.display();
+    match overlay {
+        Some(o) => mount_overlay(o, rootfs, MsFlags::empty())?,
         None => mount(
             Some(rootfs),
             rootfs,
@@ -92,9 +91,11 @@ pub fn prepare(rootfs: &Path, overlay: Option<&Overlay>, prop: MsFlags) -> Resul
 
 /// Make `rootfs` the root with `pivot_root` (never `chroot`, which leaves
 /// the host's tree reachable) and detach the old root.
-pub fn pivot(rootfs: &Path) -> Result<()> {
+pub fn pivot(root: BorrowedFd, rootfs: &Path) -> Result<()> {
     let r = rootfs.display();
-    nix::unistd::chdir(rootfs).map_err(|e| anyhow!("enter {r}: {}", errno(e)))?;
+    // By descriptor: the path may not be searchable from the container's
+    // user namespace (see `premount`).
+    nix::unistd::fchdir(root).map_err(|e| anyhow!("enter {r}: {}", errno(e)))?;
     // pivot_root(".", ".") stacks the old root on top of the new one, with
     // no directory to create inside the image; it is then detached.
     nix::unistd::pivot_root(".", ".").map_err(|e| anyhow!("pivot_root to {r}: {}", errno(e)))?;

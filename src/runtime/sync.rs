@@ -39,6 +39,15 @@ pub enum Msg {
     Ready { command: String },
     /// The exec trampoline to parent: `execve` of the command failed.
     ExecFailed { errno: i32 },
+    /// Child to parent: the root file system skiff made before the fork
+    /// (`premount`) is to be moved into place now, in the child's mount
+    /// namespace, whose propagation is set; the child may not reach the
+    /// mount point itself (a container with a user namespace of its own
+    /// may not search the store's directories).
+    MountRootfs,
+    /// Parent to child: the root file system is in place; an open
+    /// descriptor of it travels with this message.
+    RootfsMounted,
     /// Child to parent: setting up the container failed.
     Error {
         kind: Option<ErrorKind>,
@@ -53,6 +62,8 @@ const TAG_ERROR: u8 = 3;
 const TAG_EXEC_ERRNO: u8 = super::trampoline::TAG_EXEC_ERRNO;
 const TAG_READY: u8 = 5;
 const TAG_CGROUP: u8 = 6;
+const TAG_MOUNT_ROOTFS: u8 = 7;
+const TAG_ROOTFS_MOUNTED: u8 = 8;
 
 fn kind_byte(kind: Option<ErrorKind>) -> u8 {
     match kind {
@@ -80,6 +91,8 @@ pub fn encode(msg: &Msg) -> Vec<u8> {
         Msg::MapsWritten => vec![TAG_MAPS],
         Msg::CgroupJoined => vec![TAG_CGROUP],
         Msg::Pty => vec![TAG_PTY],
+        Msg::MountRootfs => vec![TAG_MOUNT_ROOTFS],
+        Msg::RootfsMounted => vec![TAG_ROOTFS_MOUNTED],
         Msg::Ready { command } => {
             let mut v = vec![TAG_READY];
             v.extend_from_slice(command.as_bytes());
@@ -105,6 +118,8 @@ pub fn decode(bytes: &[u8]) -> io::Result<Msg> {
         Some(&TAG_MAPS) => Ok(Msg::MapsWritten),
         Some(&TAG_CGROUP) => Ok(Msg::CgroupJoined),
         Some(&TAG_PTY) => Ok(Msg::Pty),
+        Some(&TAG_MOUNT_ROOTFS) => Ok(Msg::MountRootfs),
+        Some(&TAG_ROOTFS_MOUNTED) => Ok(Msg::RootfsMounted),
         Some(&TAG_READY) => Ok(Msg::Ready {
             command: String::from_utf8_lossy(&bytes[1..]).into_owned(),
         }),
@@ -206,6 +221,8 @@ mod tests {
             Msg::MapsWritten,
             Msg::CgroupJoined,
             Msg::Pty,
+            Msg::MountRootfs,
+            Msg::RootfsMounted,
             Msg::Ready {
                 command: "/bin/sh".into(),
             },

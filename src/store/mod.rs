@@ -8,6 +8,8 @@
 //! <root>/locks/*.lock                                 flock files
 //! <root>/images.json                                  the image records
 //! <root>/networks/<name>.json, <name>.leases          networks and their IPAM leases
+//! <root>/storage.json                                 the storage driver the probe chose
+//! <root>/userns-auto.json                             `--userns=auto` containers' id ranges
 //! ```
 //!
 //! Lock order, to keep every path deadlock-free: `gc.lock` (shared by
@@ -19,6 +21,7 @@ pub mod build_cache;
 mod check;
 mod claims;
 pub mod containers;
+pub mod driver;
 pub mod events;
 mod gc;
 mod images;
@@ -31,6 +34,7 @@ pub mod ports;
 mod refs;
 mod scratch;
 pub mod subnet;
+pub mod userns;
 mod volumes;
 
 pub use blobs::BlobWriter;

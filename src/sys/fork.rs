@@ -40,11 +40,28 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// forever in the child. The child must end in `execve` or
 /// [`super::proc::exit_now`], never by returning into the parent's logic.
 pub fn fork_into(flags: libc::c_int, cgroup: Option<BorrowedFd>) -> io::Result<Forked> {
+    clone_fork(flags, cgroup, false)
+}
+
+/// [`fork_into`], the child made a child of this process's parent
+/// (`CLONE_PARENT`), not of this process: an intermediate process that
+/// joined namespaces first can end at once, and the parent waits for the
+/// child as its own. [`Forked::Parent`] still carries the child's pid.
+pub fn fork_sibling_into(flags: libc::c_int, cgroup: Option<BorrowedFd>) -> io::Result<Forked> {
+    clone_fork(flags, cgroup, true)
+}
+
+fn clone_fork(flags: libc::c_int, cgroup: Option<BorrowedFd>, sibling: bool) -> io::Result<Forked> {
     let mut args = CloneArgs {
         flags: flags as u32 as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // A sibling's exit signal is the caller's own (the kernel refuses
+        // one given with CLONE_PARENT).
+        exit_signal: if sibling { 0 } else { libc::SIGCHLD as u64 },
         ..Default::default()
     };
+    if sibling {
+        args.flags |= libc::CLONE_PARENT as u64;
+    }
     if let Some(fd) = cgroup {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd.as_raw_fd() as u64;
@@ -71,7 +88,8 @@ pub fn fork_into(flags: libc::c_int, cgroup: Option<BorrowedFd>) -> io::Result<F
         unsafe {
             libc::syscall(
                 libc::SYS_clone,
-                (flags | libc::SIGCHLD) as libc::c_ulong,
+                (flags | libc::SIGCHLD | if sibling { libc::CLONE_PARENT } else { 0 })
+                    as libc::c_ulong,
                 0usize,
                 0usize,
                 0usize,

@@ -5,5 +5,6 @@ pub mod fs;
 pub mod glob;
 pub mod human;
 pub mod ids;
+pub mod idshift;
 pub mod lock;
 pub mod timespec;

@@ -90,8 +90,10 @@ pub fn user() -> &'static TestUser {
         // Distributions ship /dev/net/tun open to every user (0666):
         // pasta and slirp4netns need it for a rootless container's way
         // out. Some machines have it 0600.
+        // /dev/fuse likewise, for the fuse-overlayfs storage driver.
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions("/dev/net/tun", std::fs::Permissions::from_mode(0o666));
+        let _ = std::fs::set_permissions("/dev/fuse", std::fs::Permissions::from_mode(0o666));
         TestUser {
             name: NAME,
             uid: id_of("-u").unwrap(),

@@ -454,12 +454,19 @@ pub fn container_json(store: &Store, rec: &ContainerRecord, size: bool) -> Value
     let dir = store.container_dir(&rec.id);
     let labels = labels(rec, spec);
     let mounts = mounts(store, rec, spec);
-    let lower: Vec<String> = rec
-        .layers
-        .iter()
-        .rev()
-        .map(|l| store.layer_dir(l).display().to_string())
-        .collect();
+    // The storage driver's view: from the bundle's annotation, read as
+    // `cp` reads it.
+    let overlay = crate::container::fs::overlay_of(store, rec).ok();
+    let driver = overlay.as_ref().map(|o| o.driver).unwrap_or_default();
+    let lower: Vec<String> = match &overlay {
+        Some(o) => o.lower.iter().map(|l| l.display().to_string()).collect(),
+        None => rec
+            .layers
+            .iter()
+            .rev()
+            .map(|l| store.layer_dir(l).display().to_string())
+            .collect(),
+    };
     let path_of = |f: &str| dir.join(f).display().to_string();
     let mut out = Map::new();
     out.insert("Id".into(), json!(rec.id));
@@ -479,7 +486,7 @@ pub fn container_json(store: &Store, rec: &ContainerRecord, size: bool) -> Value
     );
     out.insert("Name".into(), json!(format!("/{}", rec.name)));
     out.insert("RestartCount".into(), json!(rec.state.restart_count));
-    out.insert("Driver".into(), json!("overlay"));
+    out.insert("Driver".into(), json!(driver.name()));
     out.insert("Platform".into(), json!("linux"));
     out.insert("MountLabel".into(), json!(""));
     out.insert("ProcessLabel".into(), json!(""));
@@ -488,12 +495,16 @@ pub fn container_json(store: &Store, rec: &ContainerRecord, size: bool) -> Value
     out.insert("HostConfig".into(), host_config(rec, spec, &mounts));
     out.insert(
         "GraphDriver".into(),
-        json!({"Name": "overlay", "Data": {
-            "LowerDir": lower.join(":"),
-            "MergedDir": path_of("rootfs"),
-            "UpperDir": path_of("upper"),
-            "WorkDir": path_of("work"),
-        }}),
+        if driver == crate::store::driver::Driver::Vfs {
+            json!({"Name": driver.name(), "Data": {"Dir": path_of("rootfs")}})
+        } else {
+            json!({"Name": driver.name(), "Data": {
+                "LowerDir": lower.join(":"),
+                "MergedDir": path_of("rootfs"),
+                "UpperDir": path_of("upper"),
+                "WorkDir": path_of("work"),
+            }})
+        },
     );
     if size {
         let rw = upper_size(store, &rec.id);

@@ -51,6 +51,8 @@ pub struct RunFlags {
     pub privileged: bool,
     pub cgroupns: Option<String>,
     pub userns: Option<String>,
+    pub uidmap: Vec<String>,
+    pub gidmap: Vec<String>,
     pub env: Vec<String>,
     pub env_file: Vec<String>,
     pub workdir: Option<String>,
@@ -124,7 +126,7 @@ pub struct RunOpts {
     /// on every layout; Docker keeps the host's on v1 only for old
     /// kernels' sake).
     pub cgroupns_host: bool,
-    /// `--userns`.
+    /// `--userns`, `--uidmap` and `--gidmap`.
     pub userns: userns::UsernsMode,
     /// Env files first, then `-e`, in command-line order.
     pub env: Vec<EnvVar>,
@@ -231,7 +233,11 @@ impl RunOpts {
                 Some("host") => true,
                 Some(_) => return Err(bad("--cgroupns: invalid CGROUP mode")),
             },
-            userns: userns::parse_userns(flags.userns.as_deref().unwrap_or(""))?,
+            userns: userns::parse(
+                flags.userns.as_deref().unwrap_or(""),
+                &flags.uidmap,
+                &flags.gidmap,
+            )?,
             detach: flags.detach,
             stop_timeout: flags.stop_timeout,
             ..Default::default()
