@@ -54,10 +54,11 @@ fi
 
 work=$(mktemp -d /var/tmp/skiff-bench-build.XXXXXX)
 mnt="$work/mnt"
+sk_root="$mnt/skiff/root"
 cleanup() {
     [ -n "${reg_pid:-}" ] && kill "$reg_pid" 2>/dev/null || true
     umount -l "$mnt" 2>/dev/null || true
-    drop_store_bridge "$mnt/skiff" 2>/dev/null || true
+    drop_store_bridge "$sk_root" 2>/dev/null || true
     [ "$keep" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -104,7 +105,6 @@ EOF
 
 # --- the tools ----------------------------------------------------------------
 
-sk_root="$mnt/skiff/root"
 sk_run="$mnt/skiff/run"
 ba_root="$mnt/buildah/root"
 ba_run="$mnt/buildah/run"
