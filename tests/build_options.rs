@@ -205,7 +205,11 @@ fn run_mounts_of_each_kind() {
     let c = Ctx::new("build_mounts");
     let bb = c.bb();
     let file = format!(
-        "FROM {bb}\n\
+        "FROM {bb} AS tools\n\
+         RUN mkdir /kit && echo from-stage > /kit/note\n\
+         FROM {bb}\n\
+         RUN --mount=type=bind,from=tools,source=/kit,target=/kit cat /kit/note > /from-stage\n\
+         RUN --mount=type=bind,from=tools,source=/kit/note,target=/one cat /one >> /from-stage\n\
          RUN --mount=type=cache,target=/cache echo run >> /cache/log && wc -l < /cache/log > /count\n\
          RUN --mount=type=bind,source=data,target=/src cat /src/input > /from-bind\n\
          RUN --mount=type=secret,id=token cat /run/secrets/token | wc -c > /secret-len\n\
@@ -225,10 +229,10 @@ fn run_mounts_of_each_kind() {
         sh(
             &c,
             "mnt:1",
-            "cat /count /from-bind /secret-len /secret-env; \
+            "cat /from-stage /count /from-bind /secret-len /secret-env; test -e /kit/note && echo leaked || echo clean; \
              { ls -A /cache /scratch; cat /run/secrets/token; } 2>/dev/null | wc -c"
         ),
-        "1\nbound\n7\nok\n0\n"
+        "from-stage\nfrom-stage\n1\nbound\n7\nok\nclean\n0\n"
     );
     // The cache mount keeps its content across builds; the secret is in
     // no layer.

@@ -24,8 +24,9 @@ pub fn run_step(sb: &StageBuild, state: &mut State, args: &Args, run: &Run) -> R
     };
     let mut mounts = Vec::new();
     let mut secret_env = Vec::new();
+    let mut keep = Vec::new();
     for m in &run.mounts {
-        mount_of(sb, state, args, m, &mut mounts, &mut secret_env)?;
+        mount_of(sb, state, args, m, &mut mounts, &mut secret_env, &mut keep)?;
     }
     let privileged = match run.security.as_deref() {
         None | Some("sandbox") => false,
@@ -139,10 +140,11 @@ fn command_of(sb: &StageBuild, state: &State, run: &Run) -> Result<(Vec<String>,
 fn mount_of(
     sb: &StageBuild,
     state: &State,
-    _args: &Args,
+    args: &Args,
     m: &RunMount,
     out: &mut Vec<MountRequest>,
     env: &mut Vec<(String, String)>,
+    keep: &mut Vec<tempdir::Dir>,
 ) -> Result<()> {
     let workdir = state.workdir();
     let abs = |t: &str| {
@@ -184,9 +186,6 @@ fn mount_of(
             out.push(r);
         }
         MountType::Bind => {
-            if m.from.is_some() {
-                bail!("RUN --mount=type=bind,from=... is not supported yet; COPY --from the files instead");
-            }
             let target = abs(m
                 .target
                 .as_deref()
@@ -197,7 +196,10 @@ fn mount_of(
                 bail!("RUN --mount=type=bind,rw is not supported yet");
             }
             let source = m.source.as_deref().unwrap_or("/");
-            let host = inside(sb.ctx.root(), source)?;
+            let host = match &m.from {
+                None => inside(sb.ctx.root(), source)?,
+                Some(from) => from_source(sb, state, args, from, source, keep)?,
+            };
             let mut r = MountRequest::new(MountKind::Bind, target, MountOrigin::MountFlag);
             r.source = Some(host.to_string_lossy().into_owned());
             r.readonly = true;
@@ -247,6 +249,58 @@ fn mount_of(
         MountType::Ssh => bail!("RUN --mount=type=ssh is not supported"),
     }
     Ok(())
+}
+
+/// A bind mount's source in another stage or an image (`from=`): a
+/// copy of it, made read-only by the mount, which lives as long as
+/// `keep` holds its directory.
+fn from_source(
+    sb: &StageBuild,
+    state: &State,
+    args: &Args,
+    from: &str,
+    source: &str,
+    keep: &mut Vec<tempdir::Dir>,
+) -> Result<PathBuf> {
+    use std::os::fd::AsRawFd;
+    let from = sb.word(state, args, from)?;
+    let src_state = match super::builder::stage_named(sb.file, &from, sb.stage.index, true) {
+        Some(i) => sb
+            .done
+            .get(&i)
+            .cloned()
+            .ok_or_else(|| anyhow!("stage {from} was not built"))?,
+        None => sb.image_state(&from, None)?,
+    };
+    let viewer = StepContainer::files_only(sb.store, sb.cfg, &src_state, "build mount source")?;
+    let view = viewer.view_root()?;
+    let root = PathBuf::from(format!("/proc/self/fd/{}", view.fd().as_raw_fd()));
+    let clean = crate::runtime::opts::units::clean_path(&format!("/{source}"));
+    let is_dir = super::copy::root::Root::open(&root)
+        .and_then(|r| {
+            let rel = r
+                .resolve(
+                    Path::new(clean.trim_start_matches('/')),
+                    true,
+                    &mut Default::default(),
+                )
+                .map_err(|e| anyhow!("{e}"))?;
+            Ok(r.lstat(&rel)?.map(|st| st.st_mode & 0o170000 == 0o040000))
+        })
+        .with_context(|| format!("the bind mount's source {source} in {from}"))?
+        .ok_or_else(|| anyhow!("the bind mount's source {source}: not found in {from}"))?;
+    let dir = tempdir::Dir::new(sb.store)?;
+    let spec = super::copy::CopySpec::new([clean.clone()], "/src/");
+    super::copy::copy(&root, None, &spec, dir.path())
+        .with_context(|| format!("the bind mount's source {source} in {from}"))?;
+    let mut host = dir.path().join("src");
+    if !is_dir {
+        if let Some(name) = Path::new(&clean).file_name() {
+            host.push(name);
+        }
+    }
+    keep.push(dir);
+    Ok(host)
 }
 
 /// `rel` inside the directory `root`, never outside it (symlinks
