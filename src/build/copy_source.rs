@@ -17,7 +17,6 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// One path a source names.
@@ -41,28 +40,13 @@ impl Found {
     }
 }
 
-/// The node type in a stat.
-pub fn file_type(st: &Stat) -> FileType {
-    FileType::from_raw_mode(st.st_mode)
-}
+/// The node type in a stat, and a directory's sorted names (Go's
+/// `ReadDir` order): as `cp` and `export` read trees.
+pub use crate::container::tarfs::{dir_names, file_type};
 
 /// Is the stat a directory's?
 pub fn is_dir(st: &Stat) -> bool {
     file_type(st) == FileType::Directory
-}
-
-/// The sorted names in a directory (Go's `ReadDir` order).
-pub fn dir_names(dir: BorrowedFd) -> std::io::Result<Vec<OsString>> {
-    let mut names = Vec::new();
-    for e in rustix::fs::Dir::read_from(dir)? {
-        let e = e?;
-        let n = e.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            names.push(OsStr::from_bytes(n).to_os_string());
-        }
-    }
-    names.sort();
-    Ok(names)
 }
 
 /// Open `name` in `dir` as a directory to read, never through a symlink.
