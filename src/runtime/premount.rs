@@ -60,7 +60,10 @@ fn err(what: String, e: impl Into<std::io::Error>) -> anyhow::Error {
 pub fn prepare(b: &Bundle, plan: &Plan) -> Result<Premounted> {
     let mut out = Premounted::default();
     let driver = b.overlay.as_ref().map(|o| o.driver);
-    let own_userns = plan.new_userns();
+    // Only root (the host's, or skiff's rootless namespace's) can clone
+    // mounts. An unprivileged caller of the OCI runtime with a user
+    // namespace in its spec has its init mount everything, as before.
+    let own_userns = plan.new_userns() && nix::unistd::geteuid().is_root();
     if driver == Some(Driver::FuseOverlayfs) {
         let o = b.overlay.as_ref().expect("a driver comes with its overlay");
         out.rootfs = Some(super::fuse::mount_detached(o, &b.rootfs, false)?);
