@@ -85,12 +85,10 @@ impl<'a> StepContainer<'a> {
             stdout: out(std::io::stdout().as_fd())?,
             stderr: out(std::io::stderr().as_fd())?,
         });
-        let (endpoints, published) = crate::network::publish::connect(store, &self.rec)?;
+        // `published` holds the step's host ports (none) until it ends.
+        let (_endpoints, published) = crate::network::publish::connect(store, &self.rec)?;
         let spec = self.made.spec.clone();
-        let res = crate::runtime::run_spec(&self.made.dir, spec, &id, io, |_pid| {
-            let _ = &endpoints;
-            Ok(None)
-        });
+        let res = crate::runtime::run_spec(&self.made.dir, spec, &id, io, |_pid| Ok(None));
         crate::network::setup::disconnect(store, &id);
         drop(published);
         Ok(res?.exit.status())
