@@ -334,20 +334,40 @@ fn commit(store: &Store, state: &State, opts: &BuildOptions) -> Result<Digest> {
     Ok(rec.id)
 }
 
-/// Seed the build cache from the inline cache of image `name` (found,
-/// else pulled): its steps' keys, with the layers they made.
-fn seed_cache(store: &Store, cfg: &Config, name: &str, opts: &BuildOptions) -> Result<()> {
+/// Image `name`, found or pulled as `pull` says (a base, a `--from`
+/// source, a `--cache-from` image).
+pub fn find_image(
+    store: &Store,
+    cfg: &Config,
+    opts: &BuildOptions,
+    name: &str,
+    pull: crate::runtime::opts::PullPolicy,
+    platform: Option<crate::registry::platform::Platform>,
+) -> Result<crate::store::ImageRecord> {
     let ropts = crate::runtime::opts::RunOpts {
         image: name.to_string(),
-        pull: crate::runtime::opts::PullPolicy::Missing,
-        platform: opts.platform.clone(),
+        pull,
+        platform,
         ..Default::default()
     };
     let pulling = crate::container::create::PullSettings {
-        quiet: true,
+        quiet: opts.quiet,
         registry: opts.registry.clone(),
     };
-    let img = crate::container::create::resolve_image(store, cfg, &ropts, &pulling)?;
+    crate::container::create::resolve_image(store, cfg, &ropts, &pulling)
+}
+
+/// Seed the build cache from the inline cache of image `name` (found,
+/// else pulled): its steps' keys, with the layers they made.
+fn seed_cache(store: &Store, cfg: &Config, name: &str, opts: &BuildOptions) -> Result<()> {
+    let img = find_image(
+        store,
+        cfg,
+        opts,
+        name,
+        crate::runtime::opts::PullPolicy::Missing,
+        opts.platform.clone(),
+    )?;
     let config = crate::image::config::ImageConfig::parse(&store.read_blob(&img.id)?)?;
     let Some(v) = config.extra.get(super::state::INLINE_CACHE) else {
         return Err(anyhow!(

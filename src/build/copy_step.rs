@@ -78,19 +78,7 @@ pub fn copy_step(
         Some(raw) => Some(sb.word(state, args, raw)?),
         None => None,
     };
-    let source_state = match &from {
-        None => None,
-        Some(f) => Some(
-            match super::builder::stage_named(sb.file, f, sb.stage.index, true) {
-                Some(i) => sb
-                    .done
-                    .get(&i)
-                    .cloned()
-                    .ok_or_else(|| anyhow::anyhow!("stage {f} was not built"))?,
-                None => sb.image_state(f, None)?,
-            },
-        ),
-    };
+    let source_state = from.as_deref().map(|f| sb.source_state(f)).transpose()?;
     let what = format!("build step of {}", sb.file.file);
     let viewer = match &source_state {
         Some(s) => Some(StepContainer::files_only(sb.store, sb.cfg, s, &what)?),

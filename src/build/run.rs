@@ -264,14 +264,7 @@ fn from_source(
 ) -> Result<PathBuf> {
     use std::os::fd::AsRawFd;
     let from = sb.word(state, args, from)?;
-    let src_state = match super::builder::stage_named(sb.file, &from, sb.stage.index, true) {
-        Some(i) => sb
-            .done
-            .get(&i)
-            .cloned()
-            .ok_or_else(|| anyhow!("stage {from} was not built"))?,
-        None => sb.image_state(&from, None)?,
-    };
+    let src_state = sb.source_state(&from)?;
     let viewer = StepContainer::files_only(sb.store, sb.cfg, &src_state, "build mount source")?;
     let view = viewer.view_root()?;
     let root = PathBuf::from(format!("/proc/self/fd/{}", view.fd().as_raw_fd()));

@@ -8,7 +8,7 @@ use super::builder::BuildOptions;
 use super::state::State;
 use super::step::StepContainer;
 use crate::config::Config;
-use crate::container::changes::{is_opaque, is_whiteout};
+use crate::container::changes::{is_opaque, is_whiteout, marker};
 use crate::container::tarfs::{append_node, dir_names, file_type, open_node, stat_node, Links};
 use crate::image::whiteout::{OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::store::Store;
@@ -153,14 +153,4 @@ fn write_path<W: std::io::Write>(
         marker(b, &rel.join(OPAQUE_MARKER))?;
     }
     Ok(())
-}
-
-fn marker<W: std::io::Write>(b: &mut tar::Builder<W>, tarname: &Path) -> Result<()> {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_mode(0o644);
-    h.set_size(0);
-    h.set_mtime(0);
-    b.append_data(&mut h, tarname, std::io::empty())
-        .with_context(|| format!("archive {}", tarname.display()))
 }

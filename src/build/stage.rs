@@ -158,18 +158,28 @@ impl StageBuild<'_> {
         name: &str,
         platform: Option<crate::registry::platform::Platform>,
     ) -> Result<State> {
-        let ropts = crate::runtime::opts::RunOpts {
-            image: name.to_string(),
-            pull: self.opts.pull,
+        let img = super::builder::find_image(
+            self.store,
+            self.cfg,
+            self.opts,
+            name,
+            self.opts.pull,
             platform,
-            ..Default::default()
-        };
-        let pulling = crate::container::create::PullSettings {
-            quiet: self.opts.quiet,
-            registry: self.opts.registry.clone(),
-        };
-        let img = crate::container::create::resolve_image(self.store, self.cfg, &ropts, &pulling)?;
+        )?;
         State::of_image(self.store, &img)
+    }
+
+    /// What `--from`/`from=` names: an earlier stage (by name or index),
+    /// else an image (found or pulled).
+    pub fn source_state(&self, from: &str) -> Result<State> {
+        match super::builder::stage_named(self.file, from, self.stage.index, true) {
+            Some(i) => self
+                .done
+                .get(&i)
+                .cloned()
+                .ok_or_else(|| anyhow!("stage {from} was not built")),
+            None => self.image_state(from, None),
+        }
     }
 
     /// Expand one word with the state's environment over the arguments.

@@ -349,7 +349,8 @@ pub fn write_layer<W: Write>(store: &Store, rec: &ContainerRecord, w: W) -> Resu
     Ok(b.into_inner()?)
 }
 
-pub(super) fn marker<W: Write>(b: &mut tar::Builder<W>, tarname: &Path) -> Result<()> {
+/// An empty marker entry (a whiteout, an opaque directory's marker).
+pub(crate) fn marker<W: Write>(b: &mut tar::Builder<W>, tarname: &Path) -> Result<()> {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Regular);
     h.set_mode(0o644);
