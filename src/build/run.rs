@@ -311,7 +311,7 @@ fn inside(root: &Path, rel: &str) -> Result<PathBuf> {
 }
 
 /// `HEALTHCHECK`'s config.
-pub fn health(state: &State, h: &Health) -> Result<HealthConfig> {
+pub fn health(h: &Health) -> Result<HealthConfig> {
     let (command, interval, timeout, start_period, start_interval, retries) = match h {
         Health::None => {
             return Ok(HealthConfig {
@@ -335,7 +335,6 @@ pub fn health(state: &State, h: &Health) -> Result<HealthConfig> {
             retries,
         ),
     };
-    let _ = state;
     let test = match command {
         Command::Exec(v) => std::iter::once("CMD".to_string())
             .chain(v.iter().cloned())

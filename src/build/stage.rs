@@ -340,7 +340,7 @@ impl StageBuild<'_> {
                 format!("STOPSIGNAL {s}")
             }
             Kind::Healthcheck(h) => {
-                let hc = super::run::health(state, h)?;
+                let hc = super::run::health(h)?;
                 let text = format!("HEALTHCHECK {}", serde_json::to_string(&hc.test)?);
                 state.run().healthcheck = Some(hc);
                 text
