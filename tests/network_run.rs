@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::net::{host_links, ip_of, sleeper, veths_gone};
+use common::net::{host_links, host_server_on, ip_of, sleeper, veths_gone};
 use common::run::Ctx;
 
 #[test]
@@ -163,6 +163,90 @@ fn user_networks_are_apart_from_each_other() {
     assert!(rm.stderr.contains("active endpoints"), "{rm}");
     c.env.ok(&["rm", "-f", "web", "db"]);
     c.env.ok(&["network", "rm", "front", "back"]);
+}
+
+/// A `wget` of `url` from a new container on `net`, retried while the
+/// server is still coming up; what it got.
+fn fetch(c: &Ctx, net: &str, url: &str) -> String {
+    let bb = c.bb();
+    let script =
+        format!("for i in $(seq 50); do wget -q -O - {url} && exit 0; sleep 0.1; done; exit 1");
+    c.run_ok(&["--rm", "--network", net, &bb, "sh", "-c", &script])
+        .stdout
+}
+
+#[test]
+fn a_web_server_is_found_by_name_wherever_it_restarts() {
+    let c = Ctx::new("net_web");
+    let bb = c.bb();
+    c.env.ok(&["network", "create", "shop"]);
+    let serve =
+        "mkdir -p /www && echo served-by-web >/www/index.html && exec httpd -f -p 80 -h /www";
+    c.run_ok(&[
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "shop",
+        &bb,
+        "sh",
+        "-c",
+        serve,
+    ]);
+    sleeper(&c, "client", &["--network", "shop"]);
+    let first = ip_of(&c, "web");
+    assert_eq!(fetch(&c, "shop", "http://web/").trim(), "served-by-web");
+
+    // Stopped, its address goes to another container; started again, it
+    // has a new one, and its name leads there, for new containers and
+    // for the ones that were running all along.
+    c.env.ok(&["stop", "-t", "0", "web"]);
+    sleeper(&c, "squatter", &["--network", "shop"]);
+    assert_eq!(ip_of(&c, "squatter"), first);
+    c.env.ok(&["start", "web"]);
+    let second = ip_of(&c, "web");
+    assert_ne!(second, first);
+    assert_eq!(fetch(&c, "shop", "http://web/").trim(), "served-by-web");
+    let got = c.env.ok(&[
+        "exec",
+        "client",
+        "sh",
+        "-c",
+        "for i in $(seq 50); do wget -q -O - http://web/ && exit 0; sleep 0.1; done; exit 1",
+    ]);
+    assert_eq!(got.stdout.trim(), "served-by-web");
+    let hosts = c.env.ok(&["exec", "client", "cat", "/etc/hosts"]).stdout;
+    assert!(hosts.contains(&format!("{second}\tweb ")), "{hosts}");
+    assert!(!hosts.contains(&format!("{first}\tweb ")), "{hosts}");
+    c.env.ok(&["rm", "-f", "web", "client", "squatter"]);
+    c.env.ok(&["network", "rm", "shop"]);
+}
+
+#[test]
+fn a_container_reaches_a_server_on_the_host_through_its_gateway() {
+    let c = Ctx::new("net_out");
+    let port = host_server_on("0.0.0.0", "hello from the host\n");
+    for net in ["bridge", "outnet"] {
+        if net != "bridge" {
+            c.env.ok(&["network", "create", net]);
+        }
+        let gw = c
+            .env
+            .ok(&[
+                "network",
+                "inspect",
+                "-f",
+                "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+                net,
+            ])
+            .stdout
+            .trim()
+            .to_string();
+        assert!(!gw.is_empty(), "{net} has no gateway");
+        let got = fetch(&c, net, &format!("http://{gw}:{port}/"));
+        assert_eq!(got, "hello from the host\n", "{net}");
+    }
+    c.env.ok(&["network", "rm", "outnet"]);
 }
 
 #[test]

@@ -65,7 +65,12 @@ pub fn free_port() -> u16 {
 /// `body`; its port. (Request and answer, as `wget` talks: a client
 /// that half-closes first is what user-space stacks handle worst.)
 pub fn host_server(body: &'static str) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    host_server_on("127.0.0.1", body)
+}
+
+/// The same server on the host address `ip` (`0.0.0.0`: every one).
+pub fn host_server_on(ip: &str, body: &'static str) -> u16 {
+    let l = TcpListener::bind((ip, 0)).unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for mut s in l.incoming().flatten() {
