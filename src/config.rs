@@ -8,7 +8,8 @@
 //!
 //! ```json
 //! { "unqualified-search-registries": ["docker.io"],
-//!   "insecure-registries": ["myreg.local:5000"] }
+//!   "insecure-registries": ["myreg.local:5000"],
+//!   "storage-driver": "overlay", "firewall-driver": "nftables" }
 //! ```
 
 use anyhow::{Context, Result};
@@ -43,6 +44,10 @@ pub struct Config {
     /// `STORAGE_DRIVER`, `storage-driver` in the file); `None`: the
     /// store's own (`store::driver`).
     pub storage_driver: Option<crate::store::driver::Driver>,
+    /// The packet filter networks are set up with (`SKIFF_FIREWALL_DRIVER`,
+    /// `firewall-driver` in the file: `nftables` or `iptables`); `None`:
+    /// nft when installed, else iptables.
+    pub firewall_driver: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,6 +59,8 @@ struct FileConfig {
     insecure_registries: Option<Vec<String>>,
     #[serde(default)]
     storage_driver: Option<String>,
+    #[serde(default)]
+    firewall_driver: Option<String>,
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
@@ -135,6 +142,10 @@ impl Config {
             insecure_registries: file.insecure_registries.unwrap_or_default(),
             config_file,
             storage_driver,
+            firewall_driver: std::env::var("SKIFF_FIREWALL_DRIVER")
+                .ok()
+                .filter(|d| !d.is_empty())
+                .or(file.firewall_driver),
         })
     }
 }

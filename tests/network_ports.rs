@@ -9,11 +9,10 @@
 
 mod common;
 
-use common::net::free_port;
+use common::net::{free_port, get, nc_get, web, HostAddr};
 
 use common::run::Ctx;
-use std::io::{Read, Write};
-use std::net::{SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::time::Duration;
 
 /// Two consecutive free ports, the first returned.
@@ -27,25 +26,6 @@ fn free_pair() -> u16 {
     panic!("no two consecutive free ports")
 }
 
-/// `GET /` at `ip:port`: the body, or `None` when nothing answers.
-fn get(ip: &str, port: u16) -> Option<String> {
-    let addr = SocketAddrV4::new(ip.parse().unwrap(), port);
-    let mut s = TcpStream::connect_timeout(&addr.into(), Duration::from_secs(3)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    out.split_once("\r\n\r\n")
-        .map(|(_, body)| body.trim().to_string())
-        .filter(|b| !b.is_empty())
-}
-
-/// The same `GET` from inside a container (busybox `nc`): `exec` in
-/// `who`, or a new container with `flags`.
-fn nc_get(ip: &str, port: u16) -> String {
-    format!("printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {ip} {port} | tail -n 1")
-}
-
 /// A network of the test's own, on a subnet of its own: the default
 /// networks of stores made at the same moment (other tests') may be given
 /// the same subnet before either's bridge is up, and then the host routes
@@ -54,76 +34,6 @@ fn own_net(c: &Ctx, name: &str, k: u8) -> String {
     let subnet = format!("10.213.{k}.0/24");
     c.env.ok(&["network", "create", "--subnet", &subnet, name]);
     name.to_string()
-}
-
-/// A web server answering `body` on its port 80.
-fn web(c: &Ctx, name: &str, flags: &[&str], body: &str) -> String {
-    let bb = c.bb();
-    let script =
-        format!("mkdir -p /www && echo {body} >/www/index.html && exec httpd -f -p 80 -h /www");
-    let mut a = vec!["-d", "--name", name];
-    a.extend_from_slice(flags);
-    a.extend([bb.as_str(), "sh", "-c", &script]);
-    let id = c.run_ok(&a).stdout.trim().to_string();
-    // httpd binds a moment after the start.
-    for _ in 0..100 {
-        let ok = c
-            .env
-            .run(&["exec", name, "sh", "-c", &nc_get("127.0.0.1", 80)])
-            .stdout
-            .contains(body);
-        if ok {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    id
-}
-
-/// An IPv4 address of the host's own other than loopback (and other
-/// than skiff's and other tools' bridges): the host's, or one the test
-/// adds on a dummy interface it removes when dropped.
-struct HostAddr {
-    ip: String,
-    dummy: Option<String>,
-}
-
-impl HostAddr {
-    fn get() -> HostAddr {
-        let out = common::run_tool("ip", &["-4", "-o", "addr", "show", "scope", "global"]);
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        for l in text.lines() {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let (dev, addr) = (f[1], f[3]);
-            let tool = [
-                "sk", "cni", "podman", "docker", "veth", "br-", "virbr", "dmp",
-            ];
-            if !tool.iter().any(|p| dev.starts_with(p)) {
-                return HostAddr {
-                    ip: addr.split('/').next().unwrap().to_string(),
-                    dummy: None,
-                };
-            }
-        }
-        let dev = format!("dmp{}", std::process::id() % 100000);
-        common::run_tool("ip", &["link", "add", &dev, "type", "dummy"]);
-        common::run_tool("ip", &["addr", "add", "198.51.100.77/32", "dev", &dev]);
-        common::run_tool("ip", &["link", "set", &dev, "up"]);
-        HostAddr {
-            ip: "198.51.100.77".into(),
-            dummy: Some(dev),
-        }
-    }
-}
-
-impl Drop for HostAddr {
-    fn drop(&mut self) {
-        if let Some(d) = &self.dummy {
-            let _ = std::process::Command::new("ip")
-                .args(["link", "del", d])
-                .status();
-        }
-    }
 }
 
 /// skiff's packet filter rules tagged with container `id`.

@@ -423,6 +423,7 @@ fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
 /// Run the command the user asked for; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let cfg = Config::load(cli.root, cli.runroot, cli.log_level, cli.storage_driver)?;
+    crate::network::firewall::choose(cfg.firewall_driver.as_deref())?;
     // The OCI runtime commands take bundles whose maps are the host's
     // ids, as any runtime's do: they stay where they were started.
     if cfg.rootless && !matches!(cli.command, Some(Command::Runtime(_))) {

@@ -40,7 +40,33 @@ fn on_path(name: &str) -> bool {
             .any(|d| std::path::Path::new(d).join(name).is_file())
 }
 
+/// The tool the user chose (`firewall-driver`), if any.
+static CHOSEN: std::sync::OnceLock<Tool> = std::sync::OnceLock::new();
+
+/// Take the user's choice of packet filter: `nftables` (or `nft`),
+/// `iptables`, or `None` for the first one installed.
+pub fn choose(driver: Option<&str>) -> Result<()> {
+    let t = match driver {
+        None => return Ok(()),
+        Some("nftables" | "nft") => Tool::Nft,
+        Some("iptables") => Tool::Iptables,
+        Some(other) => bail!("unknown firewall driver {other:?}: use \"nftables\" or \"iptables\""),
+    };
+    let _ = CHOSEN.set(t);
+    Ok(())
+}
+
 pub(super) fn tool() -> Result<Tool> {
+    match CHOSEN.get() {
+        Some(Tool::Nft) if !on_path("nft") => {
+            bail!("firewall driver nftables: nft is not installed (the nftables package)")
+        }
+        Some(Tool::Iptables) if !on_path("iptables") => {
+            bail!("firewall driver iptables: iptables is not installed (the iptables package)")
+        }
+        Some(t) => return Ok(*t),
+        None => {}
+    }
     if on_path("nft") {
         Ok(Tool::Nft)
     } else if on_path("iptables") {
@@ -225,12 +251,13 @@ fn iptables_rules(n: &NetRules) -> Vec<Vec<String>> {
             "-j",
             "MASQUERADE",
         ]);
+        // iptables takes one `-o` a rule: its own bridge is let through
+        // first, then other skiff bridges are dropped.
+        rules.push(vec!["-A", "FORWARD", "-i", br, "-o", br, "-j", "ACCEPT"]);
         rules.push(vec![
-            "-A", "FORWARD", "-i", br, "-o", "skiff+", "!", "-o", br, "-j", "DROP",
+            "-A", "FORWARD", "-i", br, "-o", "skiff+", "-j", "DROP",
         ]);
-        rules.push(vec![
-            "-A", "FORWARD", "-i", br, "-o", "skf-+", "!", "-o", br, "-j", "DROP",
-        ]);
+        rules.push(vec!["-A", "FORWARD", "-i", br, "-o", "skf-+", "-j", "DROP"]);
         rules.push(vec!["-A", "FORWARD", "-i", br, "-j", "ACCEPT"]);
         rules.push(vec![
             "-A",
@@ -256,20 +283,19 @@ fn iptables_rules(n: &NetRules) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Take a network's rules out (when the network is removed).
+/// Take a network's rules out (when the network is removed): from
+/// every tool installed, so none are left when the driver was changed
+/// since they were made.
 pub fn remove(id: &str) -> Result<()> {
     let t = tag(id);
-    match tool()? {
-        Tool::Nft => {
-            delete_tagged(&t)?;
-            // The accepts a DROP policy needed (`open_forward_drop`).
-            if on_path("iptables") {
-                remove_iptables(&t, &["filter"])?;
-            }
-            Ok(())
-        }
-        Tool::Iptables => remove_iptables(&t, &["nat", "filter"]),
+    if on_path("nft") {
+        delete_tagged(&t)?;
     }
+    // With nft, the accepts a DROP policy needed (`open_forward_drop`).
+    if on_path("iptables") {
+        remove_iptables(&t, &["nat", "filter"])?;
+    }
+    Ok(())
 }
 
 /// Delete the rules tagged `t` from skiff's nft table; the listing they

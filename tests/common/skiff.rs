@@ -218,6 +218,7 @@ impl Skiff {
             .env_remove("XDG_RUNTIME_DIR")
             .env_remove("XDG_DATA_HOME")
             .env_remove("XDG_CONFIG_HOME")
+            .env_remove("SKIFF_FIREWALL_DRIVER")
             .env("SKIFF_ROOT", &self.root)
             .env("SKIFF_RUNROOT", &self.runroot)
             .env("SKIFF_CONFIG", &self.config)
