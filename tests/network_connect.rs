@@ -529,6 +529,9 @@ fn many_runs_leave_no_interface_lease_or_rule() {
             &name,
             "--network",
             "soak",
+            // A published port: its rules must go too.
+            "-p",
+            "80",
             &bb,
             "sleep",
             "60",
