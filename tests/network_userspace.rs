@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::net::{free_port, get_local, host_server};
+use common::net::{dns_server, free_port, get_local, host_server, with_resolv};
 
 use common::run::Ctx;
 
@@ -328,4 +328,67 @@ fn user_networks_find_by_name_stay_apart_and_publish() {
     assert_ne!(out.code, 0, "{out}");
     c.env.ok(&["rm", "-f", "web", "client", "other"]);
     c.env.ok(&["network", "rm", "un1", "un2"]);
+}
+
+#[test]
+fn a_loopback_resolver_of_the_hosts_is_reached_through_the_stack() {
+    let c = Ctx::new("net_stack_dns");
+    if c.env.user.is_some() {
+        // Showing skiff another /etc/resolv.conf takes a mount namespace
+        // of root's; the rootless path differs only in who asks.
+        return;
+    }
+    let bb = c.bb();
+    // As systemd-resolved's stub is: on a loopback address.
+    let ip = "127.0.0.97";
+    assert!(dns_server(ip, [10, 1, 2, 3]), "port 53 of {ip} is taken");
+    let resolv = c.env.path("host-resolv.conf");
+    std::fs::write(&resolv, format!("nameserver {ip}\nsearch example.test\n")).unwrap();
+    let script = "cat /etc/resolv.conf; nslookup foo.example.test";
+    for (mode, fwd) in [
+        ("pasta", "169.254.1.1"),
+        ("slirp4netns", "10.0.2.3"),
+        ("slirp4netns:cidr=10.7.0.0/24", "10.7.0.3"),
+    ] {
+        let out = with_resolv(
+            &c.env,
+            &resolv,
+            &["run", "--rm", "--network", mode, &bb, "sh", "-c", script],
+        );
+        out.assert_ok();
+        assert!(
+            out.stdout.contains(&format!("nameserver {fwd}\n")),
+            "{mode}: {out}"
+        );
+        assert!(!out.stdout.contains(ip), "{mode}: {out}");
+        assert!(out.stdout.contains("search example.test"), "{mode}: {out}");
+        assert!(out.stdout.contains("Address: 10.1.2.3"), "{mode}: {out}");
+    }
+    // --dns wins over the stack's forwarder.
+    let out = with_resolv(
+        &c.env,
+        &resolv,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "pasta",
+            "--dns",
+            "10.9.9.9",
+            &bb,
+            "cat",
+            "/etc/resolv.conf",
+        ],
+    );
+    out.assert_ok();
+    assert!(out.stdout.contains("nameserver 10.9.9.9\n"), "{out}");
+    assert!(!out.stdout.contains("169.254.1.1"), "{out}");
+    // A bridge has no forwarder: Docker's public fallback.
+    let out = with_resolv(
+        &c.env,
+        &resolv,
+        &["run", "--rm", &bb, "cat", "/etc/resolv.conf"],
+    );
+    out.assert_ok();
+    assert!(out.stdout.contains("nameserver 8.8.8.8\n"), "{out}");
 }

@@ -56,6 +56,9 @@ struct Networking {
     netns_file: bool,
     /// The default bridge's gateway, for `--add-host X:host-gateway`.
     host_gateway: Option<std::net::Ipv4Addr>,
+    /// Where the container's user-space stack takes DNS queries to the
+    /// host's resolvers, if it has one.
+    dns_forwarder: Option<std::net::Ipv4Addr>,
 }
 
 fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Networking> {
@@ -66,6 +69,7 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
         joined: None,
         netns_file: false,
         host_gateway: None,
+        dns_forwarder: None,
     };
     let user_nets = opts.networks.iter().any(|a| a.name != "bridge");
     if rootless && user_nets && opts.networks.iter().any(|a| a.name == "bridge") {
@@ -138,6 +142,13 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
     if opts.extra_hosts.iter().any(|h| h.ip.is_unspecified()) {
         out.host_gateway = store.default_network()?.gateway_ip();
     }
+    use crate::network::userspace;
+    out.dns_forwarder = match userspace::parse_mode(&out.mode) {
+        Some((stack, o)) => userspace::dns_forwarder(stack, &o),
+        // Rootless user networks' way out.
+        None if rootless && user_nets => userspace::dns_forwarder(userspace::pick()?, &[]),
+        None => None,
+    };
     Ok(out)
 }
 
@@ -335,6 +346,7 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
             dns: opts.dns.iter().map(|a| a.to_string()).collect(),
             dns_search: opts.dns_search.clone(),
             dns_options: opts.dns_options.clone(),
+            stack_dns: net.dns_forwarder.map(|a| a.to_string()),
             extra_hosts: opts
                 .extra_hosts
                 .iter()

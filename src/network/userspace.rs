@@ -11,6 +11,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Read;
+use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -51,6 +52,36 @@ pub fn parse_mode(mode: &str) -> Option<(Stack, Vec<String>)> {
         .map(String::from)
         .collect();
     Some((stack, opts))
+}
+
+/// Where pasta answers DNS in a container's namespace (Podman's address):
+/// it passes the queries on to the host's first resolver, which may be a
+/// loopback one (systemd-resolved's 127.0.0.53) out of the container's
+/// reach.
+const PASTA_DNS: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 1);
+
+/// The address in a container's namespace where `stack` takes DNS
+/// queries to the host's own resolvers: pasta's `--dns-forward` (the
+/// one given in `opts`, else [`PASTA_DNS`]), slirp4netns' built-in
+/// forwarder (the network's third address, 10.0.2.3 by default).
+pub fn dns_forwarder(stack: Stack, opts: &[String]) -> Option<Ipv4Addr> {
+    match stack {
+        Stack::Pasta => {
+            let words: Vec<&str> = opts.iter().flat_map(|o| o.split_whitespace()).collect();
+            match words.iter().position(|w| *w == "--dns-forward") {
+                Some(i) => words.get(i + 1).and_then(|a| a.parse().ok()),
+                None => Some(PASTA_DNS),
+            }
+        }
+        Stack::Slirp4netns => {
+            let cidr = opts
+                .iter()
+                .find_map(|o| o.strip_prefix("cidr="))
+                .unwrap_or("10.0.2.0/24");
+            let net = crate::store::subnet::Ipv4Net::parse(cidr)?;
+            Some(Ipv4Addr::from(u32::from(net.network()) + 3))
+        }
+    }
 }
 
 /// Check `slirp4netns` options now, in Podman's words, so a typo fails
@@ -169,6 +200,9 @@ fn start_pasta(
         if !given {
             c.args([flag, "none"]);
         }
+    }
+    if !opts.iter().any(|o| o.starts_with("--dns-forward")) {
+        c.args(["--dns-forward", &PASTA_DNS.to_string()]);
     }
     if !opts
         .iter()
@@ -436,5 +470,25 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn dns_forwarders() {
+        let o = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let at = |s: &str| Some(s.parse::<Ipv4Addr>().unwrap());
+        assert_eq!(dns_forwarder(Stack::Pasta, &[]), at("169.254.1.1"));
+        assert_eq!(
+            dns_forwarder(Stack::Pasta, &o(&["--dns-forward", "10.9.9.9"])),
+            at("10.9.9.9")
+        );
+        assert_eq!(
+            dns_forwarder(Stack::Pasta, &o(&["--dns-forward 10.9.9.8"])),
+            at("10.9.9.8")
+        );
+        assert_eq!(dns_forwarder(Stack::Slirp4netns, &[]), at("10.0.2.3"));
+        assert_eq!(
+            dns_forwarder(Stack::Slirp4netns, &o(&["cidr=10.5.0.0/24"])),
+            at("10.5.0.3")
+        );
     }
 }

@@ -39,6 +39,10 @@ pub struct EtcOptions {
     pub dns: Vec<String>,
     pub dns_search: Vec<String>,
     pub dns_options: Vec<String>,
+    /// The address where a user-space network stack passes DNS queries
+    /// on to the host's resolvers: it stands in for the host's loopback
+    /// ones.
+    pub stack_dns: Option<String>,
     /// `--add-host name:ip`.
     pub extra_hosts: Vec<(String, String)>,
 }
@@ -53,7 +57,9 @@ fn is_loopback_ns(addr: &str) -> bool {
 
 /// The container's resolv.conf from the host's, the way Docker makes it:
 /// loopback nameservers dropped (replaced by public defaults when none are
-/// left), `--dns*` flags taking precedence.
+/// left), `--dns*` flags taking precedence. With a user-space stack's
+/// DNS forwarder, that takes the loopback ones' place instead: it reaches
+/// them from the host.
 pub fn resolv_conf(host: &str, opts: &EtcOptions) -> String {
     let mut ns: Vec<String> = Vec::new();
     let mut search: Vec<String> = Vec::new();
@@ -65,6 +71,10 @@ pub fn resolv_conf(host: &str, opts: &EtcOptions) -> String {
                 if let Some(a) = words.next() {
                     if opts.host_network || !is_loopback_ns(a) {
                         ns.push(a.to_string());
+                    } else if let Some(fwd) = &opts.stack_dns {
+                        if !ns.contains(fwd) {
+                            ns.push(fwd.clone());
+                        }
                     }
                 }
             }
@@ -297,6 +307,32 @@ mod tests {
             &EtcOptions {
                 dns: vec!["1.1.1.1".into()],
                 ..Default::default()
+            },
+        );
+        assert_eq!(out, "nameserver 1.1.1.1\n");
+    }
+
+    #[test]
+    fn a_stacks_forwarder_stands_in_for_loopback_resolvers() {
+        let fwd = EtcOptions {
+            stack_dns: Some("169.254.1.1".into()),
+            ..Default::default()
+        };
+        // Where the loopback ones were, once.
+        let out = resolv_conf(
+            "nameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver 127.0.0.1\n",
+            &fwd,
+        );
+        assert_eq!(out, "nameserver 169.254.1.1\nnameserver 10.0.0.2\n");
+        // None loopback: the host's as they are.
+        let out = resolv_conf("nameserver 10.0.0.2\n", &fwd);
+        assert_eq!(out, "nameserver 10.0.0.2\n");
+        // --dns wins.
+        let out = resolv_conf(
+            "nameserver 127.0.0.53\n",
+            &EtcOptions {
+                dns: vec!["1.1.1.1".into()],
+                ..fwd.clone()
             },
         );
         assert_eq!(out, "nameserver 1.1.1.1\n");

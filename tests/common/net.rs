@@ -197,3 +197,70 @@ impl Drop for HostAddr {
         }
     }
 }
+
+/// A DNS server on the host at `ip` port 53 (UDP) that answers every A
+/// query with `answer` and every other with no records, for as long as
+/// the test runs; `false` when the port cannot be had.
+pub fn dns_server(ip: &str, answer: [u8; 4]) -> bool {
+    let Ok(s) = std::net::UdpSocket::bind((ip, 53)) else {
+        return false;
+    };
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            let q = &buf[..n];
+            // The question: a name (labels up to a zero) then type, class.
+            let Some(end) = q.get(12..).and_then(|r| r.iter().position(|b| *b == 0)) else {
+                continue;
+            };
+            let qend = 12 + end + 5;
+            if qend > n {
+                continue;
+            }
+            let is_a = q[qend - 4..qend - 2] == [0, 1];
+            let mut r = Vec::with_capacity(qend + 16);
+            r.extend_from_slice(&q[..2]);
+            r.extend_from_slice(&[0x81, 0x80, 0, 1, 0, u8::from(is_a), 0, 0, 0, 0]);
+            r.extend_from_slice(&q[12..qend]);
+            if is_a {
+                r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                r.extend_from_slice(&answer);
+            }
+            let _ = s.send_to(&r, from);
+        }
+    });
+    true
+}
+
+/// `skiff ARGS` (as `env` runs it) with `resolv` standing in for the
+/// host's /etc/resolv.conf: bound over it in a mount namespace of its
+/// own, which the processes it starts (user-space stacks) keep.
+pub fn with_resolv(
+    env: &super::skiff::Skiff,
+    resolv: &std::path::Path,
+    args: &[&str],
+) -> super::skiff::Out {
+    let inner = env.command(args);
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"")
+        .arg(resolv)
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    if let Some(d) = inner.get_current_dir() {
+        c.current_dir(d);
+    }
+    let child = c
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn unshare");
+    super::skiff::wait_out(child, &format!("skiff {}", args.join(" ")))
+}
