@@ -368,3 +368,46 @@ fn ip_and_aliases_on_a_user_network() {
     c.env.ok(&["rm", "-f", "api"]);
     assert_eq!(c.container_dirs().len(), 0);
 }
+
+#[test]
+fn a_networks_mtu_is_its_bridges_and_its_containers() {
+    let c = Ctx::new("net_mtu");
+    let bb = c.bb();
+    for (opt, mtu) in [
+        ("com.docker.network.driver.mtu=1400", "1400"),
+        ("mtu=1280", "1280"),
+    ] {
+        let name = format!("mtu{mtu}");
+        let id = c
+            .env
+            .ok(&["network", "create", "-o", opt, &name])
+            .stdout
+            .trim()
+            .to_string();
+        let out = c.run_ok(&[
+            "--rm",
+            "--network",
+            &name,
+            &bb,
+            "cat",
+            "/sys/class/net/eth0/mtu",
+        ]);
+        assert_eq!(out.stdout.trim(), mtu, "{opt}");
+        let bridge = format!("/sys/class/net/skf-{}/mtu", &id[..8]);
+        assert_eq!(
+            std::fs::read_to_string(&bridge).unwrap().trim(),
+            mtu,
+            "{opt}"
+        );
+        c.env.ok(&["network", "rm", &name]);
+    }
+    // The default: the kernel's.
+    let out = c.run_ok(&["--rm", &bb, "cat", "/sys/class/net/eth0/mtu"]);
+    assert_eq!(out.stdout.trim(), "1500");
+    for bad in ["mtu=abc", "mtu=20", "com.docker.network.driver.mtu=70000"] {
+        let out = c.env.fails(&["network", "create", "-o", bad, "badmtu"]);
+        out.assert_code(125).assert_error_line();
+        out.assert_stderr_has("invalid mtu");
+    }
+    assert!(!c.env.ok(&["network", "ls"]).stdout.contains("badmtu"));
+}

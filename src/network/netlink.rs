@@ -203,21 +203,28 @@ impl Netlink {
         name: &str,
         peer: &str,
         peer_netns: Option<BorrowedFd>,
+        mtu: Option<u32>,
     ) -> Result<u32> {
+        let with_mtu = |m: Msg| match mtu {
+            Some(v) => m.attr_u32(IFLA_MTU, v),
+            None => m,
+        };
         let peer_info = |m: Msg| {
-            let m = m.ifinfo(0, 0, 0).attr_str(IFLA_IFNAME, peer);
+            let m = with_mtu(m.ifinfo(0, 0, 0).attr_str(IFLA_IFNAME, peer));
             match peer_netns {
                 Some(fd) => m.attr_u32(IFLA_NET_NS_FD, fd.as_raw_fd() as u32),
                 None => m,
             }
         };
-        let msg = Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
-            .ifinfo(0, 0, 0)
-            .attr_str(IFLA_IFNAME, name)
-            .nested(IFLA_LINKINFO, |m| {
-                m.attr_str(IFLA_INFO_KIND, "veth")
-                    .nested(IFLA_INFO_DATA, |m| m.nested(VETH_INFO_PEER, peer_info))
-            });
+        let msg = with_mtu(
+            Msg::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL)
+                .ifinfo(0, 0, 0)
+                .attr_str(IFLA_IFNAME, name),
+        )
+        .nested(IFLA_LINKINFO, |m| {
+            m.attr_str(IFLA_INFO_KIND, "veth")
+                .nested(IFLA_INFO_DATA, |m| m.nested(VETH_INFO_PEER, peer_info))
+        });
         self.call(msg)
             .with_context(|| format!("add veth {name} (peer {peer})"))?;
         self.made(name)

@@ -76,7 +76,7 @@ fn veth_peer_is_made_inside_another_namespace_as_eth0() {
         let mut nl = Netlink::open().unwrap();
         let br = nl.add_bridge("sktest0").unwrap();
         let host = nl
-            .add_veth("skvtest1", "eth0", Some(peer_ns.as_fd()))
+            .add_veth("skvtest1", "eth0", Some(peer_ns.as_fd()), None)
             .unwrap();
         assert_eq!(nl.link_index("skvtest1").unwrap(), Some(host));
         assert_eq!(nl.link_index("eth0").unwrap(), None);
@@ -143,7 +143,7 @@ fn default_route_is_added_inside_the_peer_namespace() {
             .unwrap();
         nl.set_up(br).unwrap();
         let host = nl
-            .add_veth("skvtest1", "eth0", Some(peer_ns.as_fd()))
+            .add_veth("skvtest1", "eth0", Some(peer_ns.as_fd()), None)
             .unwrap();
         nl.set_master(host, br).unwrap();
         nl.set_up(host).unwrap();
@@ -176,7 +176,7 @@ fn del_link_removes_both_veth_ends() {
     in_netns(|| {
         let mut nl = Netlink::open().unwrap();
         let host = nl
-            .add_veth("skvtest1", "eth0", Some(peer_ns.as_fd()))
+            .add_veth("skvtest1", "eth0", Some(peer_ns.as_fd()), None)
             .unwrap();
         let mut inside = Netlink::open_in(peer_ns.as_fd()).unwrap();
         assert!(inside.link_index("eth0").unwrap().is_some());
@@ -185,7 +185,9 @@ fn del_link_removes_both_veth_ends() {
         assert_eq!(inside.link_index("eth0").unwrap(), None);
 
         // Both ends in one namespace: deleting the peer takes the other.
-        let a = nl.add_veth("skvtest2", "skvtest3", None).unwrap();
+        let a = nl
+            .add_veth("skvtest2", "skvtest3", None, Some(1400))
+            .unwrap();
         let b = nl.link_index("skvtest3").unwrap().unwrap();
         assert_ne!(a, b);
         nl.del_link(b).unwrap();
@@ -214,7 +216,7 @@ fn missing_links_and_taken_names_are_errors() {
         let mut inside = Netlink::open_in(peer_ns.as_fd()).unwrap();
         inside.add_bridge("eth0").unwrap();
         let e = nl
-            .add_veth("skvtest1", "eth0", Some(peer_ns.as_fd()))
+            .add_veth("skvtest1", "eth0", Some(peer_ns.as_fd()), None)
             .unwrap_err();
         assert!(is_exists(&e), "{e:#}");
         assert!(

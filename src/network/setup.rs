@@ -104,6 +104,9 @@ fn ensure_bridge(nl: &mut Netlink, net: &NetworkRecord) -> Result<u32> {
         Err(e) if !super::netlink::is_exists(&e) => return Err(e),
         _ => {}
     }
+    if let Some(mtu) = net.mtu() {
+        nl.set_mtu(index, mtu)?;
+    }
     nl.set_up(index)?;
     if crate::config::is_rootless() {
         // In the rootless namespace of bridges: nothing is routed there
@@ -279,7 +282,9 @@ impl Link<'_> {
             // Left by an owner that was killed.
             self.host.del_link(old)?;
         }
-        let index = self.host.add_veth(&veth, &ifname, Some(self.ns))?;
+        let index = self
+            .host
+            .add_veth(&veth, &ifname, Some(self.ns), net.mtu())?;
         self.host.set_master(index, bridge)?;
         self.host.set_up(index)?;
         let eth = self

@@ -31,6 +31,19 @@ const SYSTEM_ROOT: &str = "/var/lib/skiff";
 pub const PREDEFINED_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
 /// Docker's option naming the host bridge of a network.
 pub const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+/// The options that set a network's MTU: Docker's and Podman's names.
+pub const MTU_OPTIONS: [&str; 2] = ["com.docker.network.driver.mtu", "mtu"];
+
+/// An MTU option's value: a number from 68 (IPv4's least) to 65535.
+fn parse_mtu(v: &str) -> Result<u32> {
+    match v.trim().parse::<u32>() {
+        Ok(m) if (68..=65535).contains(&m) => Ok(m),
+        _ => Err(kind_err(
+            ErrorKind::InvalidArgument,
+            format!("invalid mtu {v:?}: a number from 68 to 65535"),
+        )),
+    }
+}
 
 /// A network as the store keeps it. Field names are Docker's where
 /// `network inspect` shows them.
@@ -76,6 +89,15 @@ impl NetworkRecord {
 
     pub fn gateway_ip(&self) -> Option<Ipv4Addr> {
         self.gateway.parse().ok()
+    }
+
+    /// The MTU its bridge and veths are given (`-o mtu=`); `None`: the
+    /// kernel's default.
+    pub fn mtu(&self) -> Option<u32> {
+        MTU_OPTIONS
+            .iter()
+            .find_map(|k| self.options.get(*k))
+            .and_then(|v| parse_mtu(v).ok())
     }
 }
 
@@ -444,6 +466,11 @@ impl Store {
             }
             _ => None,
         };
+        for k in MTU_OPTIONS {
+            if let Some(v) = spec.options.get(k) {
+                parse_mtu(v)?;
+            }
+        }
         let bridge_option = spec.options.get(BRIDGE_NAME_OPTION);
         if let Some(b) = bridge_option {
             if !valid_interface_name(b) {
