@@ -16,6 +16,22 @@ fn unknown_flag_is_a_usage_error() {
 }
 
 #[test]
+fn an_unknown_flag_before_the_image_is_named_as_one() {
+    let env = Skiff::new("cli_run_bogus_flag");
+    for cmd in ["run", "create"] {
+        let out = env.run(&[cmd, "--rm", "--domainname=x.example", "img", "true"]);
+        out.assert_code(125).assert_error_line();
+        out.assert_stderr_has("unknown flag: --domainname");
+        assert!(!out.stderr.contains("reference"), "{out}");
+    }
+    assert!(env
+        .root
+        .join("containers")
+        .read_dir()
+        .map_or(true, |mut d| d.next().is_none()));
+}
+
+#[test]
 fn unknown_command_is_a_usage_error() {
     let env = Skiff::new("cli_bogus_command");
     let out = env.run(&["frobnicate"]);

@@ -219,6 +219,12 @@ pub fn parse_group_add(s: &str) -> Result<String> {
 impl RunOpts {
     /// Parse and validate every flag, then the rules that involve several.
     pub fn from_flags(flags: &RunFlags, ctx: &FlagContext) -> Result<RunOpts> {
+        // Flags end at the image: a flag in its place is one skiff does
+        // not know, not an image name.
+        if flags.image.starts_with('-') && flags.image.len() > 1 {
+            let flag = flags.image.split('=').next().unwrap_or_default();
+            return Err(bad(format!("unknown flag: {flag}")));
+        }
         let mut o = RunOpts {
             image: flags.image.clone(),
             command: flags.command.clone(),
