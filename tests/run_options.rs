@@ -48,6 +48,28 @@ fn hostname_defaults_to_the_short_id() {
     );
     let out = c.run_ok(&["--rm", "-h", "box2", &bb, "hostname"]);
     assert_eq!(out.stdout, "box2\n");
+
+    // --domainname: the UTS namespace's, and inspect's Domainname.
+    let out = c.run_ok(&[
+        "--rm",
+        "--domainname",
+        "corp.example",
+        &bb,
+        "cat",
+        "/proc/sys/kernel/domainname",
+    ]);
+    assert_eq!(out.stdout, "corp.example\n");
+    c.env.ok(&[
+        "create",
+        "--name",
+        "dom",
+        "--domainname",
+        "corp.example",
+        &bb,
+    ]);
+    assert_eq!(c.inspect("dom")["Config"]["Domainname"], "corp.example");
+    let bad = c.run(&["--rm", "--domainname", "-bad", &bb, "true"]);
+    bad.assert_code(125);
 }
 
 #[test]

@@ -74,6 +74,9 @@ pub struct Args {
     /// Container host name
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
+    /// Container NIS domain name
+    #[arg(long)]
+    pub domainname: Option<String>,
     /// Bind mount a volume
     #[arg(short, long)]
     pub volume: Vec<String>,
@@ -253,6 +256,7 @@ impl Args {
             group_add: self.group_add.clone(),
             entrypoint: self.entrypoint.clone(),
             hostname: self.hostname.clone(),
+            domainname: self.domainname.clone(),
             volume: self.volume.clone(),
             mount: self.mount.clone(),
             tmpfs: self.tmpfs.clone(),

@@ -563,6 +563,7 @@ fn build(input: &SpecInput) -> Result<Spec> {
     spec.set_root(Some(root))
         .set_process(Some(process(input, &caps)?))
         .set_hostname(Some(input.hostname.to_string()))
+        .set_domainname(opts.domainname.clone())
         .set_mounts(Some(build_mounts(input)?))
         .set_annotations(Some(annotations(input)))
         .set_linux(Some(linux));

@@ -409,7 +409,7 @@ fn config_json(
     let (entrypoint, cmd) = entrypoint_and_cmd(store, rec);
     let mut c = json!({
         "Hostname": spec.and_then(|s| s.hostname().clone()).unwrap_or_default(),
-        "Domainname": "",
+        "Domainname": spec.and_then(|s| s.domainname().clone()).unwrap_or_default(),
         "User": user,
         "Tty": rec.tty,
         "OpenStdin": rec.interactive,

@@ -60,6 +60,7 @@ pub struct RunFlags {
     pub group_add: Vec<String>,
     pub entrypoint: Option<String>,
     pub hostname: Option<String>,
+    pub domainname: Option<String>,
     pub volume: Vec<String>,
     pub mount: Vec<String>,
     pub tmpfs: Vec<String>,
@@ -136,6 +137,8 @@ pub struct RunOpts {
     pub user: Option<String>,
     pub group_add: Vec<String>,
     pub hostname: Option<String>,
+    /// `--domainname`: the UTS namespace's domain name.
+    pub domainname: Option<String>,
     /// `-v`, then `--mount`, then `--tmpfs`.
     pub mounts: Vec<MountRequest>,
     pub cap_add: Vec<CapName>,
@@ -280,6 +283,12 @@ impl RunOpts {
             .as_deref()
             .map(net::parse_hostname)
             .transpose()?;
+        o.domainname = flags
+            .domainname
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(net::parse_hostname)
+            .transpose()?;
 
         for v in &flags.volume {
             o.mounts.push(mounts::parse_volume(v, ctx.cwd)?);
@@ -327,7 +336,7 @@ impl RunOpts {
         )?;
         if let NetworkMode::Container(_) = o.network {
             // What the joined container's namespace already decides.
-            let conflict = if o.hostname.is_some() {
+            let conflict = if o.hostname.is_some() || o.domainname.is_some() {
                 Some("hostname")
             } else if !o.dns.is_empty() || !o.dns_search.is_empty() || !o.dns_options.is_empty() {
                 Some("dns")
