@@ -252,13 +252,71 @@ fn unreadable_and_missing_logs() {
     out.assert_stderr_has("No such container: nope");
     c.env.ok(&["rm", "-f", "cn"]);
 
-    // A foreground container's output went to its terminal; it has no
-    // log file, and its logs are empty.
+    // A foreground container with no log: its output still reaches the
+    // terminal.
     let bb = c.bb();
-    c.run_ok(&["--name", "fg", &bb, "echo", "hi"]);
-    let out = c.env.ok(&["logs", "fg"]);
-    assert_eq!(out.all().trim(), "", "{out}");
-    let out = c.env.ok(&["logs", "-f", "fg"]);
-    assert_eq!(out.all().trim(), "", "{out}");
+    let out = c.run_ok(&["--name", "fg", "--log-driver", "none", &bb, "echo", "hi"]);
+    assert_eq!(out.stdout, "hi\n");
+    let out = c.env.fails(&["logs", "fg"]);
+    out.assert_stderr_has("configured logging driver does not support reading");
     c.env.ok(&["rm", "-f", "fg"]);
+}
+
+#[test]
+fn a_foreground_containers_output_is_logged_too() {
+    let c = Ctx::new("logs_fg");
+    let bb = c.bb();
+    // Streams apart, on the terminal and in the log.
+    let out = c.run_ok(&[
+        "--name",
+        "fg",
+        &bb,
+        "sh",
+        "-c",
+        "echo out1; echo err1 >&2; echo out2; printf unended",
+    ]);
+    assert_eq!(out.stdout, "out1\nout2\nunended");
+    assert_eq!(out.stderr, "err1\n");
+    let logs = c.env.ok(&["logs", "fg"]);
+    assert_eq!(logs.stdout, "out1\nout2\nunended");
+    assert_eq!(logs.stderr, "err1\n");
+    let tail = c.env.ok(&["logs", "--tail", "1", "-t", "fg"]);
+    assert!(tail.stdout.ends_with(" unended"), "{tail}");
+
+    // -i: stdin passed in, output logged.
+    let out = c.run_stdin(
+        &["-i", "--name", "fgi", &bb, "sh", "-c", "cat; echo done"],
+        b"piped\n",
+    );
+    out.assert_ok();
+    assert_eq!(out.stdout, "piped\ndone\n");
+    assert_eq!(c.env.ok(&["logs", "fgi"]).stdout, "piped\ndone\n");
+
+    // A lot of output, whole on both sides.
+    let out = c.run_ok(&["--name", "big", &bb, "sh", "-c", "seq 1 50000"]);
+    assert_eq!(out.stdout.lines().count(), 50000);
+    let logs = c.env.ok(&["logs", "big"]);
+    assert_eq!(logs.stdout, out.stdout);
+
+    // With a terminal: what the terminal showed.
+    let run = common::pty::PtyRun::spawn(
+        &c.env,
+        &[
+            "run",
+            "-t",
+            "--name",
+            "fgt",
+            &bb,
+            "sh",
+            "-c",
+            "echo on-the-tty",
+        ],
+        24,
+        80,
+    );
+    let shown = run.finish();
+    assert!(shown.text().contains("on-the-tty"), "{shown}");
+    let logs = c.env.ok(&["logs", "fgt"]);
+    assert!(logs.stdout.contains("on-the-tty"), "{logs}");
+    c.env.ok(&["rm", "fg", "fgi", "big", "fgt"]);
 }

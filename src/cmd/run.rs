@@ -378,26 +378,11 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let _owner = crate::container::state::claim(&store, &id, true)?
         .ok_or_else(|| anyhow::anyhow!("container {id} was started by another command"))?;
 
-    // Without -i the container's stdin is /dev/null, as Docker's is.
-    let io = if opts.interactive || opts.tty {
-        crate::runtime::RunIo::Inherit
-    } else {
-        crate::runtime::RunIo::Stdio(crate::runtime::Stdio {
-            stdin: None,
-            stdout: std::io::stdout()
-                .as_fd()
-                .try_clone_to_owned()
-                .context("dup stdout")?,
-            stderr: std::io::stderr()
-                .as_fd()
-                .try_clone_to_owned()
-                .context("dup stderr")?,
-        })
-    };
     let mut running = None;
     let made_rec = store
         .container(&id)?
         .ok_or_else(|| anyhow::anyhow!("container {id} vanished before it started"))?;
+    let (io, tee) = foreground_io(&store, &made_rec, &opts)?;
     // `published` holds its host ports until it ends.
     let (endpoints, published) = crate::network::publish::connect(&store, &made_rec)?;
     let mut endpoints = Some(endpoints);
@@ -416,11 +401,19 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         };
         let prober = crate::runtime::probe::Prober::start(&id, roots, rec.healthcheck.as_ref())?;
         running = Some(rec);
-        Ok(prober.map(|prober| {
-            Box::new(crate::runtime::probe::Beside {
+        let mut beside: Vec<Box<dyn crate::runtime::process::Beside>> = Vec::new();
+        if let Some(prober) = prober {
+            beside.push(Box::new(crate::runtime::probe::Beside {
                 prober,
                 store: &store,
-            }) as Box<dyn crate::runtime::process::Beside>
+            }));
+        }
+        if let Some(tee) = tee {
+            beside.push(Box::new(tee));
+        }
+        Ok((!beside.is_empty()).then(|| {
+            Box::new(crate::runtime::process::Several(beside))
+                as Box<dyn crate::runtime::process::Beside>
         }))
     });
     crate::network::setup::disconnect(&store, &id);
@@ -460,4 +453,42 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         (None, Some(e)) => Err(e),
         (None, None) => Ok(0),
     }
+}
+
+/// A foreground container's standard streams, and the tee that logs its
+/// output (as a detached container's is logged) unless its log driver is
+/// `none`. Without -i its stdin is /dev/null, as Docker's is.
+fn foreground_io(
+    store: &Store,
+    rec: &crate::store::containers::ContainerRecord,
+    opts: &RunOpts,
+) -> Result<(crate::runtime::RunIo, Option<crate::runtime::tee::Tee>)> {
+    use crate::runtime::{logfile, tee::Tee, RunIo};
+    let dup =
+        |fd: std::os::fd::BorrowedFd| fd.try_clone_to_owned().context("dup a standard stream");
+    let log = match logfile::log_path(&store.container_dir(&rec.id), &rec.id, &rec.log) {
+        Some(p) => Some(logfile::LogWriter::open(&p, &rec.log)?),
+        None => None,
+    };
+    Ok(match (log, opts.tty) {
+        // The terminal's relay hands the tee what it copies.
+        (Some(log), true) => (RunIo::Inherit, Some(Tee::for_tty(log))),
+        (Some(log), false) => {
+            let stdin = opts
+                .interactive
+                .then(|| dup(std::io::stdin().as_fd()))
+                .transpose()?;
+            let (stdio, tee) = Tee::new(stdin, log)?;
+            (RunIo::Stdio(stdio), Some(tee))
+        }
+        (None, _) if opts.interactive || opts.tty => (RunIo::Inherit, None),
+        (None, _) => (
+            RunIo::Stdio(crate::runtime::Stdio {
+                stdin: None,
+                stdout: dup(std::io::stdout().as_fd())?,
+                stderr: dup(std::io::stderr().as_fd())?,
+            }),
+            None,
+        ),
+    })
 }

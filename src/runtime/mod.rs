@@ -47,6 +47,7 @@ pub mod stats;
 pub mod storage;
 pub mod sync;
 pub mod syscall_table;
+pub mod tee;
 pub mod trampoline;
 pub mod user;
 

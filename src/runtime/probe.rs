@@ -288,8 +288,8 @@ impl super::process::Beside for Beside<'_> {
     fn deadline(&self) -> Option<Instant> {
         Some(self.prober.deadline())
     }
-    fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.prober.fd()
+    fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        self.prober.fd().into_iter().collect()
     }
     fn wake(&mut self) {
         // A record removed meanwhile (`rm -f`): the container goes too.

@@ -48,12 +48,35 @@ pub(crate) fn timeout_until(at: Option<std::time::Instant>) -> PollTimeout {
 pub trait Beside {
     /// When to call [`Beside::wake`] at the latest.
     fn deadline(&self) -> Option<std::time::Instant>;
-    /// A descriptor to wake on when readable.
-    fn fd(&self) -> Option<BorrowedFd<'_>>;
+    /// The descriptors to wake on when readable.
+    fn fds(&self) -> Vec<BorrowedFd<'_>>;
+    /// What the terminal relay copied from the container's pty.
+    fn output(&mut self, _data: &[u8]) {}
     /// Do what is due (its failures are its own: the container runs on).
     fn wake(&mut self);
     /// The container has exited.
     fn stop(&mut self);
+}
+
+/// Several [`Beside`]s served at once.
+pub struct Several<'a>(pub Vec<Box<dyn Beside + 'a>>);
+
+impl Beside for Several<'_> {
+    fn deadline(&self) -> Option<std::time::Instant> {
+        self.0.iter().filter_map(|b| b.deadline()).min()
+    }
+    fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        self.0.iter().flat_map(|b| b.fds()).collect()
+    }
+    fn wake(&mut self) {
+        self.0.iter_mut().for_each(|b| b.wake());
+    }
+    fn stop(&mut self) {
+        self.0.iter_mut().for_each(|b| b.stop());
+    }
+    fn output(&mut self, data: &[u8]) {
+        self.0.iter_mut().for_each(|b| b.output(data));
+    }
 }
 
 /// [`wait`], with `beside` served until the container exits.
@@ -491,8 +514,10 @@ fn supervise(
                 fds.push(PollFd::new(i.as_fd(), PollFlags::POLLIN));
             }
         }
-        if let Some(fd) = beside.as_deref().and_then(|b| b.fd()) {
-            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        if let Some(b) = beside.as_deref() {
+            for fd in b.fds() {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
         }
         match poll(
             &mut fds,
@@ -518,6 +543,9 @@ fn supervise(
             } else {
                 write_all(r.output.as_fd(), &buf[..n])
                     .map_err(|e| anyhow!("write the container's output: {}", super::io_text(&e)))?;
+                if let Some(b) = beside.as_deref_mut() {
+                    b.output(&buf[..n]);
+                }
             }
         }
         if input_ready {
@@ -542,7 +570,7 @@ fn supervise(
                 }
                 if let Some(exit) = child.try_wait()? {
                     if let Some(r) = &relay {
-                        drain(r, &mut buf);
+                        drain(r, &mut buf, beside.as_deref_mut());
                     }
                     return Ok(exit);
                 }
@@ -568,7 +596,7 @@ fn supervise(
 }
 
 /// After the exit: copy what the container wrote before it ended.
-fn drain(r: &Relay, buf: &mut [u8]) {
+fn drain(r: &Relay, buf: &mut [u8], mut beside: Option<&mut (dyn Beside + '_)>) {
     loop {
         let mut fds = [PollFd::new(r.master.as_fd(), PollFlags::POLLIN)];
         if !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0) {
@@ -576,6 +604,9 @@ fn drain(r: &Relay, buf: &mut [u8]) {
         }
         match read_some(r.master.as_fd(), buf) {
             Ok(n) if n > 0 => {
+                if let Some(b) = beside.as_deref_mut() {
+                    b.output(&buf[..n]);
+                }
                 if write_all(r.output.as_fd(), &buf[..n]).is_err() {
                     return;
                 }
