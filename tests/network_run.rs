@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::net::{host_links, host_server_on, ip_of, sleeper, veths_gone};
+use common::net::{host_links, host_server_on, ip_of, sleeper, veths_gone, with_resolvers};
 use common::run::Ctx;
 
 #[test]
@@ -410,4 +410,42 @@ fn a_networks_mtu_is_its_bridges_and_its_containers() {
         out.assert_stderr_has("invalid mtu");
     }
     assert!(!c.env.ok(&["network", "ls"]).stdout.contains("badmtu"));
+}
+
+#[test]
+fn systemd_resolveds_stub_gives_way_to_its_upstream_servers() {
+    let c = Ctx::new("net_resolved");
+    let bb = c.bb();
+    let stub = c.env.path("stub-resolv.conf");
+    std::fs::write(
+        &stub,
+        "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n",
+    )
+    .unwrap();
+    let upstream = c.env.path("upstream-resolv.conf");
+    std::fs::write(&upstream, "nameserver 10.1.1.53\nsearch lan\n").unwrap();
+    let cat = ["run", "--rm", bb.as_str(), "cat", "/etc/resolv.conf"];
+    let out = with_resolvers(&c.env, &stub, Some(&upstream), &cat);
+    out.assert_ok();
+    assert!(out.stdout.contains("nameserver 10.1.1.53\n"), "{out}");
+    assert!(
+        !out.stdout.contains("127.0.0.53") && !out.stdout.contains("8.8.8.8"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("search lan"), "{out}");
+    // Without systemd-resolved's list: Docker's public fallback.
+    let out = with_resolvers(&c.env, &stub, None, &cat);
+    assert!(out.stdout.contains("nameserver 8.8.8.8\n"), "{out}");
+    // The host's network: the host's own file, stub and all.
+    let host = [
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        bb.as_str(),
+        "cat",
+        "/etc/resolv.conf",
+    ];
+    let out = with_resolvers(&c.env, &stub, Some(&upstream), &host);
+    assert!(out.stdout.contains("nameserver 127.0.0.53\n"), "{out}");
 }

@@ -55,6 +55,26 @@ fn is_loopback_ns(addr: &str) -> bool {
     addr.starts_with("127.") || addr == "::1" || addr.starts_with("0:0:0:0:0:0:0:1")
 }
 
+/// Where systemd-resolved lists the servers its stub asks.
+const SYSTEMD_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
+
+/// The host's resolver list for a container with a network of its own:
+/// `/etc/resolv.conf`, unless it names only systemd-resolved's stub
+/// (127.0.0.53, out of a container's reach), whose upstream servers
+/// (`upstream`) are taken instead, as Docker and Podman take them.
+fn pick_resolv(etc: String, upstream: Option<String>) -> String {
+    let mut servers = etc
+        .lines()
+        .filter_map(|l| l.strip_prefix("nameserver"))
+        .map(str::trim)
+        .peekable();
+    let stub_only = servers.peek().is_some() && servers.all(|a| a == "127.0.0.53");
+    match upstream {
+        Some(u) if stub_only && u.lines().any(|l| l.starts_with("nameserver")) => u,
+        _ => etc,
+    }
+}
+
 /// The container's resolv.conf from the host's, the way Docker makes it:
 /// loopback nameservers dropped (replaced by public defaults when none are
 /// left), `--dns*` flags taking precedence. With a user-space stack's
@@ -152,7 +172,13 @@ pub fn write_etc_files(container_dir: &Path, opts: &EtcOptions) -> Result<EtcFil
         hostname: container_dir.join("hostname"),
         resolv_conf: container_dir.join("resolv.conf"),
     };
-    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let etc = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let host_resolv = if opts.host_network {
+        etc
+    } else {
+        let upstream = std::fs::read_to_string(SYSTEMD_UPSTREAM).ok();
+        pick_resolv(etc, upstream)
+    };
     let host_hosts = std::fs::read_to_string("/etc/hosts").ok();
     atomic_write(&files.hosts, hosts(opts, host_hosts.as_deref()).as_bytes())?;
     atomic_write(&files.hostname, format!("{}\n", opts.hostname).as_bytes())?;
@@ -310,6 +336,21 @@ mod tests {
             },
         );
         assert_eq!(out, "nameserver 1.1.1.1\n");
+    }
+
+    #[test]
+    fn systemd_resolveds_upstream_servers_stand_in_for_its_stub() {
+        let stub = "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n".to_string();
+        let up = "nameserver 192.168.1.1\nsearch lan\n".to_string();
+        assert_eq!(pick_resolv(stub.clone(), Some(up.clone())), up);
+        // No upstream list, or an empty one: the stub's file as it is.
+        assert_eq!(pick_resolv(stub.clone(), None), stub);
+        assert_eq!(pick_resolv(stub.clone(), Some("# none\n".into())), stub);
+        // Other resolvers beside the stub, or another loopback one: kept.
+        let both = "nameserver 127.0.0.53\nnameserver 10.0.0.2\n".to_string();
+        assert_eq!(pick_resolv(both.clone(), Some(up.clone())), both);
+        let dnsmasq = "nameserver 127.0.0.1\n".to_string();
+        assert_eq!(pick_resolv(dnsmasq.clone(), Some(up)), dnsmasq);
     }
 
     #[test]

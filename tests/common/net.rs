@@ -240,11 +240,27 @@ pub fn with_resolv(
     resolv: &std::path::Path,
     args: &[&str],
 ) -> super::skiff::Out {
+    with_resolvers(env, resolv, None, args)
+}
+
+/// [`with_resolv`], and with `upstream` as systemd-resolved's list of
+/// upstream servers (`/run/systemd/resolve/resolv.conf`, on a tmpfs of
+/// the same mount namespace).
+pub fn with_resolvers(
+    env: &super::skiff::Skiff,
+    resolv: &std::path::Path,
+    upstream: Option<&std::path::Path>,
+    args: &[&str],
+) -> super::skiff::Out {
     let inner = env.command(args);
     let mut c = std::process::Command::new("unshare");
-    c.args(["-m", "--propagation", "private", "sh", "-c"])
-        .arg("mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"")
+    let script = "mount --bind \"$0\" /etc/resolv.conf && \
+        if [ -n \"$1\" ]; then mkdir -p /run/systemd && mount -t tmpfs none /run/systemd && \
+        mkdir /run/systemd/resolve && cp \"$1\" /run/systemd/resolve/resolv.conf; fi && \
+        shift && exec \"$@\"";
+    c.args(["-m", "--propagation", "private", "sh", "-c", script])
         .arg(resolv)
+        .arg(upstream.map(|p| p.as_os_str()).unwrap_or_default())
         .arg(inner.get_program())
         .args(inner.get_args());
     for (k, v) in inner.get_envs() {
