@@ -427,3 +427,45 @@ fn stop_signal_is_checked() {
     out.assert_error_line();
     assert!(c.container_dirs().is_empty());
 }
+
+#[test]
+fn cidfile_holds_the_id_and_is_never_overwritten() {
+    let c = Ctx::new("run_cidfile");
+    let bb = c.bb();
+    let f = c.env.path("ids/one.cid");
+    std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+    let fs = f.to_str().unwrap();
+    let id = c
+        .run_ok(&["-d", "--cidfile", fs, &bb, "sleep", "60"])
+        .stdout
+        .trim()
+        .to_string();
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), id);
+    // Taken: refused before anything is made.
+    let before = c.container_dirs().len();
+    let out = c.run(&["--rm", "--cidfile", fs, &bb, "true"]);
+    out.assert_code(125).assert_error_line();
+    out.assert_stderr_has("Container ID file found");
+    assert_eq!(c.container_dirs().len(), before);
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), id);
+    // create and a foreground run write it too.
+    let g = c.env.path("ids/two.cid");
+    let made = c.env.ok(&["create", "--cidfile", g.to_str().unwrap(), &bb]);
+    assert_eq!(std::fs::read_to_string(&g).unwrap(), made.stdout.trim());
+    let h = c.env.path("ids/three.cid");
+    c.run_ok(&["--rm", "--cidfile", h.to_str().unwrap(), &bb, "true"]);
+    assert_eq!(std::fs::read_to_string(&h).unwrap().len(), 64);
+    // A create that fails leaves no file.
+    let k = c.env.path("ids/four.cid");
+    let out = c.run(&[
+        "--cidfile",
+        k.to_str().unwrap(),
+        "--pull",
+        "never",
+        "nosuchimage:1",
+        "true",
+    ]);
+    out.assert_code(125);
+    assert!(!k.exists());
+    c.env.ok(&["rm", "-f", &id, made.stdout.trim()]);
+}

@@ -12,7 +12,9 @@ pub fn run(args: super::run::Args, cfg: &Config) -> Result<i32> {
     }
     let opts = args.opts()?;
     let store = Store::open(&cfg.root)?;
+    let cidfile = super::run::CidFile::claim(args.cidfile.as_deref())?;
     let mut made = container::create(&store, cfg, &opts, &args.pulling())?;
+    cidfile.write(&made.id)?;
     store.update_container(&made.id, |c| {
         c.state.made_whole();
         Ok(())

@@ -23,6 +23,9 @@ pub struct Args {
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
+    /// Write the container ID to the file
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<std::path::PathBuf>,
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     pub interactive: bool,
@@ -362,7 +365,9 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         crate::runtime::seal::ensure()?;
     }
     let store = Store::open(&cfg.root)?;
+    let cidfile = CidFile::claim(args.cidfile.as_deref())?;
     let mut made = container::create(&store, cfg, &opts, &args.pulling())?;
+    cidfile.write(&made.id)?;
     if opts.detach {
         // A container that fails to start stays, as `created`, unless --rm.
         if !opts.rm {
@@ -491,4 +496,60 @@ fn foreground_io(
             None,
         ),
     })
+}
+
+/// `--cidfile`: the file is made (and must not exist) before the
+/// container, and holds its ID once it is made; a create that fails
+/// takes the file away again, as Docker's does.
+pub struct CidFile {
+    path: Option<std::path::PathBuf>,
+    file: Option<std::fs::File>,
+}
+
+impl CidFile {
+    pub fn claim(path: Option<&std::path::Path>) -> Result<CidFile> {
+        let Some(path) = path else {
+            return Ok(CidFile {
+                path: None,
+                file: None,
+            });
+        };
+        let file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => crate::bail_kind!(
+                InvalidArgument,
+                "Container ID file found, make sure the other container isn't running or delete {}",
+                path.display()
+            ),
+            Err(e) => {
+                return Err(e).with_context(|| format!("create the cidfile {}", path.display()))
+            }
+        };
+        Ok(CidFile {
+            path: Some(path.to_path_buf()),
+            file: Some(file),
+        })
+    }
+
+    /// The container is made: its ID into the file, which then stays.
+    pub fn write(mut self, id: &str) -> Result<()> {
+        use std::io::Write;
+        if let (Some(mut f), Some(p)) = (self.file.take(), self.path.take()) {
+            f.write_all(id.as_bytes())
+                .with_context(|| format!("write the cidfile {}", p.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for CidFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
