@@ -80,6 +80,15 @@ pub struct Args {
     /// Container NIS domain name
     #[arg(long)]
     pub domainname: Option<String>,
+    /// PID namespace to use (host, container:NAME)
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// IPC mode to use (private, shareable, none, host, container:NAME)
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// UTS namespace to use (host)
+    #[arg(long)]
+    pub uts: Option<String>,
     /// Bind mount a volume
     #[arg(short, long)]
     pub volume: Vec<String>,
@@ -260,6 +269,9 @@ impl Args {
             entrypoint: self.entrypoint.clone(),
             hostname: self.hostname.clone(),
             domainname: self.domainname.clone(),
+            pid: self.pid.clone(),
+            ipc: self.ipc.clone(),
+            uts: self.uts.clone(),
             volume: self.volume.clone(),
             mount: self.mount.clone(),
             tmpfs: self.tmpfs.clone(),
@@ -361,7 +373,8 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     // skiff for the container's life), skiff re-executes itself from a
     // sealed copy first: before any lock is taken or file written. (A
     // detached container's monitor sees to this itself.)
-    if !opts.detach && (opts.init || crate::runtime::trampoline::get().is_err()) {
+    let own_pid = opts.shares.pid == crate::runtime::opts::share::Share::Own;
+    if !opts.detach && (opts.init || !own_pid || crate::runtime::trampoline::get().is_err()) {
         crate::runtime::seal::ensure()?;
     }
     let store = Store::open(&cfg.root)?;
@@ -388,6 +401,12 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         .container(&id)?
         .ok_or_else(|| anyhow::anyhow!("container {id} vanished before it started"))?;
     let (io, tee) = foreground_io(&store, &made_rec, &opts)?;
+    // The containers it shares namespaces with, as they run now.
+    crate::container::shares::point(
+        &store,
+        &crate::container::shares::of(&made_rec)?,
+        &mut made.spec,
+    )?;
     // `published` holds its host ports until it ends.
     let (endpoints, published) = crate::network::publish::connect(&store, &made_rec)?;
     let mut endpoints = Some(endpoints);

@@ -203,6 +203,7 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
         blkio_device_numbers(&opts.resources)?
     };
     let net = resolve_networks(store, opts, cfg.rootless)?;
+    let shares = super::shares::resolve(store, &opts.shares)?;
     let build = matches!(base, Base::Given(_));
     let (img, config) = match base {
         Base::Image(pulling) => {
@@ -266,6 +267,12 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
         endpoint_config: net.endpoints.iter().cloned().collect(),
         network_mode: net.mode.clone(),
         netns_file: net.netns_file,
+        pid_mode: shares.pid.mode(""),
+        ipc_mode: match shares.ipc_mode().as_str() {
+            "private" => String::new(),
+            m => m.to_string(),
+        },
+        uts_mode: shares.uts.mode(""),
         build,
         state: ContainerState {
             status: "created".into(),

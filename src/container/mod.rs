@@ -14,6 +14,7 @@ pub mod fs;
 pub mod networks;
 pub mod ops;
 pub mod rootfs;
+pub mod shares;
 pub mod start;
 pub mod state;
 pub mod tarfs;

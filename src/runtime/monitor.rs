@@ -208,7 +208,13 @@ fn run_once(
         crate::error::kind_err(ErrorKind::NotFound, format!("No such container: {id}"))
     })?;
     let dir = store.container_dir(id);
-    let bundle = Bundle::load(&dir)?;
+    let mut bundle = Bundle::load(&dir)?;
+    // The containers it shares namespaces with, as they run now.
+    crate::container::shares::point(
+        store,
+        &crate::container::shares::of(&rec)?,
+        &mut bundle.spec,
+    )?;
     let mut log = match logfile::log_path(&dir, id, &rec.log) {
         Some(p) => Some(LogWriter::open(&p, &rec.log)?),
         None => None,

@@ -12,6 +12,7 @@ use crate::runtime::defaults::{
 use crate::runtime::opts::blkio::{DeviceNumbers, ThrottleDevice};
 use crate::runtime::opts::env::{env_has, merge_env, EnvVar};
 use crate::runtime::opts::resources::Resources;
+use crate::runtime::opts::share::Share;
 use crate::runtime::opts::units::signal_name;
 use crate::runtime::opts::{
     MountKind, MountOrigin, MountRequest, NetworkMode, RunOpts, SeccompChoice,
@@ -119,7 +120,7 @@ pub fn container_hostname(opts: &RunOpts, id: &str, host_hostname: &str) -> Stri
     if let Some(h) = &opts.hostname {
         return h.clone();
     }
-    if opts.network == NetworkMode::Host {
+    if opts.network == NetworkMode::Host || opts.shares.uts == Share::Host {
         return host_hostname.to_string();
     }
     id.chars().take(12).collect()
@@ -303,18 +304,28 @@ fn namespaces(opts: &RunOpts, userns: bool, netns: Option<&Path>) -> Vec<LinuxNa
     if userns {
         kinds.push(LinuxNamespaceType::User);
     }
-    kinds.push(LinuxNamespaceType::Pid);
+    let shared = |s: &Share| *s != Share::Own;
+    if !shared(&opts.shares.pid) {
+        kinds.push(LinuxNamespaceType::Pid);
+    }
     if opts.network.private_netns() && netns.is_none() {
         kinds.push(LinuxNamespaceType::Network);
     }
-    kinds.extend([
-        LinuxNamespaceType::Ipc,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Mount,
-    ]);
+    if !shared(&opts.shares.ipc) {
+        kinds.push(LinuxNamespaceType::Ipc);
+    }
+    if !shared(&opts.shares.uts) {
+        kinds.push(LinuxNamespaceType::Uts);
+    }
+    kinds.push(LinuxNamespaceType::Mount);
     if !opts.cgroupns_host {
         kinds.push(LinuxNamespaceType::Cgroup);
     }
+    let joined = |t: LinuxNamespaceType, p: PathBuf| {
+        let mut ns = LinuxNamespace::default();
+        ns.set_typ(t).set_path(Some(p));
+        ns
+    };
     let mut out: Vec<LinuxNamespace> = kinds
         .into_iter()
         .map(|k| {
@@ -324,13 +335,22 @@ fn namespaces(opts: &RunOpts, userns: bool, netns: Option<&Path>) -> Vec<LinuxNa
         })
         .collect();
     if let Some(p) = netns {
-        let mut ns = LinuxNamespace::default();
-        ns.set_typ(LinuxNamespaceType::Network)
-            .set_path(Some(p.to_path_buf()));
-        out.push(ns);
+        out.push(joined(LinuxNamespaceType::Network, p.to_path_buf()));
+    }
+    // Another container's: pointed at its process at each start
+    // (`container::shares`).
+    if opts.shares.pid.container().is_some() {
+        out.push(joined(LinuxNamespaceType::Pid, NS_TO_POINT.into()));
+    }
+    if opts.shares.ipc.container().is_some() {
+        out.push(joined(LinuxNamespaceType::Ipc, NS_TO_POINT.into()));
     }
     out
 }
+
+/// The path of a namespace joined from another container until its
+/// process is known at the start.
+pub const NS_TO_POINT: &str = "/proc/0/ns";
 
 /// Device nodes to create: the standard ones, then `--device`s (one given
 /// for a standard path replaces it).
@@ -562,7 +582,7 @@ fn build(input: &SpecInput) -> Result<Spec> {
     let mut spec = Spec::default();
     spec.set_root(Some(root))
         .set_process(Some(process(input, &caps)?))
-        .set_hostname(Some(input.hostname.to_string()))
+        .set_hostname((opts.shares.uts == Share::Own).then(|| input.hostname.to_string()))
         .set_domainname(opts.domainname.clone())
         .set_mounts(Some(build_mounts(input)?))
         .set_annotations(Some(annotations(input)))

@@ -124,8 +124,45 @@ pub fn build_mounts(input: &SpecInput) -> Result<Vec<Mount>> {
     if input.rootless {
         rootless_mounts(&mut out, input, &covered);
     }
+    shm_share(&mut out, &opts.shares);
     out.extend(user);
     Ok(out)
+}
+
+/// `/dev/shm` by `--ipc`: none at all (`none`), the host's (`host`);
+/// otherwise the container's own tmpfs. (A joined container's cannot be
+/// bound: it is a mount of that container's own mount namespace.)
+fn shm_share(out: &mut Vec<Mount>, shares: &super::opts::share::Shares) {
+    use super::opts::share::Share;
+    let source = match &shares.ipc {
+        Share::Own if shares.ipc_none => None,
+        Share::Host => Some(PathBuf::from("/dev/shm")),
+        Share::Own | Share::Container(_) => return,
+    };
+    let Some(i) = out
+        .iter()
+        .position(|m| m.destination() == Path::new("/dev/shm"))
+    else {
+        return;
+    };
+    match source {
+        None => {
+            out.remove(i);
+        }
+        Some(src) => {
+            let mut m = Mount::default();
+            m.set_destination(PathBuf::from("/dev/shm"))
+                .set_typ(Some("bind".into()))
+                .set_source(Some(src))
+                .set_options(Some(
+                    ["rbind", "nosuid", "noexec", "nodev"]
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                ));
+            out[i] = m;
+        }
+    }
 }
 
 /// What changes in a user namespace: no `gid=5` on `/dev/pts` (the group

@@ -213,6 +213,14 @@ pub struct ContainerRecord {
     /// having networks (`keeps_netns`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub netns_file: bool,
+    /// `--pid`, `--ipc`, `--uts` as Docker's `HostConfig` words
+    /// (`host`, `container:ID`, `none`, ...); empty: its own.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pid_mode: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ipc_mode: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uts_mode: String,
     /// A build step's container (`skiff build`): not shown by `ps`
     /// without `--external`, and never made whole (a killed build's is
     /// removed as half-made).
@@ -686,6 +694,9 @@ mod tests {
             endpoint_config: Default::default(),
             network_mode: String::new(),
             netns_file: false,
+            pid_mode: String::new(),
+            ipc_mode: String::new(),
+            uts_mode: String::new(),
             build: false,
             state: ContainerState {
                 status: "created".into(),

@@ -11,6 +11,7 @@ pub mod net;
 pub mod ports;
 pub mod resources;
 pub mod security;
+pub mod share;
 pub mod units;
 pub mod update;
 pub mod userns;
@@ -61,6 +62,9 @@ pub struct RunFlags {
     pub entrypoint: Option<String>,
     pub hostname: Option<String>,
     pub domainname: Option<String>,
+    pub pid: Option<String>,
+    pub ipc: Option<String>,
+    pub uts: Option<String>,
     pub volume: Vec<String>,
     pub mount: Vec<String>,
     pub tmpfs: Vec<String>,
@@ -139,6 +143,9 @@ pub struct RunOpts {
     pub hostname: Option<String>,
     /// `--domainname`: the UTS namespace's domain name.
     pub domainname: Option<String>,
+    /// `--pid`, `--ipc`, `--uts`: namespaces shared with the host or
+    /// another container.
+    pub shares: share::Shares,
     /// `-v`, then `--mount`, then `--tmpfs`.
     pub mounts: Vec<MountRequest>,
     pub cap_add: Vec<CapName>,
@@ -289,6 +296,14 @@ impl RunOpts {
             .filter(|d| !d.is_empty())
             .map(net::parse_hostname)
             .transpose()?;
+        o.shares = share::parse(
+            flags.pid.as_deref(),
+            flags.ipc.as_deref(),
+            flags.uts.as_deref(),
+        )?;
+        if o.shares.uts == share::Share::Host && (o.hostname.is_some() || o.domainname.is_some()) {
+            return Err(bad("conflicting options: hostname and the UTS mode"));
+        }
 
         for v in &flags.volume {
             o.mounts.push(mounts::parse_volume(v, ctx.cwd)?);
