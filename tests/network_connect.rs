@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::net::{ip_of, sleeper, veths_gone};
+use common::net::{gateway_of, ip_of, sleeper, veths_gone};
 use common::run::Ctx;
 use common::{Out, Skiff};
 use std::process::Command;
@@ -24,17 +24,6 @@ fn pings(c: &Ctx, from: &str, target: &str) -> bool {
     // The image links no `ping`; its shell runs every applet.
     let script = format!("ping -c 1 -W 2 {target}");
     c.env.run(&["exec", from, "sh", "-c", &script]).code == 0
-}
-
-fn gateway_of(c: &Ctx, net: &str) -> String {
-    let out = c.env.ok(&[
-        "network",
-        "inspect",
-        "-f",
-        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
-        net,
-    ]);
-    out.stdout.trim().to_string()
 }
 
 #[test]

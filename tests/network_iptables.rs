@@ -7,27 +7,15 @@
 
 mod common;
 
-use common::net::{free_port, get, host_server_on, ip_of, nc_get, web, HostAddr};
+use common::net::{
+    free_port, gateway_of, get, host_server_on, ip_of, nc_get, nft_tagged, web, HostAddr,
+};
 use common::run::Ctx;
 
 /// Lines of `iptables -S` in `table` tagged for `id`.
 fn iptables_tagged(table: &str, id: &str) -> Vec<String> {
     let out = common::run_tool("iptables", &["-t", table, "-S"]);
     let tag = format!("skiff:{}", &id[..12]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(&tag))
-        .map(String::from)
-        .collect()
-}
-
-/// Lines of skiff's nft table tagged for `id`.
-fn nft_tagged(id: &str) -> Vec<String> {
-    let out = std::process::Command::new("nft")
-        .args(["list", "table", "ip", "skiff"])
-        .output()
-        .unwrap();
-    let tag = format!("\"skiff:{}\"", &id[..12]);
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.contains(&tag))
@@ -115,18 +103,7 @@ fn iptables_does_what_nft_does() {
 
     // Out through the gateway to a server on the host.
     let server = host_server_on("0.0.0.0", "hello from the host\n");
-    let gw = c
-        .env
-        .ok(&[
-            "network",
-            "inspect",
-            "-f",
-            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
-            "ipt-b",
-        ])
-        .stdout
-        .trim()
-        .to_string();
+    let gw = gateway_of(&c, "ipt-b");
     let out = c.run(&[
         "--rm",
         "--network",

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::net::{free_port, get, nc_get, web, HostAddr};
+use common::net::{free_port, get, nc_get, nft_tagged, web, HostAddr};
 
 use common::run::Ctx;
 use std::net::{TcpListener, UdpSocket};
@@ -34,20 +34,6 @@ fn own_net(c: &Ctx, name: &str, k: u8) -> String {
     let subnet = format!("10.213.{k}.0/24");
     c.env.ok(&["network", "create", "--subnet", &subnet, name]);
     name.to_string()
-}
-
-/// skiff's packet filter rules tagged with container `id`.
-fn rules_of(id: &str) -> Vec<String> {
-    let out = std::process::Command::new("nft")
-        .args(["list", "table", "ip", "skiff"])
-        .output()
-        .unwrap();
-    let tag = format!("\"skiff:{}\"", &id[..12]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(&tag))
-        .map(|l| l.trim().to_string())
-        .collect()
 }
 
 /// Can a TCP socket be bound to `port` on every address (nobody holds
@@ -165,9 +151,9 @@ fn a_published_port_is_reached_from_everywhere_it_should_be() {
     );
 
     // Stopped: the rules and the reservation go; Docker's stopped shapes.
-    assert!(!rules_of(&id).is_empty());
+    assert!(!nft_tagged(&id).is_empty());
     c.env.ok(&["stop", "-t", "0", "web"]);
-    assert!(rules_of(&id).is_empty(), "{:?}", rules_of(&id));
+    assert!(nft_tagged(&id).is_empty(), "{:?}", nft_tagged(&id));
     assert!(port_free(port));
     assert_eq!(get("127.0.0.1", port), None);
     let j = c.inspect("web");
@@ -193,7 +179,7 @@ fn a_published_port_is_reached_from_everywhere_it_should_be() {
     }
     assert_eq!(body.as_deref(), Some("hello-web"));
     c.env.ok(&["rm", "-f", "web"]);
-    assert!(rules_of(&id).is_empty(), "{:?}", rules_of(&id));
+    assert!(nft_tagged(&id).is_empty(), "{:?}", nft_tagged(&id));
     assert!(port_free(port));
     c.env.ok(&["network", "rm", "elsewhere", "reach"]);
 }
@@ -326,7 +312,7 @@ fn publish_all_random_ports_ranges_and_udp() {
     assert_eq!(got.as_deref(), Some(&b"echo:ping"[..]));
     drop(echo);
     c.env.ok(&["rm", "-f", "exp", "base"]);
-    assert!(rules_of(&id).is_empty());
+    assert!(nft_tagged(&id).is_empty());
 }
 
 /// A UDP echo (`echo:` + what came) on `port` in the network namespace
@@ -413,7 +399,7 @@ fn a_port_taken_is_refused_and_nothing_is_made() {
         ));
     let second = id_of(&c, "second");
     assert_eq!(c.inspect("second")["State"]["Status"], "created");
-    assert!(rules_of(&second).is_empty(), "{:?}", rules_of(&second));
+    assert!(nft_tagged(&second).is_empty(), "{:?}", nft_tagged(&second));
     assert_eq!(leases(), before);
     // The same in the foreground, with --rm: nothing left at all.
     let dirs = c.container_dirs().len();
@@ -423,7 +409,7 @@ fn a_port_taken_is_refused_and_nothing_is_made() {
     assert_eq!(c.container_dirs().len(), dirs);
     // The first is untouched.
     assert_eq!(get("127.0.0.1", port).as_deref(), Some("hello-first"));
-    assert!(!rules_of(&first).is_empty());
+    assert!(!nft_tagged(&first).is_empty());
 
     // A port another program holds.
     let held = TcpListener::bind("0.0.0.0:0").unwrap();
@@ -437,7 +423,7 @@ fn a_port_taken_is_refused_and_nothing_is_made() {
     assert_eq!(c.container_dirs().len(), dirs);
     drop(held);
     c.env.ok(&["rm", "-f", "first", "second"]);
-    assert!(rules_of(&first).is_empty());
+    assert!(nft_tagged(&first).is_empty());
 }
 
 #[test]
@@ -459,13 +445,13 @@ fn the_rules_go_however_the_container_ends() {
     ]);
     fg.wait_for("up", Duration::from_secs(30));
     let id = id_of(&c, "fg");
-    assert!(!rules_of(&id).is_empty());
+    assert!(!nft_tagged(&id).is_empty());
     assert_eq!(
         c.env.ok(&["port", "fg"]).stdout,
         format!("80/tcp -> 0.0.0.0:{port}\n")
     );
     fg.finish().assert_ok();
-    assert!(rules_of(&id).is_empty(), "{:?}", rules_of(&id));
+    assert!(nft_tagged(&id).is_empty(), "{:?}", nft_tagged(&id));
     assert!(port_free(port));
 
     // An exit of its own.
@@ -482,7 +468,7 @@ fn the_rules_go_however_the_container_ends() {
     ]);
     let id = out.stdout.trim().to_string();
     c.env.ok(&["wait", "quick"]);
-    assert!(rules_of(&id).is_empty(), "{:?}", rules_of(&id));
+    assert!(nft_tagged(&id).is_empty(), "{:?}", nft_tagged(&id));
     assert!(port_free(port));
     c.env.ok(&["rm", "quick"]);
 
@@ -502,7 +488,7 @@ fn the_rules_go_however_the_container_ends() {
         .stdout
         .trim()
         .to_string();
-    assert!(!rules_of(&id).is_empty());
+    assert!(!nft_tagged(&id).is_empty());
     for m in common::skiff::monitors_of(&c.env.root) {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(m as i32),
@@ -514,7 +500,7 @@ fn the_rules_go_however_the_container_ends() {
         std::thread::sleep(Duration::from_millis(20));
     }
     c.env.ok(&["ps", "-a"]);
-    assert!(rules_of(&id).is_empty(), "{:?}", rules_of(&id));
+    assert!(nft_tagged(&id).is_empty(), "{:?}", nft_tagged(&id));
     assert!(port_free(port));
     c.env.ok(&["rm", "lost"]);
 
@@ -535,7 +521,7 @@ fn the_rules_go_however_the_container_ends() {
         .trim()
         .to_string();
     c.env.ok(&["rm", "-f", "forced"]);
-    assert!(rules_of(&id).is_empty(), "{:?}", rules_of(&id));
+    assert!(nft_tagged(&id).is_empty(), "{:?}", nft_tagged(&id));
     assert!(port_free(port));
 }
 
@@ -598,7 +584,7 @@ fn bad_specs_and_other_network_modes() {
         .stdout
         .trim()
         .to_string();
-    assert!(rules_of(&id).is_empty());
+    assert!(nft_tagged(&id).is_empty());
     assert!(port_free(port));
     assert_eq!(c.env.ok(&["port", "nonet"]).stdout, "");
     let j = c.inspect("nonet");

@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::net::{host_links, host_server_on, ip_of, sleeper, veths_gone, with_resolvers};
+use common::net::{
+    gateway_of, host_links, host_server_on, ip_of, sleeper, veths_gone, with_resolvers,
+};
 use common::run::Ctx;
 
 #[test]
@@ -230,18 +232,7 @@ fn a_container_reaches_a_server_on_the_host_through_its_gateway() {
         if net != "bridge" {
             c.env.ok(&["network", "create", net]);
         }
-        let gw = c
-            .env
-            .ok(&[
-                "network",
-                "inspect",
-                "-f",
-                "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
-                net,
-            ])
-            .stdout
-            .trim()
-            .to_string();
+        let gw = gateway_of(&c, net);
         assert!(!gw.is_empty(), "{net} has no gateway");
         let got = fetch(&c, net, &format!("http://{gw}:{port}/"));
         assert_eq!(got, "hello from the host\n", "{net}");

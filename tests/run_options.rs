@@ -469,3 +469,26 @@ fn cidfile_holds_the_id_and_is_never_overwritten() {
     assert!(!k.exists());
     c.env.ok(&["rm", "-f", &id, made.stdout.trim()]);
 }
+
+#[test]
+fn oom_score_adj_is_the_processes() {
+    let c = Ctx::new("run_oom_adj");
+    let bb = c.bb();
+    // Raised: lowering it takes CAP_SYS_RESOURCE, which root here lacks.
+    let out = c.run_ok(&[
+        "--rm",
+        "--oom-score-adj",
+        "300",
+        &bb,
+        "cat",
+        "/proc/self/oom_score_adj",
+    ]);
+    assert_eq!(out.stdout.trim(), "300");
+    c.env
+        .ok(&["create", "--name", "adj", "--oom-score-adj", "500", &bb]);
+    assert_eq!(c.inspect("adj")["HostConfig"]["OomScoreAdj"], 500);
+    let out = c.run(&["--rm", "--oom-score-adj", "1001", &bb, "true"]);
+    out.assert_code(125).assert_error_line();
+    out.assert_stderr_has("range for oom score adj is [-1000, 1000]");
+    c.env.ok(&["rm", "adj"]);
+}

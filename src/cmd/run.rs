@@ -89,6 +89,9 @@ pub struct Args {
     /// UTS namespace to use (host)
     #[arg(long)]
     pub uts: Option<String>,
+    /// Tune host's OOM preferences (-1000 to 1000)
+    #[arg(long, allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i32>,
     /// Bind mount a volume
     #[arg(short, long)]
     pub volume: Vec<String>,
@@ -272,6 +275,7 @@ impl Args {
             pid: self.pid.clone(),
             ipc: self.ipc.clone(),
             uts: self.uts.clone(),
+            oom_score_adj: self.oom_score_adj,
             volume: self.volume.clone(),
             mount: self.mount.clone(),
             tmpfs: self.tmpfs.clone(),

@@ -294,6 +294,7 @@ fn process(input: &SpecInput, caps: &[Capability]) -> Result<Process> {
         .set_cwd(PathBuf::from(process_cwd(input.image, opts)))
         .set_capabilities(Some(capabilities(caps, input.user.uid)?))
         .set_rlimits(Some(rlimits(opts)?))
+        .set_oom_score_adj(opts.oom_score_adj)
         .set_no_new_privileges(Some(opts.security.no_new_privileges));
     Ok(p)
 }

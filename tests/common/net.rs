@@ -280,3 +280,30 @@ pub fn with_resolvers(
         .expect("spawn unshare");
     super::skiff::wait_out(child, &format!("skiff {}", args.join(" ")))
 }
+
+/// Network `net`'s gateway, as inspect shows it.
+pub fn gateway_of(c: &Ctx, net: &str) -> String {
+    let out = c.env.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        net,
+    ]);
+    out.stdout.trim().to_string()
+}
+
+/// The rules of skiff's nft table tagged with `id` (a container's or a
+/// network's).
+pub fn nft_tagged(id: &str) -> Vec<String> {
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "ip", "skiff"])
+        .output()
+        .unwrap();
+    let tag = format!("\"skiff:{}\"", &id[..12]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&tag))
+        .map(|l| l.trim().to_string())
+        .collect()
+}

@@ -377,6 +377,10 @@ fn host_config(rec: &ContainerRecord, spec: Option<&Spec>, mounts: &[MountView])
         "MemoryReservation": res.memory_reservation,
         "MemorySwap": res.memory_swap,
         "OomKillDisable": res.oom_kill_disable,
+        "OomScoreAdj": spec
+            .and_then(|s| s.process().as_ref())
+            .and_then(|p| p.oom_score_adj())
+            .unwrap_or(0),
         "NanoCpus": res.nano_cpus,
         "CpuShares": res.cpu_shares,
         "CpuPeriod": res.cpu_period,

@@ -65,6 +65,7 @@ pub struct RunFlags {
     pub pid: Option<String>,
     pub ipc: Option<String>,
     pub uts: Option<String>,
+    pub oom_score_adj: Option<i32>,
     pub volume: Vec<String>,
     pub mount: Vec<String>,
     pub tmpfs: Vec<String>,
@@ -146,6 +147,8 @@ pub struct RunOpts {
     /// `--pid`, `--ipc`, `--uts`: namespaces shared with the host or
     /// another container.
     pub shares: share::Shares,
+    /// `--oom-score-adj`: the container process's OOM score adjustment.
+    pub oom_score_adj: Option<i32>,
     /// `-v`, then `--mount`, then `--tmpfs`.
     pub mounts: Vec<MountRequest>,
     pub cap_add: Vec<CapName>,
@@ -296,6 +299,14 @@ impl RunOpts {
             .filter(|d| !d.is_empty())
             .map(net::parse_hostname)
             .transpose()?;
+        if let Some(adj) = flags.oom_score_adj {
+            if !(-1000..=1000).contains(&adj) {
+                return Err(bad(format!(
+                    "Invalid value {adj}, range for oom score adj is [-1000, 1000]"
+                )));
+            }
+            o.oom_score_adj = Some(adj);
+        }
         o.shares = share::parse(
             flags.pid.as_deref(),
             flags.ipc.as_deref(),
