@@ -432,8 +432,7 @@ fn stop_signal_is_checked() {
 fn cidfile_holds_the_id_and_is_never_overwritten() {
     let c = Ctx::new("run_cidfile");
     let bb = c.bb();
-    let f = c.env.path("ids/one.cid");
-    std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+    let f = c.env.path("one.cid");
     let fs = f.to_str().unwrap();
     let id = c
         .run_ok(&["-d", "--cidfile", fs, &bb, "sleep", "60"])
@@ -449,14 +448,14 @@ fn cidfile_holds_the_id_and_is_never_overwritten() {
     assert_eq!(c.container_dirs().len(), before);
     assert_eq!(std::fs::read_to_string(&f).unwrap(), id);
     // create and a foreground run write it too.
-    let g = c.env.path("ids/two.cid");
+    let g = c.env.path("two.cid");
     let made = c.env.ok(&["create", "--cidfile", g.to_str().unwrap(), &bb]);
     assert_eq!(std::fs::read_to_string(&g).unwrap(), made.stdout.trim());
-    let h = c.env.path("ids/three.cid");
+    let h = c.env.path("three.cid");
     c.run_ok(&["--rm", "--cidfile", h.to_str().unwrap(), &bb, "true"]);
     assert_eq!(std::fs::read_to_string(&h).unwrap().len(), 64);
     // A create that fails leaves no file.
-    let k = c.env.path("ids/four.cid");
+    let k = c.env.path("four.cid");
     let out = c.run(&[
         "--cidfile",
         k.to_str().unwrap(),

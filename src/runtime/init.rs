@@ -110,6 +110,10 @@ fn setup(
         let _ =
             rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     };
+    // While still dumpable: then /proc/self is its own, also rootless.
+    if let Some(adj) = plan.oom_score_adj {
+        set_oom_score_adj(adj)?;
+    }
     if !plan.new_userns() {
         not_dumpable();
     }

@@ -85,9 +85,13 @@ impl PtyRun {
         // `setsid -c` makes the slave (its stdin) the controlling terminal
         // of a new session, as a login shell's would be; `-w` waits for
         // skiff and exits with its status.
+        // skiff as `env` runs it (through `setpriv` for the rootless
+        // runs' user).
+        let template = env.command(args);
         let mut c = Command::new("setsid");
-        c.args(["-c", "-w"]).arg(skiff_bin()).args(args);
-        let template = env.command(&[]);
+        c.args(["-c", "-w"])
+            .arg(template.get_program())
+            .args(template.get_args());
         for (k, v) in template.get_envs() {
             match v {
                 Some(v) => c.env(k, v),
