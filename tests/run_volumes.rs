@@ -205,3 +205,94 @@ fn bad_volume_specs_fail() {
     assert!(c.volumes().is_empty(), "nothing made: {:?}", c.volumes());
     assert!(c.container_dirs().is_empty());
 }
+
+#[test]
+fn volumes_from_another_container() {
+    let c = Ctx::new("vol_from");
+    let bb = c.bb();
+    let host = c.env.path("hostdir");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("f"), "from the host\n").unwrap();
+    let bind = format!("{}:/hb", host.display());
+    c.run_ok(&[
+        "--name",
+        "keeper",
+        "-v",
+        "/anon",
+        "-v",
+        "kept:/named",
+        "-v",
+        &bind,
+        &bb,
+        "sh",
+        "-c",
+        "echo anon > /anon/f; echo named > /named/f",
+    ]);
+    let anon = c.inspect("keeper")["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/anon")
+        .unwrap()["Name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Every volume and bind of a stopped container, at the same places.
+    let out = c.run_ok(&[
+        "--rm",
+        "--volumes-from",
+        "keeper",
+        &bb,
+        "sh",
+        "-c",
+        "cat /anon/f /named/f /hb/f; echo more >> /named/f",
+    ]);
+    assert_eq!(out.stdout, "anon\nnamed\nfrom the host\n");
+    // --rm of the borrower spares the lender's anonymous volume.
+    assert!(c.volumes().contains(&anon), "{:?}", c.volumes());
+    // :ro makes them read-only; an own mount at the same place wins.
+    let out = c.run(&[
+        "--rm",
+        "--volumes-from",
+        "keeper:ro",
+        "--tmpfs",
+        "/hb",
+        &bb,
+        "sh",
+        "-c",
+        "cat /named/f; ls /hb | wc -l; touch /named/x",
+    ]);
+    assert_ne!(out.code, 0, "{out}");
+    assert!(out.stdout.starts_with("named\nmore\n0\n"), "{out}");
+    assert!(out.stderr.contains("Read-only file system"), "{out}");
+    c.env.ok(&[
+        "create",
+        "--name",
+        "borrower",
+        "--volumes-from",
+        "keeper",
+        &bb,
+    ]);
+    let mounts = c.inspect("borrower")["Mounts"].clone();
+    let dests: Vec<&str> = mounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Destination"].as_str().unwrap())
+        .collect();
+    for d in ["/anon", "/named", "/hb"] {
+        assert!(dests.contains(&d), "{mounts:#}");
+    }
+    // Not there, a bad mode: refused, nothing made.
+    let before = c.container_dirs().len();
+    for (v, msg) in [
+        ("nosuch", "No such container: nosuch"),
+        ("keeper:rx", "invalid mode: rx"),
+    ] {
+        let out = c.run(&["--rm", "--volumes-from", v, &bb, "true"]);
+        out.assert_code(125).assert_error_line();
+        out.assert_stderr_has(msg);
+    }
+    assert_eq!(c.container_dirs().len(), before);
+    c.env.ok(&["rm", "-v", "borrower", "keeper"]);
+}

@@ -95,6 +95,9 @@ pub struct Args {
     /// Bind mount a volume
     #[arg(short, long)]
     pub volume: Vec<String>,
+    /// Mount volumes from the specified container(s)
+    #[arg(long, value_name = "CONTAINER[:ro|rw]")]
+    pub volumes_from: Vec<String>,
     /// Attach a filesystem mount to the container
     #[arg(long)]
     pub mount: Vec<String>,
@@ -277,6 +280,7 @@ impl Args {
             uts: self.uts.clone(),
             oom_score_adj: self.oom_score_adj,
             volume: self.volume.clone(),
+            volumes_from: self.volumes_from.clone(),
             mount: self.mount.clone(),
             tmpfs: self.tmpfs.clone(),
             cap_add: self.cap_add.clone(),

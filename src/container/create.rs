@@ -320,12 +320,18 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
     let shift = own.as_ref().map(|o| o.shift.clone()).unwrap_or_default();
     let userns = own.map(|o| o.maps);
     let mut requests = opts.mounts.clone();
+    requests.extend(super::volumes_from::requests(
+        store,
+        &opts.volumes_from,
+        &opts.mounts,
+    )?);
     let image_vols: Vec<&str> = run_cfg
         .volumes
         .as_ref()
         .map(|v| v.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    requests.extend(image_volumes(image_vols, &opts.mounts));
+    let image_anon = image_volumes(image_vols, &requests);
+    requests.extend(image_anon);
     let mut used = Vec::new();
     let mounts = resolve_mounts(
         store,

@@ -67,6 +67,7 @@ pub struct RunFlags {
     pub uts: Option<String>,
     pub oom_score_adj: Option<i32>,
     pub volume: Vec<String>,
+    pub volumes_from: Vec<String>,
     pub mount: Vec<String>,
     pub tmpfs: Vec<String>,
     pub cap_add: Vec<String>,
@@ -149,6 +150,9 @@ pub struct RunOpts {
     pub shares: share::Shares,
     /// `--oom-score-adj`: the container process's OOM score adjustment.
     pub oom_score_adj: Option<i32>,
+    /// `--volumes-from`: containers whose volumes and binds it mounts too,
+    /// each read-only, read-write, or as they are there (`None`).
+    pub volumes_from: Vec<(String, Option<bool>)>,
     /// `-v`, then `--mount`, then `--tmpfs`.
     pub mounts: Vec<MountRequest>,
     pub cap_add: Vec<CapName>,
@@ -306,6 +310,9 @@ impl RunOpts {
                 )));
             }
             o.oom_score_adj = Some(adj);
+        }
+        for v in &flags.volumes_from {
+            o.volumes_from.push(mounts::parse_volumes_from(v)?);
         }
         o.shares = share::parse(
             flags.pid.as_deref(),

@@ -73,6 +73,8 @@ pub enum MountOrigin {
     TmpfsFlag,
     /// A `VOLUME` of the image no flag covered: an anonymous volume.
     ImageVolume,
+    /// Another container's (`--volumes-from`).
+    VolumesFrom,
 }
 
 /// One mount the user asked for, validated but not yet resolved to host
@@ -555,6 +557,27 @@ pub fn image_volumes<'a>(
         ));
     }
     out
+}
+
+/// `--volumes-from CONTAINER[:ro|:rw]`: the container, and whether its
+/// mounts are to be read-only (`None`: as they are in it).
+pub fn parse_volumes_from(v: &str) -> Result<(String, Option<bool>)> {
+    let (name, mode) = match v.rsplit_once(':') {
+        Some((n, m)) => (n, Some(m)),
+        None => (v, None),
+    };
+    let readonly = match mode {
+        None => None,
+        Some("ro") => Some(true),
+        Some("rw") => Some(false),
+        Some(m) => return Err(bad(format!("invalid mode: {m}"))),
+    };
+    if name.is_empty() {
+        return Err(bad(format!(
+            "--volumes-from: invalid container name: {v:?}"
+        )));
+    }
+    Ok((name.to_string(), readonly))
 }
 
 #[cfg(test)]
