@@ -252,27 +252,28 @@ pub fn with_resolvers(
     upstream: Option<&std::path::Path>,
     args: &[&str],
 ) -> super::skiff::Out {
-    let inner = env.command(args);
-    let mut c = std::process::Command::new("unshare");
     let script = "mount --bind \"$0\" /etc/resolv.conf && \
         if [ -n \"$1\" ]; then mkdir -p /run/systemd && mount -t tmpfs none /run/systemd && \
         mkdir /run/systemd/resolve && cp \"$1\" /run/systemd/resolve/resolv.conf; fi && \
         shift && exec \"$@\"";
-    c.args(["-m", "--propagation", "private", "sh", "-c", script])
-        .arg(resolv)
-        .arg(upstream.map(|p| p.as_os_str()).unwrap_or_default())
-        .arg(inner.get_program())
-        .args(inner.get_args());
-    for (k, v) in inner.get_envs() {
-        match v {
-            Some(v) => c.env(k, v),
-            None => c.env_remove(k),
-        };
-    }
-    if let Some(d) = inner.get_current_dir() {
-        c.current_dir(d);
-    }
-    let child = c
+    let wrapper: Vec<&std::ffi::OsStr> = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+    ]
+    .into_iter()
+    .map(std::ffi::OsStr::new)
+    .chain([
+        resolv.as_os_str(),
+        upstream.map(|p| p.as_os_str()).unwrap_or_default(),
+    ])
+    .collect();
+    let child = env
+        .command_via(&wrapper, args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -87,21 +87,9 @@ impl PtyRun {
         // skiff and exits with its status.
         // skiff as `env` runs it (through `setpriv` for the rootless
         // runs' user).
-        let template = env.command(args);
-        let mut c = Command::new("setsid");
-        c.args(["-c", "-w"])
-            .arg(template.get_program())
-            .args(template.get_args());
-        for (k, v) in template.get_envs() {
-            match v {
-                Some(v) => c.env(k, v),
-                None => c.env_remove(k),
-            };
-        }
-        if let Some(d) = template.get_current_dir() {
-            c.current_dir(d);
-        }
-        let child = c
+        let wrapper = ["setsid", "-c", "-w"].map(std::ffi::OsStr::new);
+        let child = env
+            .command_via(&wrapper, args)
             .stdin(io(&pty.slave))
             .stdout(io(&pty.slave))
             .stderr(io(&pty.slave))

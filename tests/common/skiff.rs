@@ -228,6 +228,27 @@ impl Skiff {
         c
     }
 
+    /// `skiff ARGS` as [`Skiff::command`] makes it, run through `wrapper`
+    /// (`setsid -c -w`, `unshare -m sh -c SCRIPT ...`): the wrapper's
+    /// words, then skiff's command line, with skiff's environment.
+    pub fn command_via(&self, wrapper: &[&std::ffi::OsStr], args: &[&str]) -> Command {
+        let inner = self.command(args);
+        let mut c = Command::new(wrapper[0]);
+        c.args(&wrapper[1..])
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        for (k, v) in inner.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        if let Some(d) = inner.get_current_dir() {
+            c.current_dir(d);
+        }
+        c
+    }
+
     pub fn spawn(&self, args: &[&str]) -> Child {
         self.command(args)
             .stdin(Stdio::null())
