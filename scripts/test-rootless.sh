@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 SUITES=(run_basics run_options run_process run_isolation run_security run_mounts
     run_volumes run_cleanup run_signals run_tty run_escapes lifecycle logs exec
     attach health ps_inspect volume pull push auth images archive container_fs
-    rootless network_userspace build build_options storage_driver userns_map)
+    rootless network_userspace build build_options storage_driver userns_map run_shares)
 
 args=()
 for s in "${SUITES[@]}"; do

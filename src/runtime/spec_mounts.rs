@@ -176,10 +176,27 @@ fn rootless_mounts(out: &mut Vec<Mount>, input: &SpecInput, covered: &dyn Fn(&st
         .map(|s| s.to_string())
         .collect();
     let own_netns = input.opts.network.private_netns();
+    use super::opts::share::Share;
+    let rw_bind: Vec<String> = ["rbind", "nosuid", "noexec", "nodev"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut kept = Vec::new();
     for mut m in out.drain(..) {
         let dest = m.destination().to_string_lossy().into_owned();
         match dest.as_str() {
+            // The host's pid and IPC namespaces are not the user
+            // namespace's to mount procfs or mqueue for: the host's own
+            // are bound instead, as Podman does.
+            "/proc" if input.opts.shares.pid == Share::Host => {
+                m = bind_mount("/proc", Path::new("/proc"), rw_bind.clone());
+            }
+            "/dev/mqueue" if input.opts.shares.ipc == Share::Host => {
+                if !Path::new("/dev/mqueue").is_dir() {
+                    continue;
+                }
+                m = bind_mount("/dev/mqueue", Path::new("/dev/mqueue"), rw_bind.clone());
+            }
             "/dev/pts" => {
                 let options = m.options().clone().unwrap_or_default();
                 m.set_options(Some(options.into_iter().filter(|o| o != "gid=5").collect()));
