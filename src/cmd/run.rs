@@ -122,6 +122,9 @@ pub struct Args {
     /// Add a host device to the container
     #[arg(long)]
     pub device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list
+    #[arg(long, value_name = "\"TYPE MAJOR:MINOR ACCESS\"")]
+    pub device_cgroup_rule: Vec<String>,
     /// Size of /dev/shm
     #[arg(long)]
     pub shm_size: Option<String>,
@@ -279,6 +282,7 @@ impl Args {
             ipc: self.ipc.clone(),
             uts: self.uts.clone(),
             oom_score_adj: self.oom_score_adj,
+            device_cgroup_rule: self.device_cgroup_rule.clone(),
             volume: self.volume.clone(),
             volumes_from: self.volumes_from.clone(),
             mount: self.mount.clone(),

@@ -376,6 +376,14 @@ fn resources(input: &SpecInput) -> Result<LinuxResources> {
                 &r.permissions,
             )
         }));
+        rules.extend(input.opts.device_cgroup_rules.iter().map(|r| {
+            let typ = match r.typ {
+                'b' => oci_spec::runtime::LinuxDeviceType::B,
+                'c' => oci_spec::runtime::LinuxDeviceType::C,
+                _ => oci_spec::runtime::LinuxDeviceType::A,
+            };
+            device_rule(true, typ, r.major, r.minor, &r.access)
+        }));
     }
     let mut res = LinuxResources::default();
     // Rootless, the user namespace already keeps host devices out (no

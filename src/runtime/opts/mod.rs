@@ -66,6 +66,7 @@ pub struct RunFlags {
     pub ipc: Option<String>,
     pub uts: Option<String>,
     pub oom_score_adj: Option<i32>,
+    pub device_cgroup_rule: Vec<String>,
     pub volume: Vec<String>,
     pub volumes_from: Vec<String>,
     pub mount: Vec<String>,
@@ -161,6 +162,9 @@ pub struct RunOpts {
     pub ulimits: Vec<Ulimit>,
     pub sysctls: BTreeMap<String, String>,
     pub devices: Vec<DeviceRequest>,
+    /// `--device-cgroup-rule`: more device rules, allowed after the
+    /// defaults.
+    pub device_cgroup_rules: Vec<security::DeviceCgroupRule>,
     /// Bytes; `None` means Docker's 64 MiB.
     pub shm_size: Option<u64>,
     pub extra_hosts: Vec<ExtraHost>,
@@ -352,6 +356,11 @@ impl RunOpts {
             .into_iter()
             .collect();
         o.devices = each("--device", &flags.device, security::parse_device)?;
+        o.device_cgroup_rules = flags
+            .device_cgroup_rule
+            .iter()
+            .map(|r| security::parse_device_cgroup_rule(r))
+            .collect::<Result<_>>()?;
         if let Some(s) = &flags.shm_size {
             let size = for_flag("--shm-size", s, units::parse_size(s))?;
             o.shm_size = (size > 0).then_some(size);

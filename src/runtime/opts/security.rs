@@ -237,9 +237,69 @@ pub fn parse_device(s: &str) -> Result<DeviceRequest> {
     })
 }
 
+/// `--device-cgroup-rule "TYPE MAJOR:MINOR ACCESS"`: one more device rule
+/// (`a`, `b` or `c`; a number or `*` each; some of `rwm`), as the kernel's
+/// `devices.allow` writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCgroupRule {
+    pub typ: char,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
+}
+
+pub fn parse_device_cgroup_rule(s: &str) -> Result<DeviceCgroupRule> {
+    let bad_rule = || bad(format!("invalid device cgroup format '{s}'"));
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let [typ, numbers, access] = words.as_slice() else {
+        return Err(bad_rule());
+    };
+    let typ = match *typ {
+        "a" | "b" | "c" => typ.chars().next().unwrap_or('a'),
+        _ => return Err(bad_rule()),
+    };
+    let (major, minor) = numbers.split_once(':').ok_or_else(bad_rule)?;
+    let number = |n: &str| -> Result<Option<i64>> {
+        match n {
+            "*" => Ok(None),
+            _ => n.parse::<i64>().map(Some).map_err(|_| bad_rule()),
+        }
+    };
+    if !valid_device_mode(access) {
+        return Err(bad_rule());
+    }
+    Ok(DeviceCgroupRule {
+        typ,
+        major: number(major)?,
+        minor: number(minor)?,
+        access: access.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_cgroup_rules() {
+        assert_eq!(
+            parse_device_cgroup_rule("c 1:3 rmw").unwrap(),
+            DeviceCgroupRule {
+                typ: 'c',
+                major: Some(1),
+                minor: Some(3),
+                access: "rmw".into()
+            }
+        );
+        let r = parse_device_cgroup_rule("b 8:* r").unwrap();
+        assert_eq!((r.typ, r.major, r.minor), ('b', Some(8), None));
+        for bad in [
+            "c 1:3", "x 1:3 r", "c 1-3 r", "c a:3 r", "c 1:3 rx", "c 1:3 rr",
+        ] {
+            let e = parse_device_cgroup_rule(bad).unwrap_err().to_string();
+            assert_eq!(e, format!("invalid device cgroup format '{bad}'"));
+        }
+    }
 
     #[test]
     fn capability_names() {
