@@ -259,7 +259,7 @@ fn run_mounts_of_each_kind() {
 fn a_build_killed_midway_leaves_a_consistent_store() {
     let c = Ctx::new("build_kill");
     let bb = c.bb();
-    let file = format!("FROM {bb}\nRUN echo one > /one\nRUN sleep 30\n");
+    let file = format!("FROM {bb}\nRUN echo one > /one\nRUN sleep 47\n");
     let dir = context(&c, "ctx", &[("Containerfile", &file)]);
     let images = c.env.image_ids();
     let mut ch = c
@@ -293,8 +293,10 @@ fn a_build_killed_midway_leaves_a_consistent_store() {
     let out = build_ok(&c, &["-t", "killed:2"], &dir);
     assert_eq!(out.stdout.matches("Using cache").count(), 1, "{out}");
     // The sleeping step's process went with the build.
+    // (Its exact command line: `sleep 30` would also find a `sleep 300`
+    // of anyone's.)
     let ps = Command::new("pgrep")
-        .args(["-f", "sleep 30"])
+        .args(["-f", "^sleep 47$"])
         .output()
         .unwrap();
     assert!(
