@@ -283,17 +283,25 @@ fn iptables_rules(n: &NetRules) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Take a network's rules out (when the network is removed): from
-/// every tool installed, so none are left when the driver was changed
-/// since they were made.
+/// Take a network's rules out (when the network is removed): the
+/// chosen tool's, then whatever the other installed tool holds of them
+/// (with nft, the accepts a DROP policy needed, `open_forward_drop`; or
+/// rules made before the driver was changed), as far as it can.
 pub fn remove(id: &str) -> Result<()> {
     let t = tag(id);
-    if on_path("nft") {
-        delete_tagged(&t)?;
-    }
-    // With nft, the accepts a DROP policy needed (`open_forward_drop`).
-    if on_path("iptables") {
-        remove_iptables(&t, &["nat", "filter"])?;
+    match tool()? {
+        Tool::Nft => {
+            delete_tagged(&t)?;
+            if on_path("iptables") {
+                let _ = remove_iptables(&t, &["nat", "filter"]);
+            }
+        }
+        Tool::Iptables => {
+            remove_iptables(&t, &["nat", "filter"])?;
+            if on_path("nft") {
+                let _ = delete_tagged(&t);
+            }
+        }
     }
     Ok(())
 }
