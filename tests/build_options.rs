@@ -303,4 +303,15 @@ fn a_build_killed_midway_leaves_a_consistent_store() {
         ps.stdout.is_empty(),
         "the step's process outlived the build"
     );
+    // Nor did its network stack (rootless: pasta) outlive the repair.
+    let root = c.env.root.to_string_lossy().to_string();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let stacks = || {
+        let out = Command::new("pgrep").args(["-f", &root]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    while !stacks().is_empty() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(stacks(), "", "a process of the store outlived the build");
 }

@@ -38,6 +38,10 @@ fn stale(rec: &ContainerRecord) -> bool {
 pub fn sync(store: &Store, rec: ContainerRecord) -> Result<Option<ContainerRecord>> {
     if store.half_made(&rec) {
         if store.remove_container_if(&rec.id, |r| store.half_made(r))? {
+            // What its killed maker may have set up of its networking: a
+            // user-space stack (which would keep the namespace alive),
+            // leases, published ports.
+            crate::network::setup::disconnect(store, &rec.id);
             return Ok(None);
         }
         // Made whole meanwhile: as it is now.
