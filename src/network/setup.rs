@@ -180,6 +180,9 @@ pub fn connect_forwarding(
     };
     if made.is_err() {
         disconnect(store, &rec.id);
+        if userspace::parse_mode(&rec.network_mode).is_some() || crate::config::is_rootless() {
+            userspace::stop_strays(&netns::path(&store.container_dir(&rec.id)));
+        }
         // Removed meanwhile (`rm -f`), its namespace with it: that is
         // what to say.
         if matches!(store.container(&rec.id), Ok(None)) {

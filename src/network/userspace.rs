@@ -392,6 +392,37 @@ fn forward_slirp(dir: &Path, forwards: &[PublishedPort]) -> Result<()> {
     Ok(())
 }
 
+/// End every pasta serving the namespace kept at `netns`, found by its
+/// command line: for a container removed while its stack started, whose
+/// pid file an `rm -f` may have taken away before pasta wrote it.
+pub fn stop_strays(netns: &Path) {
+    let want = [
+        b"--netns\0".as_slice(),
+        netns.as_os_str().as_encoded_bytes(),
+        b"\0",
+    ]
+    .concat();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if !comm.trim().starts_with("pasta") && !comm.trim().starts_with("passt") {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if cmdline.windows(want.len()).any(|w| w == want.as_slice()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+}
+
 /// The container in `dir` has ended: its stack goes, and is gone when
 /// this returns, so its host ports are free for the next container.
 /// (pasta would quit by itself once the namespace's file is gone, but
@@ -490,5 +521,40 @@ mod tests {
             dns_forwarder(Stack::Slirp4netns, &o(&["cidr=10.5.0.0/24"])),
             at("10.5.0.3")
         );
+    }
+
+    #[test]
+    fn strays_are_found_by_their_namespace() {
+        // Stand-ins named pasta, with the arguments pasta would have: a
+        // shell under that name, waiting on a pipe nobody writes to.
+        let dir = std::env::temp_dir().join(format!("skiff-strays-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fake = dir.join("pasta");
+        std::fs::copy("/bin/sh", &fake).unwrap();
+        let ours = Path::new("/x/containers/aaa/netns");
+        let spawn = |ns: &Path| {
+            std::process::Command::new(&fake)
+                .args(["-c", "read x", "pasta", "--netns"])
+                .arg(ns)
+                .stdin(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let mut mine = spawn(ours);
+        let mut other = spawn(Path::new("/x/containers/bbb/netns"));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        stop_strays(ours);
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut gone = None;
+        while gone.is_none() && std::time::Instant::now() < end {
+            gone = mine.try_wait().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let still = other.try_wait().unwrap();
+        let _ = other.kill();
+        let _ = other.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(gone.is_some(), "the stray was not stopped");
+        assert!(still.is_none(), "another container's stack was stopped");
     }
 }
