@@ -551,8 +551,10 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let still = other.try_wait().unwrap();
-        let _ = other.kill();
-        let _ = other.wait();
+        for c in [&mut mine, &mut other] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
         let _ = std::fs::remove_dir_all(&dir);
         assert!(gone.is_some(), "the stray was not stopped");
         assert!(still.is_none(), "another container's stack was stopped");
