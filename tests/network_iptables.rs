@@ -67,38 +67,15 @@ fn iptables_does_what_nft_does() {
     // another network's container (through the host).
     assert_eq!(get("127.0.0.1", port).as_deref(), Some("via-iptables"));
     assert_eq!(get(&host.ip, port).as_deref(), Some("via-iptables"));
-    let through_host = c.run(&[
-        "--rm",
-        "--network",
-        "ipt-b",
-        &bb,
-        "sh",
-        "-c",
-        &nc_get(&host.ip, port),
-    ]);
+    let on = |net: &str, script: &str| c.run(&["--rm", "--network", net, &bb, "sh", "-c", script]);
+    let through_host = on("ipt-b", &nc_get(&host.ip, port));
     assert_eq!(through_host.stdout.trim(), "via-iptables", "{through_host}");
 
     // Same network: the site's own address; the other network: not.
     let ip = ip_of(&c, "site");
-    let near = c.run(&[
-        "--rm",
-        "--network",
-        "ipt-a",
-        &bb,
-        "sh",
-        "-c",
-        &nc_get(&ip, 80),
-    ]);
+    let near = on("ipt-a", &nc_get(&ip, 80));
     assert_eq!(near.stdout.trim(), "via-iptables", "{near}");
-    let far = c.run(&[
-        "--rm",
-        "--network",
-        "ipt-b",
-        &bb,
-        "sh",
-        "-c",
-        &format!("ping -c 1 -W 1 {ip}"),
-    ]);
+    let far = on("ipt-b", &format!("ping -c 1 -W 1 {ip}"));
     assert_ne!(far.code, 0, "ipt-b reached ipt-a:\n{far}");
 
     // Out through the gateway to a server on the host.

@@ -359,39 +359,25 @@ fn the_device_cgroup_keeps_host_disks_out_of_reach() {
     let out = c.run(&["--rm", "--privileged", &bb, "sh", "-c", &script]);
     assert!(out.stdout.contains("made\nread\n"), "{out}");
     // So does a rule for that one device, read only.
+    let with_rule = |rule: &str, script: &str| {
+        c.run(&[
+            "--rm",
+            "--device-cgroup-rule",
+            rule,
+            &bb,
+            "sh",
+            "-c",
+            script,
+        ])
+    };
     let rule = format!("b {maj}:{min} r");
-    let out = c.run(&[
-        "--rm",
-        "--device-cgroup-rule",
-        &rule,
-        &bb,
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let out = with_rule(&rule, &script);
     assert!(out.stdout.contains("made\nread\n"), "{out}");
     let write = format!("mknod /tmp/disk b {maj} {min} && echo x > /tmp/disk && echo wrote");
-    let out = c.run(&[
-        "--rm",
-        "--device-cgroup-rule",
-        &rule,
-        &bb,
-        "sh",
-        "-c",
-        &write,
-    ]);
+    let out = with_rule(&rule, &write);
     assert!(!out.stdout.contains("wrote"), "{out}");
     // A rule for every block device with that major number.
-    let any = format!("b {maj}:* rw");
-    let out = c.run(&[
-        "--rm",
-        "--device-cgroup-rule",
-        &any,
-        &bb,
-        "sh",
-        "-c",
-        &script,
-    ]);
+    let out = with_rule(&format!("b {maj}:* rw"), &script);
     assert!(out.stdout.contains("made\nread\n"), "{out}");
     let bad = c.run(&["--rm", "--device-cgroup-rule", "b 7", &bb, "true"]);
     bad.assert_code(125).assert_error_line();

@@ -530,7 +530,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("skiff-strays-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let fake = dir.join("pasta");
-        std::fs::copy("/bin/sh", &fake).unwrap();
+        // A link, not a copy: a copy written here could be held open by
+        // another test's fork and then not run (ETXTBSY).
+        let _ = std::fs::remove_file(&fake);
+        std::os::unix::fs::symlink("/bin/sh", &fake).unwrap();
         let ours = Path::new("/x/containers/aaa/netns");
         let spawn = |ns: &Path| {
             std::process::Command::new(&fake)
