@@ -114,10 +114,7 @@ fn command_of(sb: &StageBuild, state: &State, run: &Run) -> Result<(Vec<String>,
             std::fs::write(&file, body).context("write the heredoc's script")?;
             std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
             let target = format!("/dev/.skiff-heredoc-{}", run.heredocs[0].name);
-            let mut mount =
-                MountRequest::new(MountKind::Bind, target.clone(), MountOrigin::MountFlag);
-            mount.source = Some(file.to_string_lossy().into_owned());
-            mount.readonly = true;
+            let mount = bind(target.clone(), &file, true);
             return Ok((vec![target], Some(Script { mount, _dir: dir })));
         }
         let mut argv = state.shell();
@@ -180,10 +177,7 @@ fn mount_of(
                     std::os::unix::fs::chown(&dir, uid, gid)?;
                 }
             }
-            let mut r = MountRequest::new(MountKind::Bind, target, MountOrigin::MountFlag);
-            r.source = Some(dir.to_string_lossy().into_owned());
-            r.readonly = m.read_only.unwrap_or(false);
-            out.push(r);
+            out.push(bind(target, &dir, m.read_only.unwrap_or(false)));
         }
         MountType::Bind => {
             let target = abs(m
@@ -200,10 +194,7 @@ fn mount_of(
                 None => inside(sb.ctx.root(), source)?,
                 Some(from) => from_source(sb, state, args, from, source, keep)?,
             };
-            let mut r = MountRequest::new(MountKind::Bind, target, MountOrigin::MountFlag);
-            r.source = Some(host.to_string_lossy().into_owned());
-            r.readonly = true;
-            out.push(r);
+            out.push(bind(target, &host, true));
         }
         MountType::Secret => {
             let id =
@@ -230,10 +221,7 @@ fn mount_of(
                 }
             }
             let target = abs(m.target.as_deref().unwrap_or(&format!("/run/secrets/{id}")));
-            let mut r = MountRequest::new(MountKind::Bind, target, MountOrigin::MountFlag);
-            r.source = Some(src.to_string_lossy().into_owned());
-            r.readonly = true;
-            out.push(r);
+            out.push(bind(target, src, true));
         }
         MountType::Tmpfs => {
             let target = abs(m
@@ -396,4 +384,12 @@ mod tempdir {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
+}
+
+/// A bind of host path `source` at `target` in the step container.
+fn bind(target: String, source: &Path, readonly: bool) -> MountRequest {
+    let mut r = MountRequest::new(MountKind::Bind, target, MountOrigin::MountFlag);
+    r.source = Some(source.to_string_lossy().into_owned());
+    r.readonly = readonly;
+    r
 }

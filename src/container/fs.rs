@@ -91,20 +91,10 @@ pub fn overlay_of(store: &Store, rec: &ContainerRecord) -> Result<Overlay> {
             });
         }
     }
+    let layers: Vec<PathBuf> = rec.layers.iter().map(|c| store.layer_dir(c)).collect();
     Ok(Overlay {
-        lower: rec
-            .layers
-            .iter()
-            .rev()
-            .map(|c| store.layer_dir(c))
-            .collect(),
-        upper: Some(dir.join("upper")),
-        work: Some(dir.join("work")),
-        volatile: false,
-        driver: Driver::Overlay,
-        idmap: false,
-        shifted: false,
         userxattr: crate::util::ids::in_userns(),
+        ..crate::runtime::create::overlay_plan(&layers, &dir)
     })
 }
 

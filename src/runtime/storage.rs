@@ -83,14 +83,8 @@ fn overlay_works(root: &std::path::Path) -> std::result::Result<(), String> {
         Err(e) => Err(format!("probe overlayfs in {}: {e}", dir.display())),
         Ok(()) => {
             let o = Overlay {
-                lower: vec![dir.join("lower")],
-                upper: Some(dir.join("upper")),
-                work: Some(dir.join("work")),
-                volatile: false,
-                driver: Driver::Overlay,
-                idmap: false,
-                shifted: false,
                 userxattr: crate::util::ids::in_userns(),
+                ..super::create::overlay_plan(&[dir.join("lower")], &dir)
             };
             let target = dir.join("merged");
             match super::premount::overlay_by_fds(&o, None) {
