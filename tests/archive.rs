@@ -136,15 +136,7 @@ fn podman_loads_what_skiff_saves() {
     // Podman limits the runroot path's length; /tmp keeps it short.
     let prun = tempfile::tempdir().unwrap();
     let podman = |args: &[&str]| {
-        let out = Command::new("podman")
-            .arg("--root")
-            .arg(&proot)
-            .arg("--runroot")
-            .arg(prun.path())
-            .args(["--storage-driver", "vfs", "--events-backend", "file"])
-            .args(args)
-            .output()
-            .expect("run podman");
+        let out = common::podman(&proot, prun.path(), args);
         assert!(
             out.status.success(),
             "podman {args:?}: {}",

@@ -377,17 +377,7 @@ fn a_built_image_is_pushed_read_by_skopeo_and_run_by_podman() {
 
     let proot = c.env.path("podman-root");
     let prun = tempfile::tempdir().unwrap();
-    let podman = |args: &[&str]| {
-        Command::new("podman")
-            .arg("--root")
-            .arg(&proot)
-            .arg("--runroot")
-            .arg(prun.path())
-            .args(["--storage-driver", "vfs", "--events-backend", "file"])
-            .args(args)
-            .output()
-            .expect("run podman")
-    };
+    let podman = |args: &[&str]| common::podman(&proot, prun.path(), args);
     let pulled = podman(&["pull", "-q", "--tls-verify=false", &name]);
     assert!(
         pulled.status.success(),

@@ -97,6 +97,24 @@ pub fn hex_of(digest: &str) -> &str {
     digest.strip_prefix("sha256:").unwrap_or(digest)
 }
 
+/// `podman ARGS` on a store of its own (`root`, `runroot`; vfs, events in
+/// a file), to compare with; its output, whatever its status.
+pub fn podman(
+    root: &std::path::Path,
+    runroot: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    std::process::Command::new("podman")
+        .arg("--root")
+        .arg(root)
+        .arg("--runroot")
+        .arg(runroot)
+        .args(["--storage-driver", "vfs", "--events-backend", "file"])
+        .args(args)
+        .output()
+        .expect("run podman")
+}
+
 /// Run a helper program (openssl, curl, skopeo, ...) and return its output;
 /// panics with everything it printed when it fails.
 pub fn run_tool(prog: &str, args: &[&str]) -> std::process::Output {
