@@ -300,28 +300,19 @@ fn inside(root: &Path, rel: &str) -> Result<PathBuf> {
 
 /// `HEALTHCHECK`'s config.
 pub fn health(h: &Health) -> Result<HealthConfig> {
-    let (command, interval, timeout, start_period, start_interval, retries) = match h {
-        Health::None => {
-            return Ok(HealthConfig {
-                test: vec!["NONE".into()],
-                ..Default::default()
-            })
-        }
-        Health::Check {
-            command,
-            interval,
-            timeout,
-            start_period,
-            start_interval,
-            retries,
-        } => (
-            command,
-            interval,
-            timeout,
-            start_period,
-            start_interval,
-            retries,
-        ),
+    let Health::Check {
+        command,
+        interval,
+        timeout,
+        start_period,
+        start_interval,
+        retries,
+    } = h
+    else {
+        return Ok(HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        });
     };
     let test = match command {
         Command::Exec(v) => std::iter::once("CMD".to_string())
