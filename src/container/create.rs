@@ -78,13 +78,18 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
             "the default network rootless is a user-space stack (pasta or slirp4netns), which user networks come with: leave out --network bridge"
         );
     }
+    // Rootless, the stack's DNS forwarder (the way out of user networks
+    // too).
+    let mut stack_dns = None;
     if rootless && !opts.networks.is_empty() {
         let stack = crate::network::userspace::pick()?;
+        stack_dns = crate::network::userspace::dns_forwarder(stack, &[]);
         if !user_nets {
             // No bridge to join without privileges: a user-space stack
             // instead, as Podman's rootless default.
             out.mode = stack.name().to_string();
             out.netns_file = true;
+            out.dns_forwarder = stack_dns;
             return Ok(out);
         }
         // User networks: the user's own bridges, in its rootless network
@@ -145,9 +150,7 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
     use crate::network::userspace;
     out.dns_forwarder = match userspace::parse_mode(&out.mode) {
         Some((stack, o)) => userspace::dns_forwarder(stack, &o),
-        // Rootless user networks' way out.
-        None if rootless && user_nets => userspace::dns_forwarder(userspace::pick()?, &[]),
-        None => None,
+        None => stack_dns,
     };
     Ok(out)
 }
