@@ -81,8 +81,13 @@ fn cve_2024_21626_no_host_fd_inside() {
 
     // What the command was given: exactly 0, 1 and 2. (Read from a child
     // of the shell: busybox runs `ls` inside the shell, whose own listing
-    // would show the directory it reads.)
-    let out = c.run_ok(&["--rm", &c.bb(), "sh", "-c", "sleep 10 & ls /proc/$!/fd"]);
+    // would show the directory it reads.) The shell points a background
+    // job's stdin at /dev/null between fork and exec: list only once the
+    // child is `sleep`, or the listing can fall between close and open.
+    let script = "sleep 10 & p=$!; i=0; \
+        while read c </proc/$p/comm && [ \"$c\" != sleep ] && [ $i -lt 5000 ]; do i=$((i+1)); done; \
+        ls /proc/$p/fd";
+    let out = c.run_ok(&["--rm", &c.bb(), "sh", "-c", script]);
     let mut own: Vec<u32> = out
         .stdout
         .split_whitespace()
