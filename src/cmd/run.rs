@@ -350,8 +350,7 @@ impl Args {
             cwd: &cwd,
         };
         let mut opts = RunOpts::from_flags(&self.flags(), &ctx)?;
-        opts.resources
-            .check_host(&crate::runtime::opts::resources::HostCpus::read())?;
+        opts.resources.check_on_host()?;
         let mut notes = opts.notes();
         if opts.resources.blkio_weight > 0 || !opts.resources.blkio_paths().is_empty() {
             notes.extend(

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::container::{self, state};
-use crate::runtime::opts::resources::{HostCpus, ResourceFlags};
+use crate::runtime::opts::resources::ResourceFlags;
 use crate::runtime::opts::update::{Update, UpdateFlags};
 use crate::store::Store;
 use anyhow::Result;
@@ -116,7 +116,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         );
     }
     let mut u = Update::parse(&args.flags())?;
-    u.given.check_host(&HostCpus::read())?;
+    u.given.check_on_host()?;
     let mut notes = Vec::new();
     if u.given.blkio_weight > 0 {
         notes = u

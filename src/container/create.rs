@@ -462,7 +462,7 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
     let overlay = super::rootfs::make(store, cfg, &lowers, &dir, &shift, userns.as_ref(), opts.rm)?;
     ann.insert(OVERLAY_ANNOTATION.to_string(), to_annotation(&overlay));
     spec.set_annotations(Some(ann));
-    crate::util::fs::atomic_write_volatile(&dir.join("config.json"), &serde_json::to_vec(&spec)?)?;
+    crate::util::fs::write_new(&dir.join("config.json"), &serde_json::to_vec(&spec)?)?;
     // The record was written with no volumes: rewritten only if there are.
     // (It is made whole, `ContainerState::made_whole`, by the first write
     // of whoever goes on with it: its start, or `create`'s end.)

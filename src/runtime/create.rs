@@ -2,7 +2,7 @@
 //! overlay plan for its root file system and the `/etc/hosts`,
 //! `/etc/hostname` and `/etc/resolv.conf` files bound into it.
 
-use crate::util::fs::atomic_write_volatile as atomic_write;
+use crate::util::fs::write_new;
 use crate::util::idshift::IdShift;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -165,7 +165,8 @@ pub struct EtcFiles {
     pub resolv_conf: PathBuf,
 }
 
-/// Write `hosts`, `hostname` and `resolv.conf` into the container's dir.
+/// Write `hosts`, `hostname` and `resolv.conf` into the new container's
+/// dir (they must not be there yet).
 pub fn write_etc_files(container_dir: &Path, opts: &EtcOptions) -> Result<EtcFiles> {
     let files = EtcFiles {
         hosts: container_dir.join("hosts"),
@@ -180,9 +181,9 @@ pub fn write_etc_files(container_dir: &Path, opts: &EtcOptions) -> Result<EtcFil
         pick_resolv(etc, upstream)
     };
     let host_hosts = std::fs::read_to_string("/etc/hosts").ok();
-    atomic_write(&files.hosts, hosts(opts, host_hosts.as_deref()).as_bytes())?;
-    atomic_write(&files.hostname, format!("{}\n", opts.hostname).as_bytes())?;
-    atomic_write(
+    write_new(&files.hosts, hosts(opts, host_hosts.as_deref()).as_bytes())?;
+    write_new(&files.hostname, format!("{}\n", opts.hostname).as_bytes())?;
+    write_new(
         &files.resolv_conf,
         resolv_conf(&host_resolv, opts).as_bytes(),
     )?;

@@ -73,6 +73,19 @@ pub fn atomic_write_volatile(path: &Path, data: &[u8]) -> Result<()> {
     res
 }
 
+/// Write a file that must not exist yet: one of a container's own files,
+/// made once in the directory its creator has just made and holds. No
+/// temporary and no rename: a creator that dies half-way leaves a
+/// half-made container, which is removed whole.
+pub fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(data))
+        .with_context(|| format!("write {}", path.display()))
+}
+
 /// fsync a directory so renames into it survive a crash.
 pub fn fsync_dir(dir: &Path) -> Result<()> {
     let d = if dir.as_os_str().is_empty() {

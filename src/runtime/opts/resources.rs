@@ -397,6 +397,15 @@ impl Resources {
         out
     }
 
+    /// The rules that depend on the host (the CPU count, the cpusets),
+    /// read from the host only when one of those flags is given.
+    pub fn check_on_host(&self) -> Result<()> {
+        if self.nano_cpus == 0 && self.cpuset_cpus.is_empty() && self.cpuset_mems.is_empty() {
+            return Ok(());
+        }
+        self.check_host(&HostCpus::read())
+    }
+
     /// The rules that depend on the host: the CPU count, the cpusets.
     pub fn check_host(&self, host: &HostCpus) -> Result<()> {
         let n = host.count as i64;
