@@ -457,3 +457,93 @@ fn independent_stages_are_built_at_once() {
     let left = c.env.ok(&["ps", "-a", "--external", "-q"]);
     assert!(left.stdout.trim().is_empty(), "{left}");
 }
+
+#[test]
+fn history_lists_each_step_with_the_size_of_its_layer() {
+    let c = Ctx::new("build_history");
+    let bb = c.bb();
+    let long = "echo this command line is long enough to be cut short by the table";
+    let file = format!(
+        "FROM {bb}\n\
+         ENV A=1\n\
+         RUN echo hello > /hello.txt && head -c 5000 /dev/zero > /zeros\n\
+         COPY data.bin /data.bin\n\
+         LABEL x=y\n\
+         CMD [\"sh\", \"-c\", \"{long}\"]\n"
+    );
+    let dir = context(
+        &c,
+        "ctx",
+        &[("Containerfile", &file), ("data.bin", &"d".repeat(1234))],
+    );
+    build_ok(&c, &["-t", "hist:1"], &dir);
+    let id = c.env.inspect("hist:1")["Id"].as_str().unwrap().to_string();
+    let base = c.env.ok(&["history", "-q", &bb]).lines().len();
+
+    // Docker's table: the image's own ID on top, newest step first.
+    let out = c.env.ok(&["history", "hist:1"]);
+    let lines = out.lines();
+    assert!(
+        lines[0].starts_with("IMAGE") && lines[0].contains("CREATED BY"),
+        "{out}"
+    );
+    assert!(lines[1].starts_with(&id[7..19]), "{out}");
+    assert_eq!(lines.len(), 1 + base + 5, "{out}");
+
+    // Exact sizes: the layer each step made, 0 for config-only steps.
+    let out = c.env.ok(&[
+        "history",
+        "-H=false",
+        "--format",
+        "{{.ID}}|{{.Size}}|{{.CreatedBy}}",
+        "hist:1",
+    ]);
+    let rows: Vec<Vec<String>> = out
+        .lines()
+        .iter()
+        .take(5)
+        .map(|l| l.split('|').map(String::from).collect())
+        .collect();
+    let sizes: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(sizes, ["0", "0", "1234", "5006", "0"], "{out}");
+    assert_eq!(rows[0][0], &id[7..19], "{out}");
+    assert!(rows[1..].iter().all(|r| r[0] == "<missing>"), "{out}");
+    assert_eq!(rows[1][2], "LABEL x=y", "{out}");
+    assert_eq!(rows[2][2], "COPY data.bin /data.bin", "{out}");
+    assert_eq!(rows[4][2], "ENV A=1", "{out}");
+    // Cut at 45 characters, unless --no-trunc.
+    assert_eq!(rows[0][2].chars().count(), 45, "{out}");
+    assert!(rows[0][2].ends_with('…'), "{out}");
+    let out = c.env.ok(&[
+        "image",
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.ID}} {{.CreatedBy}}",
+        "hist:1",
+    ]);
+    assert!(out.lines()[0].starts_with(&format!("{id} CMD")), "{out}");
+    assert!(out.lines()[0].contains(long), "{out}");
+
+    // -q: the IDs alone; json: Docker's fields.
+    let out = c.env.ok(&["history", "-q", "hist:1"]);
+    assert_eq!(out.lines()[0], &id[7..19], "{out}");
+    assert_eq!(out.lines()[1], "<missing>", "{out}");
+    let out = c.env.ok(&["history", "--format", "json", "hist:1"]);
+    let first: serde_json::Value = serde_json::from_str(out.lines()[0]).unwrap();
+    for k in [
+        "ID",
+        "CreatedAt",
+        "CreatedSince",
+        "CreatedBy",
+        "Size",
+        "Comment",
+    ] {
+        assert!(first.get(k).is_some(), "{k} missing: {out}");
+    }
+    assert_eq!(first["Size"], "0B", "{out}");
+
+    let out = c.env.fails(&["history", "nosuch:1"]);
+    assert_eq!(out.code, 125, "{out}");
+    out.assert_stderr_has("No such image: nosuch:1");
+}

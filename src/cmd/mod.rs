@@ -19,6 +19,7 @@ pub mod events;
 pub mod exec;
 pub mod export;
 pub mod format;
+pub mod history;
 pub mod images;
 pub mod info;
 pub mod inspect;
@@ -207,6 +208,8 @@ pub enum Command {
     Push(push::Args),
     /// List images
     Images(images::Args),
+    /// Show the history of an image
+    History(history::Args),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -388,6 +391,8 @@ pub enum ImageCommand {
     Import(archive::ImportArgs),
     /// Build an image from a Containerfile or Dockerfile
     Build(Box<build::Args>),
+    /// Show the history of an image
+    History(history::Args),
 }
 
 fn container(c: ContainerCommand, cfg: &Config) -> Result<i32> {
@@ -441,6 +446,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pull(a) => pull::run(a, &cfg),
         Command::Push(a) => push::run(a, &cfg),
         Command::Images(a) => images::run(a, &cfg),
+        Command::History(a) => history::run(a, &cfg),
         Command::Image(c) => image(c, &cfg),
         Command::Inspect(a) => inspect::run(a, &cfg),
         Command::Tag(a) => tag::run(a, &cfg),
@@ -501,6 +507,7 @@ fn image(cmd: ImageCommand, cfg: &Config) -> Result<i32> {
         ImageCommand::Load(a) => archive::load_cmd(a, cfg),
         ImageCommand::Import(a) => archive::import_cmd(a, cfg),
         ImageCommand::Build(a) => build::run(*a, cfg),
+        ImageCommand::History(a) => history::run(a, cfg),
     }
 }
 
