@@ -271,6 +271,30 @@ fn create_refuses_bad_subnets_gateways_drivers_and_names() {
             "every ip-range or gateway must have a corresponding subnet",
         ),
         (&["-d", "overlay", "n"], "plugin \"overlay\" not found"),
+        (&["--ipam-driver", "dhcp", "n"], "plugin \"dhcp\" not found"),
+        (&["--ipv6", "n"], "IPv6 networks are not supported"),
+        (
+            &["--subnet", "10.1.0.0/24", "--ip-range", "10.1.1.0/25", "n"],
+            "no matching subnet for range 10.1.1.0/25",
+        ),
+        (
+            &["--ip-range", "10.1.0.0/25", "n"],
+            "every ip-range or gateway must have a corresponding subnet",
+        ),
+        (
+            &[
+                "--subnet",
+                "10.1.0.0/24",
+                "--aux-address",
+                "a=10.2.0.1",
+                "n",
+            ],
+            "no matching subnet for aux-address a=10.2.0.1",
+        ),
+        (
+            &["--subnet", "10.1.0.0/24", "--aux-address", "10.1.0.9", "n"],
+            "invalid aux-address \"10.1.0.9\": expected NAME=IP",
+        ),
         (
             &["--driver", "null", "n"],
             "only one instance of \"null\" network is allowed",

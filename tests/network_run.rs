@@ -361,6 +361,75 @@ fn ip_and_aliases_on_a_user_network() {
 }
 
 #[test]
+fn an_ip_range_and_aux_addresses_decide_the_addresses_given() {
+    let c = Ctx::new("net_ip_range");
+    let bb = c.bb();
+    c.env.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.216.4.0/24",
+        "--ip-range",
+        "10.216.4.128/26",
+        "--aux-address",
+        "router=10.216.4.128",
+        "--attachable",
+        "--ipam-opt",
+        "k=v",
+        "ranged",
+    ]);
+    let j: serde_json::Value =
+        serde_json::from_str(&c.env.ok(&["network", "inspect", "ranged"]).stdout).unwrap();
+    let ipam = &j[0]["IPAM"];
+    assert_eq!(ipam["Config"][0]["IPRange"], "10.216.4.128/26", "{j:#}");
+    assert_eq!(
+        ipam["Config"][0]["AuxiliaryAddresses"]["router"], "10.216.4.128",
+        "{j:#}"
+    );
+    assert_eq!(ipam["Options"]["k"], "v", "{j:#}");
+    assert_eq!(j[0]["Attachable"], true, "{j:#}");
+    // The first of the range is an aux address: the next one is given,
+    // and the gateway stays the subnet's first.
+    sleeper(&c, "first", &["--network", "ranged"]);
+    assert_eq!(ip_of(&c, "first"), "10.216.4.129");
+    let out = c.run_ok(&[
+        "--rm",
+        "--network",
+        "ranged",
+        &bb,
+        "sh",
+        "-c",
+        "ip -4 addr show eth0; ip route",
+    ]);
+    assert!(out.stdout.contains("inet 10.216.4.130/24"), "{out}");
+    assert!(out.stdout.contains("default via 10.216.4.1"), "{out}");
+    // A fixed address may lie outside the range, never on an aux one.
+    c.run_ok(&[
+        "--rm",
+        "--network",
+        "ranged",
+        "--ip",
+        "10.216.4.9",
+        &bb,
+        "true",
+    ]);
+    let out = c.run(&[
+        "--rm",
+        "--network",
+        "ranged",
+        "--ip",
+        "10.216.4.128",
+        &bb,
+        "true",
+    ]);
+    out.assert_code(125);
+    assert!(out.stderr.contains("Address already in use"), "{out}");
+    c.env.ok(&["rm", "-f", "first"]);
+    c.env.ok(&["network", "rm", "ranged"]);
+    assert_eq!(c.container_dirs().len(), 0);
+}
+
+#[test]
 fn a_networks_mtu_is_its_bridges_and_its_containers() {
     let c = Ctx::new("net_mtu");
     let bb = c.bb();

@@ -74,6 +74,25 @@ pub struct CreateArgs {
     /// Set driver specific options
     #[arg(short, long = "opt")]
     pub opt: Vec<String>,
+    /// Allocate container IPs from a sub-range
+    #[arg(long)]
+    pub ip_range: Option<String>,
+    /// Auxiliary IPv4 addresses used by Network driver (NAME=IP)
+    #[arg(long, value_name = "NAME=IP")]
+    pub aux_address: Vec<String>,
+    /// Enable manual container attachment
+    #[arg(long)]
+    pub attachable: bool,
+    /// IP Address Management Driver (only "default")
+    #[arg(long, default_value = "default")]
+    pub ipam_driver: String,
+    /// Set IPAM driver specific options
+    #[arg(long)]
+    pub ipam_opt: Vec<String>,
+    /// Enable or disable IPv6 networking (IPv6 is not supported)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_name = "BOOL")]
+    pub ipv6: Option<bool>,
     pub name: String,
 }
 
@@ -149,6 +168,20 @@ pub fn run(cmd: NetworkCommand, cfg: &Config) -> Result<i32> {
 }
 
 fn create(store: &Store, a: CreateArgs) -> Result<i32> {
+    if a.ipv6 == Some(true) {
+        return Err(kind_err(
+            ErrorKind::InvalidArgument,
+            "IPv6 networks are not supported: skiff's networks are IPv4 only",
+        ));
+    }
+    for aux in &a.aux_address {
+        if !aux.contains('=') {
+            return Err(kind_err(
+                ErrorKind::InvalidArgument,
+                format!("invalid aux-address {aux:?}: expected NAME=IP"),
+            ));
+        }
+    }
     let rec = store.create_network(&NetworkSpec {
         name: a.name,
         driver: a.driver,
@@ -157,6 +190,11 @@ fn create(store: &Store, a: CreateArgs) -> Result<i32> {
         internal: a.internal,
         labels: kv(&a.label),
         options: kv(&a.opt),
+        ip_range: a.ip_range,
+        aux_addresses: kv(&a.aux_address),
+        attachable: a.attachable,
+        ipam_driver: a.ipam_driver,
+        ipam_options: kv(&a.ipam_opt),
     })?;
     println!("{}", rec.id);
     Ok(0)
@@ -299,7 +337,14 @@ fn inspect_json(store: &Store, rec: &NetworkRecord) -> Result<Value> {
     let config: Vec<Value> = if rec.subnet.is_empty() {
         Vec::new()
     } else {
-        vec![json!({"Subnet": rec.subnet, "Gateway": rec.gateway})]
+        let mut c = json!({"Subnet": rec.subnet, "Gateway": rec.gateway});
+        if !rec.ip_range.is_empty() {
+            c["IPRange"] = json!(rec.ip_range);
+        }
+        if !rec.aux_addresses.is_empty() {
+            c["AuxiliaryAddresses"] = json!(rec.aux_addresses);
+        }
+        vec![c]
     };
     Ok(json!({
         "Name": rec.name,
@@ -308,9 +353,9 @@ fn inspect_json(store: &Store, rec: &NetworkRecord) -> Result<Value> {
         "Scope": "local",
         "Driver": rec.driver,
         "EnableIPv6": false,
-        "IPAM": {"Driver": "default", "Options": {}, "Config": config},
+        "IPAM": {"Driver": "default", "Options": rec.ipam_options, "Config": config},
         "Internal": rec.internal,
-        "Attachable": false,
+        "Attachable": rec.attachable,
         "Ingress": false,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": false,

@@ -173,6 +173,7 @@ impl Store {
                     ));
                 }
                 let taken = Some(w) == gateway
+                    || rec.aux_ips().any(|a| a == w)
                     || leases
                         .iter()
                         .any(|l| l.ip == w && l.container_id != container_id);
@@ -184,9 +185,9 @@ impl Store {
             (None, None) => {
                 let used: std::collections::HashSet<Ipv4Addr> =
                     leases.iter().map(|l| l.ip).collect();
-                subnet
-                    .hosts()
-                    .find(|ip| Some(*ip) != gateway && !used.contains(ip))
+                rec.pool()
+                    .into_iter()
+                    .find(|ip| !used.contains(ip))
                     .ok_or_else(|| {
                         kind_err(
                             ErrorKind::InvalidState,

@@ -47,7 +47,7 @@ fn parse_mtu(v: &str) -> Result<u32> {
 
 /// A network as the store keeps it. Field names are Docker's where
 /// `network inspect` shows them.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct NetworkRecord {
     /// 64 hex digits.
     pub id: String,
@@ -74,6 +74,19 @@ pub struct NetworkRecord {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// `--ip-range`: where addresses are given from (inside the subnet);
+    /// empty for the whole subnet.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ip_range: String,
+    /// `--aux-address NAME=IP`: addresses never given to a container.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aux_addresses: BTreeMap<String, String>,
+    /// `--attachable` (shown, as every bridge network can be joined).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attachable: bool,
+    /// `--ipam-opt`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ipam_options: BTreeMap<String, String>,
 }
 
 impl NetworkRecord {
@@ -85,6 +98,28 @@ impl NetworkRecord {
     /// The subnet, None for a network without addresses.
     pub fn ipv4_subnet(&self) -> Option<Ipv4Net> {
         Ipv4Net::parse(&self.subnet)
+    }
+
+    /// The addresses containers get automatically: the `--ip-range`, or
+    /// the whole subnet; never its network or broadcast address, the
+    /// gateway or an `--aux-address`.
+    pub fn pool(&self) -> Vec<Ipv4Addr> {
+        let Some(subnet) = self.ipv4_subnet() else {
+            return Vec::new();
+        };
+        let range = Ipv4Net::parse(&self.ip_range).unwrap_or(subnet);
+        let mut reserved: Vec<Ipv4Addr> = vec![subnet.network(), subnet.broadcast()];
+        reserved.extend(self.gateway_ip());
+        reserved.extend(self.aux_ips());
+        (u32::from(range.network())..=u32::from(range.broadcast()))
+            .map(Ipv4Addr::from)
+            .filter(|ip| !reserved.contains(ip))
+            .collect()
+    }
+
+    /// The `--aux-address` addresses.
+    pub fn aux_ips(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.aux_addresses.values().filter_map(|a| a.parse().ok())
     }
 
     pub fn gateway_ip(&self) -> Option<Ipv4Addr> {
@@ -114,6 +149,14 @@ pub struct NetworkSpec {
     pub internal: bool,
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
+    /// `--ip-range`: a CIDR inside the subnet (which must then be given).
+    pub ip_range: Option<String>,
+    /// `--aux-address NAME=IP`, inside the subnet.
+    pub aux_addresses: BTreeMap<String, String>,
+    pub attachable: bool,
+    /// `--ipam-driver`: `default` (empty means the same).
+    pub ipam_driver: String,
+    pub ipam_options: BTreeMap<String, String>,
 }
 
 /// Network names: Docker's rule for object names, and short enough to
@@ -187,6 +230,35 @@ fn validate_gateway(g: &str, subnet: &Ipv4Net) -> Result<Ipv4Addr> {
         )));
     }
     Ok(ip)
+}
+
+fn needs_subnet() -> anyhow::Error {
+    kind_err(
+        ErrorKind::InvalidArgument,
+        "every ip-range or gateway must have a corresponding subnet",
+    )
+}
+
+/// `--ip-range`: a CIDR block wholly inside `subnet`.
+fn validate_range(r: &str, subnet: &Ipv4Net) -> Result<Ipv4Net> {
+    let Some((addr, prefix)) = Ipv4Net::parse_cidr(r) else {
+        return Err(invalid_config(format!(
+            "invalid ip-range {r}: invalid CIDR block notation"
+        )));
+    };
+    let net = Ipv4Net::new(addr, prefix).expect("a parsed prefix is at most 32");
+    if net.network() != addr {
+        return Err(invalid_config(format!(
+            "invalid ip-range {r}: it should be {net}"
+        )));
+    }
+    if !(subnet.contains(net.network()) && subnet.contains(net.broadcast())) {
+        return Err(kind_err(
+            ErrorKind::InvalidArgument,
+            format!("no matching subnet for range {r}"),
+        ));
+    }
+    Ok(net)
 }
 
 /// 32 random bytes as 64 hex digits.
@@ -294,12 +366,7 @@ impl Store {
                     name: name.into(),
                     driver: driver.into(),
                     created: super::containers::now(),
-                    subnet: String::new(),
-                    gateway: String::new(),
-                    bridge: String::new(),
-                    internal: false,
-                    labels: BTreeMap::new(),
-                    options: BTreeMap::new(),
+                    ..Default::default()
                 };
                 self.write_network_locked(&rec)?;
                 stored.push(rec);
@@ -331,9 +398,8 @@ impl Store {
             subnet: subnet.to_string(),
             gateway: subnet.first_host().to_string(),
             bridge: self.default_bridge(),
-            internal: false,
-            labels: BTreeMap::new(),
             options,
+            ..Default::default()
         };
         self.write_network_locked(&rec)?;
         Ok(rec)
@@ -455,17 +521,36 @@ impl Store {
                 ))
             }
         }
+        if !matches!(spec.ipam_driver.as_str(), "" | "default") {
+            return Err(kind_err(
+                ErrorKind::NotFound,
+                format!("plugin \"{}\" not found", spec.ipam_driver),
+            ));
+        }
         let subnet = spec.subnet.as_deref().map(validate_subnet).transpose()?;
         let gateway = match (&spec.gateway, &subnet) {
             (Some(g), Some(s)) => Some(validate_gateway(g, s)?),
-            (Some(_), None) => {
-                return Err(kind_err(
-                    ErrorKind::InvalidArgument,
-                    "every ip-range or gateway must have a corresponding subnet",
-                ))
-            }
+            (Some(_), None) => return Err(needs_subnet()),
             _ => None,
         };
+        let ip_range = match (&spec.ip_range, &subnet) {
+            (Some(r), Some(s)) => Some(validate_range(r, s)?),
+            (Some(_), None) => return Err(needs_subnet()),
+            _ => None,
+        };
+        for (name, a) in &spec.aux_addresses {
+            let ip: Option<Ipv4Addr> = a.parse().ok();
+            match (ip, &subnet) {
+                (Some(ip), Some(s)) if s.contains(ip) => {}
+                (_, None) => return Err(needs_subnet()),
+                _ => {
+                    return Err(kind_err(
+                        ErrorKind::InvalidArgument,
+                        format!("no matching subnet for aux-address {name}={a}"),
+                    ))
+                }
+            }
+        }
         for k in MTU_OPTIONS {
             if let Some(v) = spec.options.get(k) {
                 parse_mtu(v)?;
@@ -538,6 +623,10 @@ impl Store {
             internal: spec.internal,
             labels: spec.labels.clone(),
             options: spec.options.clone(),
+            ip_range: ip_range.map(|r| r.to_string()).unwrap_or_default(),
+            aux_addresses: spec.aux_addresses.clone(),
+            attachable: spec.attachable,
+            ipam_options: spec.ipam_options.clone(),
         };
         self.write_network_locked(&rec)?;
         Ok(rec)

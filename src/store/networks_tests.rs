@@ -615,3 +615,97 @@ fn networks_made_at_once_get_distinct_subnets() {
     assert_eq!(subnets.len(), 6, "{subnets:?}");
     assert_clean(&s);
 }
+
+#[test]
+fn an_ip_range_and_aux_addresses_narrow_what_is_given() {
+    let (_d, s) = store();
+    let aux = BTreeMap::from([("router".to_string(), "10.9.0.8".to_string())]);
+    s.create_network_with_routes(
+        &NetworkSpec {
+            ip_range: Some("10.9.0.8/30".into()),
+            aux_addresses: aux,
+            ..with_subnet("ranged", "10.9.0.0/28")
+        },
+        &[],
+    )
+    .unwrap();
+    // 10.9.0.8 is the range's first, but an aux address; .11 ends it.
+    let got: Vec<Ipv4Addr> = ["a", "b", "c"]
+        .iter()
+        .map(|c| s.lease("ranged", c, c, &[], None).unwrap())
+        .collect();
+    assert_eq!(got, [ip("10.9.0.9"), ip("10.9.0.10"), ip("10.9.0.11")]);
+    let (kind, msg) = err_of(s.lease("ranged", "d", "d", &[], None));
+    assert_eq!(kind, Some(ErrorKind::InvalidState), "{msg}");
+    // A fixed address may lie outside the range, but not on an aux one.
+    assert_eq!(
+        s.lease("ranged", "e", "e", &[], Some(ip("10.9.0.3")))
+            .unwrap(),
+        ip("10.9.0.3")
+    );
+    let (_, msg) = err_of(s.lease("ranged", "f", "f", &[], Some(ip("10.9.0.8"))));
+    assert!(msg.contains("Address already in use"), "{msg}");
+    assert_clean(&s);
+}
+
+#[test]
+fn ip_range_aux_address_and_ipam_driver_are_checked() {
+    let (_d, s) = store();
+    let mk = |sp: NetworkSpec| err_of(s.create_network_with_routes(&sp, &[]));
+    let aux = |a: &str| BTreeMap::from([("x".to_string(), a.to_string())]);
+    for (sp, want) in [
+        (
+            NetworkSpec {
+                ip_range: Some("10.9.1.0/24".into()),
+                ..with_subnet("n1", "10.9.0.0/24")
+            },
+            "no matching subnet for range 10.9.1.0/24",
+        ),
+        (
+            NetworkSpec {
+                ip_range: Some("10.9.0.0/23".into()),
+                ..with_subnet("n2", "10.9.0.0/24")
+            },
+            "no matching subnet for range 10.9.0.0/23",
+        ),
+        (
+            NetworkSpec {
+                ip_range: Some("10.9.0.5/30".into()),
+                ..with_subnet("n3", "10.9.0.0/24")
+            },
+            "invalid ip-range 10.9.0.5/30: it should be 10.9.0.4/30",
+        ),
+        (
+            NetworkSpec {
+                ip_range: Some("10.9.0.0/25".into()),
+                ..spec("n4")
+            },
+            "must have a corresponding subnet",
+        ),
+        (
+            NetworkSpec {
+                aux_addresses: aux("10.8.0.1"),
+                ..with_subnet("n5", "10.9.0.0/24")
+            },
+            "no matching subnet for aux-address x=10.8.0.1",
+        ),
+        (
+            NetworkSpec {
+                aux_addresses: aux("nonsense"),
+                ..with_subnet("n6", "10.9.0.0/24")
+            },
+            "no matching subnet for aux-address x=nonsense",
+        ),
+        (
+            NetworkSpec {
+                ipam_driver: "dhcp".into(),
+                ..spec("n7")
+            },
+            "plugin \"dhcp\" not found",
+        ),
+    ] {
+        let (_, msg) = mk(sp);
+        assert!(msg.contains(want), "{msg} lacks {want}");
+    }
+    assert!(s.stored_networks().unwrap().is_empty());
+}
