@@ -8,7 +8,8 @@
 mod common;
 
 use common::net::{
-    free_port, gateway_of, get, host_server_on, ip_of, nc_get, nft_tagged, web, HostAddr,
+    dns_server_seen, free_port, gateway_of, get, host_server_on, ip_of, nc_get, nft_tagged, web,
+    with_resolv, HostAddr,
 };
 use common::run::Ctx;
 
@@ -133,4 +134,46 @@ fn the_firewall_driver_is_checked_and_the_environment_wins() {
     // Removed with the other driver chosen: gone from both all the same.
     c.env.ok(&["network", "rm", "envnet"]);
     assert!(nft_tagged(&id).is_empty());
+}
+
+#[test]
+fn iptables_forwards_dns_to_the_hosts_loopback_resolver() {
+    let c = Ctx::new("fw_ipt_dns");
+    std::fs::write(&c.env.config, "{\"firewall-driver\": \"iptables\"}\n").unwrap();
+    let bb = c.bb();
+    let ip = "127.0.0.95";
+    let seen = dns_server_seen(ip, [10, 9, 8, 6]).expect("port 53 of 127.0.0.95 is taken");
+    let resolv = c.env.path("host-resolv.conf");
+    std::fs::write(&resolv, format!("nameserver {ip}\n")).unwrap();
+    c.env
+        .ok(&["network", "create", "--subnet", "10.214.5.0/24", "ipt-dns"]);
+    let out = with_resolv(
+        &c.env,
+        &resolv,
+        &[
+            "run",
+            "--name",
+            "asker",
+            "--network",
+            "ipt-dns",
+            &bb,
+            "sh",
+            "-c",
+            "cat /etc/resolv.conf; nslookup www.example.test",
+        ],
+    );
+    out.assert_ok();
+    assert!(out.stdout.contains("nameserver 10.214.5.1\n"), "{out}");
+    assert!(out.stdout.contains("10.9.8.6"), "{out}");
+    let sources = seen.lock().unwrap().clone();
+    assert!(
+        !sources.is_empty() && sources.iter().all(|s| s.is_loopback()),
+        "{sources:?}"
+    );
+    let id = c.inspect("asker")["Id"].as_str().unwrap().to_string();
+    assert!(iptables_tagged("nat", &id).is_empty());
+    assert!(iptables_tagged("filter", &id).is_empty());
+    assert!(nft_tagged(&id).is_empty());
+    c.env.ok(&["rm", "asker"]);
+    c.env.ok(&["network", "rm", "ipt-dns"]);
 }

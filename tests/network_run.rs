@@ -7,7 +7,8 @@
 mod common;
 
 use common::net::{
-    gateway_of, host_links, host_server_on, ip_of, sleeper, veths_gone, with_resolvers,
+    dns_server_seen, gateway_of, host_links, host_server_on, ip_of, nft_tagged, sleeper,
+    veths_gone, with_resolv, with_resolvers,
 };
 use common::run::Ctx;
 
@@ -508,4 +509,110 @@ fn systemd_resolveds_stub_gives_way_to_its_upstream_servers() {
     ];
     let out = with_resolvers(&c.env, &stub, Some(&upstream), &host);
     assert!(out.stdout.contains("nameserver 127.0.0.53\n"), "{out}");
+}
+
+#[test]
+fn a_user_network_asks_the_hosts_loopback_resolver_through_its_gateway() {
+    let c = Ctx::new("net_loop_dns");
+    let bb = c.bb();
+    // A resolver on the host's loopback, as dnsmasq or unbound would be.
+    let ip = "127.0.0.96";
+    let seen = dns_server_seen(ip, [10, 9, 8, 7]).expect("port 53 of 127.0.0.96 is taken");
+    let resolv = c.env.path("host-resolv.conf");
+    std::fs::write(&resolv, format!("nameserver {ip}\nsearch example.test\n")).unwrap();
+    c.env.ok(&["network", "create", "lodns"]);
+    let gw = gateway_of(&c, "lodns");
+    let bridge = c
+        .env
+        .ok(&["network", "inspect", "-f", "{{.Id}}", "lodns"])
+        .stdout;
+    let bridge = format!("skf-{}", &bridge.trim()[..8]);
+    let out = with_resolv(
+        &c.env,
+        &resolv,
+        &[
+            "run",
+            "--name",
+            "asker",
+            "--network",
+            "lodns",
+            &bb,
+            "sh",
+            "-c",
+            "cat /etc/resolv.conf; nslookup www.example.test",
+        ],
+    );
+    out.assert_ok();
+    // The gateway in the loopback resolver's place, the answer its.
+    assert!(out.stdout.contains(&format!("nameserver {gw}\n")), "{out}");
+    assert!(!out.stdout.contains("8.8.8.8"), "{out}");
+    assert!(out.stdout.contains("search example.test"), "{out}");
+    assert!(out.stdout.contains("10.9.8.7"), "{out}");
+    // Asked from the host's loopback, as a resolver that answers only its
+    // host needs.
+    let sources = seen.lock().unwrap().clone();
+    assert!(!sources.is_empty(), "{out}");
+    assert!(sources.iter().all(|s| s.is_loopback()), "{sources:?}");
+    // Ended: its rules are gone, and the bridge routes no loopback.
+    let id = c.inspect("asker")["Id"].as_str().unwrap().to_string();
+    assert!(nft_tagged(&id).is_empty(), "{:?}", nft_tagged(&id));
+    let localnet = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
+    assert_eq!(std::fs::read_to_string(&localnet).unwrap().trim(), "0");
+    // Only the resolver's way is open: a container that routes the
+    // host's loopback to its gateway (it may, privileged) still reaches
+    // no other service there, while its DNS is answered.
+    let svc = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sp = svc.local_addr().unwrap().port();
+    svc.set_nonblocking(true).unwrap();
+    let script = format!(
+        "nslookup www.example.test; \
+         sysctl -w net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.eth0.route_localnet=1 >/dev/null; \
+         ip route del local 127.0.0.0/8 dev lo table local; \
+         ip route del local 127.0.0.1 dev lo table local; \
+         ip route add 127.0.0.0/8 via {gw} dev eth0; \
+         echo x | nc -w 2 127.0.0.1 {sp}; echo nc=$?"
+    );
+    let out = with_resolv(
+        &c.env,
+        &resolv,
+        &[
+            "run",
+            "--rm",
+            "--privileged",
+            "--network",
+            "lodns",
+            &bb,
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    assert!(out.stdout.contains("10.9.8.7"), "{out}");
+    assert!(out.stdout.contains("nc=1"), "{out}");
+    assert!(
+        svc.accept().is_err(),
+        "a container reached the host's loopback"
+    );
+    // The default bridge keeps Docker's public fallback; --dns wins.
+    let cat = ["run", "--rm", bb.as_str(), "cat", "/etc/resolv.conf"];
+    let out = with_resolv(&c.env, &resolv, &cat);
+    assert!(out.stdout.contains("nameserver 8.8.8.8"), "{out}");
+    let out = with_resolv(
+        &c.env,
+        &resolv,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "lodns",
+            "--dns",
+            "10.3.3.3",
+            &bb,
+            "cat",
+            "/etc/resolv.conf",
+        ],
+    );
+    assert!(out.stdout.contains("nameserver 10.3.3.3\n"), "{out}");
+    assert!(!out.stdout.contains(&gw), "{out}");
+    c.env.ok(&["rm", "asker"]);
 }

@@ -57,8 +57,10 @@ struct Networking {
     /// The default bridge's gateway, for `--add-host X:host-gateway`.
     host_gateway: Option<std::net::Ipv4Addr>,
     /// Where the container's user-space stack takes DNS queries to the
-    /// host's resolvers, if it has one.
+    /// host's resolvers, if it has one; or its user network's gateway,
+    /// forwarded to the host's loopback resolver (`dns_forward`).
     dns_forwarder: Option<std::net::Ipv4Addr>,
+    dns_forward: Option<crate::store::containers::DnsForward>,
 }
 
 fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Networking> {
@@ -70,6 +72,7 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
         netns_file: false,
         host_gateway: None,
         dns_forwarder: None,
+        dns_forward: None,
     };
     let user_nets = opts.networks.iter().any(|a| a.name != "bridge");
     if rootless && user_nets && opts.networks.iter().any(|a| a.name == "bridge") {
@@ -152,7 +155,43 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
         Some((stack, o)) => userspace::dns_forwarder(stack, &o),
         None => stack_dns,
     };
+    if !rootless && opts.dns.is_empty() {
+        out.dns_forward = host_dns_forward(store, &out)?;
+        if let Some(f) = &out.dns_forward {
+            out.dns_forwarder = f.gateway.parse().ok();
+        }
+    }
     Ok(out)
+}
+
+/// On a user network (as root), a resolver on the host's loopback is
+/// reached through the network's gateway, whose DNS port is forwarded to
+/// it: what Docker's embedded DNS server and aardvark-dns do by asking
+/// from the host. The default bridge keeps Docker's public fallback,
+/// and an `--internal` network has no way out.
+fn host_dns_forward(
+    store: &Store,
+    net: &Networking,
+) -> Result<Option<crate::store::containers::DnsForward>> {
+    let Some((first, _)) = net.endpoints.first() else {
+        return Ok(None);
+    };
+    if first == "bridge" {
+        return Ok(None);
+    }
+    let rec = store.find_network(first)?;
+    if rec.internal || rec.gateway.is_empty() {
+        return Ok(None);
+    }
+    let resolv = crate::runtime::create::host_resolv(false);
+    Ok(
+        crate::runtime::create::loopback_resolver(&resolv).map(|to| {
+            crate::store::containers::DnsForward {
+                gateway: rec.gateway.clone(),
+                to,
+            }
+        }),
+    )
 }
 
 /// Make the container `opts` describes.
@@ -277,6 +316,7 @@ fn make<'a>(store: &'a Store, cfg: &Config, opts: &RunOpts, base: Base) -> Resul
         },
         uts_mode: shares.uts.mode(""),
         build,
+        dns_forward: net.dns_forward.clone(),
         state: ContainerState {
             status: "created".into(),
             creator_pid: Some(std::process::id()),

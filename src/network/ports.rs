@@ -17,6 +17,13 @@
 //!   the host's loopback addresses other than the DNAT'd ones' answers
 //!   (else a container could reach services listening on 127.0.0.1;
 //!   CVE-2020-8558 is that hole).
+//!
+//! A container on a user network whose host resolves names through a
+//! resolver on its loopback (dnsmasq, unbound, a stub without a list of
+//! upstream servers) asks it through its gateway instead: DNS to the
+//! gateway is DNAT'd to the resolver, and given a loopback source (as
+//! Docker's embedded DNS server asks from the host, so resolvers that
+//! answer only their host answer it too), under the same guard.
 
 use super::firewall::{run, tag, tool, Tool};
 use crate::store::ports::PublishedPort;
@@ -146,12 +153,22 @@ pub fn iptables_rules(r: &PortRules) -> Vec<Vec<String>> {
 /// Add a container's rules, and let its bridge route the host's
 /// loopback sources.
 pub fn install(r: &PortRules) -> Result<()> {
-    let conf = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", r.bridge);
+    apply(r.bridge, || nft_script(r), || iptables_rules(r))
+        .context("set up the packet filter for the published ports")
+}
+
+/// `route_localnet` on `bridge`, then the rules of the tool in use.
+fn apply(
+    bridge: &str,
+    nft: impl FnOnce() -> String,
+    iptables: impl FnOnce() -> Vec<Vec<String>>,
+) -> Result<()> {
+    let conf = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
     std::fs::write(&conf, "1").with_context(|| format!("write {conf}"))?;
     match tool()? {
-        Tool::Nft => run(Command::new("nft").args(["-f", "-"]), Some(&nft_script(r))).map(drop),
+        Tool::Nft => run(Command::new("nft").args(["-f", "-"]), Some(&nft())).map(drop),
         Tool::Iptables => {
-            for args in iptables_rules(r) {
+            for args in iptables() {
                 let mut c = Command::new("iptables");
                 c.args(&args);
                 run(&mut c, None)?;
@@ -159,7 +176,120 @@ pub fn install(r: &PortRules) -> Result<()> {
             Ok(())
         }
     }
-    .context("set up the packet filter for the published ports")
+}
+
+/// What forwarding one container's DNS to the host's loopback resolver
+/// needs.
+#[derive(Debug, Clone)]
+pub struct DnsRules<'a> {
+    /// The container's ID: the rules' tag.
+    pub id: &'a str,
+    /// Its address, its network's gateway and bridge.
+    pub ip: Ipv4Addr,
+    pub gateway: Ipv4Addr,
+    pub bridge: &'a str,
+    /// The resolver on the host's loopback.
+    pub to: Ipv4Addr,
+}
+
+/// The nft script forwarding a container's DNS.
+pub fn dns_nft_script(r: &DnsRules) -> String {
+    let t = tag(r.id);
+    let (ip, gw, br, to) = (r.ip, r.gateway, r.bridge, r.to);
+    let mut s = String::from(CHAINS);
+    s += "add chain ip skiff natinput { type nat hook input priority 100; policy accept; }\n";
+    for proto in ["udp", "tcp"] {
+        s += &format!(
+            "add rule ip skiff prerouting iifname \"{br}\" ip saddr {ip} ip daddr {gw} {proto} dport 53 dnat to {to}:53 comment \"{t}\"\n"
+        );
+        s += &format!(
+            "add rule ip skiff natinput ip saddr {ip} ip daddr {to} {proto} dport 53 ct status dnat snat to 127.0.0.1 comment \"{t}\"\n"
+        );
+    }
+    s += &format!(
+        "add rule ip skiff input iifname \"{br}\" ip daddr 127.0.0.0/8 ct status & dnat == 0 drop comment \"{t}\"\n"
+    );
+    s
+}
+
+/// The same rules for `iptables`, each tagged.
+pub fn dns_iptables_rules(r: &DnsRules) -> Vec<Vec<String>> {
+    let t = tag(r.id);
+    let (ip, gw, to) = (r.ip.to_string(), r.gateway.to_string(), r.to.to_string());
+    let dest = format!("{to}:53");
+    let mut rules: Vec<Vec<String>> = Vec::new();
+    let mut add = |v: &[&str]| {
+        let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+        v.extend(["-m", "comment", "--comment", &t].map(String::from));
+        rules.push(v);
+    };
+    for proto in ["udp", "tcp"] {
+        add(&[
+            "-t",
+            "nat",
+            "-A",
+            "PREROUTING",
+            "-i",
+            r.bridge,
+            "-s",
+            &ip,
+            "-d",
+            &gw,
+            "-p",
+            proto,
+            "--dport",
+            "53",
+            "-j",
+            "DNAT",
+            "--to-destination",
+            &dest,
+        ]);
+        add(&[
+            "-t",
+            "nat",
+            "-A",
+            "INPUT",
+            "-s",
+            &ip,
+            "-d",
+            &to,
+            "-p",
+            proto,
+            "--dport",
+            "53",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "DNAT",
+            "-j",
+            "SNAT",
+            "--to-source",
+            "127.0.0.1",
+        ]);
+    }
+    add(&[
+        "-A",
+        "INPUT",
+        "-i",
+        r.bridge,
+        "-d",
+        "127.0.0.0/8",
+        "-m",
+        "conntrack",
+        "!",
+        "--ctstate",
+        "DNAT",
+        "-j",
+        "DROP",
+    ]);
+    rules
+}
+
+/// Forward a container's DNS to the host's loopback resolver (its rules
+/// go with the rest of its own, by [`remove`]).
+pub fn install_dns(r: &DnsRules) -> Result<()> {
+    apply(r.bridge, || dns_nft_script(r), || dns_iptables_rules(r))
+        .context("forward the container's DNS to the host's resolver")
 }
 
 /// Take container `id`'s rules out. `bridge` loses `route_localnet`
@@ -219,6 +349,37 @@ mod tests {
             bridge: "skf-01234567",
             ports: p,
         }
+    }
+
+    #[test]
+    fn dns_goes_from_the_gateway_to_the_loopback_resolver_and_nowhere_else() {
+        let r = DnsRules {
+            id: "0123456789abcdef",
+            ip: "10.89.3.7".parse().unwrap(),
+            gateway: "10.89.3.1".parse().unwrap(),
+            bridge: "skf-0123",
+            to: "127.0.0.53".parse().unwrap(),
+        };
+        let s = dns_nft_script(&r);
+        let t = "comment \"skiff:0123456789ab\"";
+        for proto in ["udp", "tcp"] {
+            assert!(s.contains(&format!("add rule ip skiff prerouting iifname \"skf-0123\" ip saddr 10.89.3.7 ip daddr 10.89.3.1 {proto} dport 53 dnat to 127.0.0.53:53 {t}")), "{s}");
+            assert!(s.contains(&format!("add rule ip skiff natinput ip saddr 10.89.3.7 ip daddr 127.0.0.53 {proto} dport 53 ct status dnat snat to 127.0.0.1 {t}")), "{s}");
+        }
+        assert!(s.contains(&format!("add rule ip skiff input iifname \"skf-0123\" ip daddr 127.0.0.0/8 ct status & dnat == 0 drop {t}")), "{s}");
+        let ipt = dns_iptables_rules(&r);
+        assert_eq!(ipt.len(), 5);
+        assert!(ipt
+            .iter()
+            .all(|v| v.ends_with(&["--comment".to_string(), "skiff:0123456789ab".to_string()])));
+        assert!(ipt[0].join(" ").contains("-t nat -A PREROUTING -i skf-0123 -s 10.89.3.7 -d 10.89.3.1 -p udp --dport 53 -j DNAT --to-destination 127.0.0.53:53"), "{ipt:?}");
+        assert!(ipt[1].join(" ").contains("-t nat -A INPUT -s 10.89.3.7 -d 127.0.0.53 -p udp --dport 53 -m conntrack --ctstate DNAT -j SNAT --to-source 127.0.0.1"), "{ipt:?}");
+        assert!(
+            ipt[4].join(" ").starts_with(
+                "-A INPUT -i skf-0123 -d 127.0.0.0/8 -m conntrack ! --ctstate DNAT -j DROP"
+            ),
+            "{ipt:?}"
+        );
     }
 
     #[test]

@@ -88,7 +88,12 @@ pub fn connect(
         ));
     }
     if wanted.is_empty() || rec.networks.is_empty() {
-        return Ok((setup::connect(store, rec)?, Published::default()));
+        let endpoints = setup::connect(store, rec)?;
+        if let Err(e) = forward_dns(store, rec, &endpoints) {
+            setup::disconnect(store, &rec.id);
+            return Err(e);
+        }
+        return Ok((endpoints, Published::default()));
     }
     let on = || {
         format!(
@@ -98,7 +103,9 @@ pub fn connect(
     };
     let held = reserve(store, rec, &wanted, false).with_context(on)?;
     let endpoints = setup::connect(store, rec)?;
-    if let Err(e) = publish(store, rec, &endpoints, &held.ports) {
+    let done = publish(store, rec, &endpoints, &held.ports)
+        .and_then(|()| forward_dns(store, rec, &endpoints));
+    if let Err(e) = done {
         // Its rules, lease and namespace go with it.
         setup::disconnect(store, &rec.id);
         return Err(e.context(on()));
@@ -151,6 +158,47 @@ fn publish(
         subnet: &net.subnet,
         bridge: &net.bridge,
         ports: held,
+    })
+}
+
+/// A container whose resolv.conf names its first network's gateway for
+/// the host's loopback resolver (`ContainerRecord::dns_forward`): the
+/// rules taking its DNS there.
+fn forward_dns(
+    store: &Store,
+    rec: &ContainerRecord,
+    endpoints: &BTreeMap<String, Endpoint>,
+) -> Result<()> {
+    let Some(f) = &rec.dns_forward else {
+        return Ok(());
+    };
+    let Some(first) = rec.networks.first() else {
+        return Ok(());
+    };
+    let net = store.find_network(first)?;
+    // Its first network is another now (the one it was made with was
+    // left): no gateway of it to forward.
+    if net.gateway != f.gateway {
+        return Ok(());
+    }
+    let parse = |s: &str| -> Result<Ipv4Addr> {
+        s.parse()
+            .map_err(|_| anyhow!("container {}: bad address {s:?}", rec.name))
+    };
+    let ip = endpoints
+        .get(&net.name)
+        .map(|e| parse(&e.ip))
+        .transpose()?
+        .ok_or_else(|| anyhow!("container {} has no address on {}", rec.name, net.name))?;
+    let m = marker(store, &rec.id);
+    crate::util::fs::mkdir_all(m.parent().unwrap_or(&m), 0o700)?;
+    crate::util::fs::atomic_write_volatile(&m, net.bridge.as_bytes())?;
+    ports::install_dns(&ports::DnsRules {
+        id: &rec.id,
+        ip,
+        gateway: parse(&f.gateway)?,
+        bridge: &net.bridge,
+        to: parse(&f.to)?,
     })
 }
 

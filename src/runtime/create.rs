@@ -75,6 +75,29 @@ fn pick_resolv(etc: String, upstream: Option<String>) -> String {
     }
 }
 
+/// The host's resolv.conf a container's is made from: the host's own for
+/// `--network host`, else systemd-resolved's upstream list in place of
+/// its stub.
+pub fn host_resolv(host_network: bool) -> String {
+    let etc = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    if host_network {
+        return etc;
+    }
+    let upstream = std::fs::read_to_string(SYSTEMD_UPSTREAM).ok();
+    pick_resolv(etc, upstream)
+}
+
+/// The first loopback nameserver of a resolv.conf (a resolver on the
+/// host's loopback, which a container's own namespace cannot reach).
+pub fn loopback_resolver(resolv: &str) -> Option<String> {
+    resolv
+        .lines()
+        .filter_map(|l| l.strip_prefix("nameserver"))
+        .map(str::trim)
+        .find(|a| a.starts_with("127."))
+        .map(String::from)
+}
+
 /// The container's resolv.conf from the host's, the way Docker makes it:
 /// loopback nameservers dropped (replaced by public defaults when none are
 /// left), `--dns*` flags taking precedence. With a user-space stack's
@@ -173,13 +196,7 @@ pub fn write_etc_files(container_dir: &Path, opts: &EtcOptions) -> Result<EtcFil
         hostname: container_dir.join("hostname"),
         resolv_conf: container_dir.join("resolv.conf"),
     };
-    let etc = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let host_resolv = if opts.host_network {
-        etc
-    } else {
-        let upstream = std::fs::read_to_string(SYSTEMD_UPSTREAM).ok();
-        pick_resolv(etc, upstream)
-    };
+    let host_resolv = host_resolv(opts.host_network);
     let host_hosts = std::fs::read_to_string("/etc/hosts").ok();
     write_new(&files.hosts, hosts(opts, host_hosts.as_deref()).as_bytes())?;
     write_new(&files.hostname, format!("{}\n", opts.hostname).as_bytes())?;
@@ -312,6 +329,29 @@ fn copy_tree(src: &Path, dest: &Path, shift: &IdShift) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_loopback_resolver_is_found() {
+        assert_eq!(
+            loopback_resolver(
+                "search lan\nnameserver 10.0.0.2\nnameserver 127.0.1.1\nnameserver 127.0.0.53\n"
+            ),
+            Some("127.0.1.1".to_string())
+        );
+        assert_eq!(
+            loopback_resolver("nameserver 10.0.0.2\nnameserver ::1\n"),
+            None
+        );
+        // A user network's gateway stands in for it, the others kept.
+        let opts = EtcOptions {
+            stack_dns: Some("10.89.0.1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            resolv_conf("nameserver 127.0.0.1\nnameserver 10.0.0.2\n", &opts),
+            "nameserver 10.89.0.1\nnameserver 10.0.0.2\n"
+        );
+    }
 
     #[test]
     fn resolv_drops_loopback_like_docker() {

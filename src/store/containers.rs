@@ -226,7 +226,20 @@ pub struct ContainerRecord {
     /// removed as half-made).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub build: bool,
+    /// DNS queries to its first network's gateway go to a resolver on the
+    /// host's loopback (`network::ports::dns_script`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_forward: Option<DnsForward>,
     pub state: ContainerState,
+}
+
+/// Where a container's DNS queries to a gateway are sent on the host.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DnsForward {
+    /// The gateway its resolv.conf names.
+    pub gateway: String,
+    /// The host's loopback resolver: `127.0.0.1`, `127.0.1.1`, ...
+    pub to: String,
 }
 
 /// A running container's place on one network (Docker's
@@ -698,6 +711,7 @@ mod tests {
             ipc_mode: String::new(),
             uts_mode: String::new(),
             build: false,
+            dns_forward: None,
             state: ContainerState {
                 status: "created".into(),
                 ..Default::default()

@@ -202,12 +202,21 @@ impl Drop for HostAddr {
 /// query with `answer` and every other with no records, for as long as
 /// the test runs; `false` when the port cannot be had.
 pub fn dns_server(ip: &str, answer: [u8; 4]) -> bool {
-    let Ok(s) = std::net::UdpSocket::bind((ip, 53)) else {
-        return false;
-    };
+    dns_server_seen(ip, answer).is_some()
+}
+
+/// [`dns_server`], which also keeps the source address of every query.
+pub fn dns_server_seen(
+    ip: &str,
+    answer: [u8; 4],
+) -> Option<std::sync::Arc<std::sync::Mutex<Vec<std::net::IpAddr>>>> {
+    let s = std::net::UdpSocket::bind((ip, 53)).ok()?;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
     std::thread::spawn(move || {
         let mut buf = [0u8; 1500];
         while let Ok((n, from)) = s.recv_from(&mut buf) {
+            log.lock().unwrap().push(from.ip());
             let q = &buf[..n];
             // The question: a name (labels up to a zero) then type, class.
             let Some(end) = q.get(12..).and_then(|r| r.iter().position(|b| *b == 0)) else {
@@ -229,7 +238,7 @@ pub fn dns_server(ip: &str, answer: [u8; 4]) -> bool {
             let _ = s.send_to(&r, from);
         }
     });
-    true
+    Some(seen)
 }
 
 /// `skiff ARGS` (as `env` runs it) with `resolv` standing in for the
