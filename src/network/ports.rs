@@ -51,6 +51,34 @@ const CHAINS: &str = "add table ip skiff\n\
      add chain ip skiff forward { type filter hook forward priority filter; policy accept; }\n\
      add chain ip skiff input { type filter hook input priority filter; policy accept; }\n";
 
+/// The guard while the bridge routes loopback (`route_localnet`):
+/// nothing from it reaches the host's loopback but DNAT'd traffic and
+/// its answers (CVE-2020-8558).
+fn guard_nft(bridge: &str, t: &str) -> String {
+    format!(
+        "add rule ip skiff input iifname \"{bridge}\" ip daddr 127.0.0.0/8 ct status & dnat == 0 drop comment \"{t}\"\n"
+    )
+}
+
+/// [`guard_nft`] for `iptables`.
+fn guard_iptables(bridge: &str) -> [&str; 13] {
+    [
+        "-A",
+        "INPUT",
+        "-i",
+        bridge,
+        "-d",
+        "127.0.0.0/8",
+        "-m",
+        "conntrack",
+        "!",
+        "--ctstate",
+        "DNAT",
+        "-j",
+        "DROP",
+    ]
+}
+
 /// The nft script adding a container's rules.
 pub fn nft_script(r: &PortRules) -> String {
     let t = tag(r.id);
@@ -66,9 +94,7 @@ pub fn nft_script(r: &PortRules) -> String {
         "add rule ip skiff postrouting ip daddr {ip} ip saddr {{ 127.0.0.0/8, {} }} ct status dnat masquerade comment \"{t}\"\n",
         r.subnet
     );
-    s += &format!(
-        "add rule ip skiff input iifname \"{br}\" ip daddr 127.0.0.0/8 ct status & dnat == 0 drop comment \"{t}\"\n"
-    );
+    s += &guard_nft(br, &t);
     for p in r.ports {
         let to = if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" {
             "fib daddr type local".to_string()
@@ -107,21 +133,7 @@ pub fn iptables_rules(r: &PortRules) -> Vec<Vec<String>> {
         ]
         .concat());
     }
-    add(&[
-        "-A",
-        "INPUT",
-        "-i",
-        r.bridge,
-        "-d",
-        "127.0.0.0/8",
-        "-m",
-        "conntrack",
-        "!",
-        "--ctstate",
-        "DNAT",
-        "-j",
-        "DROP",
-    ]);
+    add(&guard_iptables(r.bridge));
     for p in r.ports {
         let to: Vec<&str> = if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" {
             vec!["-m", "addrtype", "--dst-type", "LOCAL"]
@@ -206,9 +218,7 @@ pub fn dns_nft_script(r: &DnsRules) -> String {
             "add rule ip skiff natinput ip saddr {ip} ip daddr {to} {proto} dport 53 ct status dnat snat to 127.0.0.1 comment \"{t}\"\n"
         );
     }
-    s += &format!(
-        "add rule ip skiff input iifname \"{br}\" ip daddr 127.0.0.0/8 ct status & dnat == 0 drop comment \"{t}\"\n"
-    );
+    s += &guard_nft(br, &t);
     s
 }
 
@@ -267,21 +277,7 @@ pub fn dns_iptables_rules(r: &DnsRules) -> Vec<Vec<String>> {
             "127.0.0.1",
         ]);
     }
-    add(&[
-        "-A",
-        "INPUT",
-        "-i",
-        r.bridge,
-        "-d",
-        "127.0.0.0/8",
-        "-m",
-        "conntrack",
-        "!",
-        "--ctstate",
-        "DNAT",
-        "-j",
-        "DROP",
-    ]);
+    add(&guard_iptables(r.bridge));
     rules
 }
 
