@@ -547,3 +547,105 @@ fn history_lists_each_step_with_the_size_of_its_layer() {
     assert_eq!(out.code, 125, "{out}");
     out.assert_stderr_has("No such image: nosuch:1");
 }
+
+#[test]
+fn system_prune_takes_what_docker_takes_and_spares_what_is_used() {
+    let c = Ctx::new("system_prune");
+    let bb = c.bb();
+    // A build (its cache), then a rebuild of the tag: the first image is
+    // left dangling.
+    let dir = context(
+        &c,
+        "ctx",
+        &[("Containerfile", &format!("FROM {bb}\nRUN echo one > /v\n"))],
+    );
+    let first = build_ok(&c, &["-q", "-t", "app:1"], &dir)
+        .stdout
+        .trim()
+        .to_string();
+    std::fs::write(
+        dir.join("Containerfile"),
+        format!("FROM {bb}\nRUN echo two > /v\n"),
+    )
+    .unwrap();
+    build_ok(&c, &["-q", "-t", "app:1"], &dir);
+    // A stopped container with an anonymous volume, a running one on a
+    // network of its own, and a network nothing uses.
+    c.run_ok(&[
+        "--name",
+        "done",
+        "-v",
+        "/data",
+        &bb,
+        "sh",
+        "-c",
+        "echo x > /data/f",
+    ]);
+    let vol = c.inspect("done")["Mounts"][0]["Name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.env.ok(&["network", "create", "inuse"]);
+    c.env.ok(&["network", "create", "idle"]);
+    c.run_ok(&[
+        "-d",
+        "--name",
+        "busy",
+        "--network",
+        "inuse",
+        &bb,
+        "sleep",
+        "60",
+    ]);
+    let done_id = c.inspect("done")["Id"].as_str().unwrap().to_string();
+
+    // Without -f it asks; "n" keeps everything.
+    let out = c.env.run_stdin(&["system", "prune"], Some(b"n\n"));
+    out.assert_ok();
+    assert!(out.stdout.contains("WARNING! This will remove:"), "{out}");
+    assert!(out.stdout.contains("  - all stopped containers"), "{out}");
+    assert!(
+        c.env.ok(&["ps", "-aq"]).stdout.lines().count() == 2,
+        "{out}"
+    );
+
+    let out = c.env.ok(&["system", "prune", "-f"]);
+    let text = &out.stdout;
+    assert!(
+        text.contains(&format!("Deleted Containers:\n{done_id}\n")),
+        "{out}"
+    );
+    assert!(text.contains("Deleted Networks:\nidle\n"), "{out}");
+    assert!(text.contains(&format!("deleted: {first}")), "{out}");
+    assert!(text.contains("Deleted build cache objects:"), "{out}");
+    assert!(text.contains("Total reclaimed space:"), "{out}");
+    // What is used, tagged or named stays; volumes need --volumes.
+    assert_eq!(c.env.ok(&["ps", "-q"]).stdout.lines().count(), 1);
+    let nets = c.env.ok(&["network", "ls", "--format", "{{.Name}}"]).stdout;
+    assert!(nets.contains("inuse") && !nets.contains("idle"), "{nets}");
+    c.env.ok(&["image", "inspect", "app:1"]);
+    c.env.ok(&["volume", "inspect", &vol]);
+
+    // Filters are checked before anything goes; volumes take labels only.
+    let out = c
+        .env
+        .fails(&["system", "prune", "-f", "--volumes", "--filter", "until=1h"]);
+    out.assert_stderr_has("volumes take only label= filters");
+    let out = c
+        .env
+        .fails(&["system", "prune", "-f", "--filter", "colour=red"]);
+    out.assert_stderr_has("invalid filter");
+    c.env.ok(&["volume", "inspect", &vol]);
+
+    // -a --volumes: every unused image and the anonymous volume too; the
+    // running container's image stays.
+    let out = c.env.ok(&["system", "prune", "-a", "-f", "--volumes"]);
+    assert!(
+        out.stdout.contains(&format!("Deleted Volumes:\n{vol}\n")),
+        "{out}"
+    );
+    assert!(out.stdout.contains("untagged: app:1"), "{out}");
+    c.env.ok(&["image", "inspect", &bb]);
+    c.env.ok(&["rm", "-f", "busy"]);
+    c.env.assert_store_clean();
+}

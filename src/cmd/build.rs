@@ -405,13 +405,27 @@ pub struct PruneArgs {
     pub all: bool,
 }
 
+/// Forget every build cache entry (the layers and blobs only they kept go
+/// at the next `gc`); the report's part.
+pub fn prune_cache(store: &Store) -> Result<super::prune::Section> {
+    Ok(super::prune::Section {
+        title: "Deleted build cache objects",
+        lines: store.cache_prune()?,
+    })
+}
+
 pub fn builder(cmd: BuilderCommand, cfg: &Config) -> Result<i32> {
     match cmd {
-        BuilderCommand::Prune(_a) => {
+        BuilderCommand::Prune(a) => {
+            if !a.force
+                && !super::prune::confirm("WARNING! This will remove all dangling build cache.")
+            {
+                return Ok(0);
+            }
             let store = Store::open(&cfg.root)?;
-            let n = store.cache_prune()?;
+            let cache = prune_cache(&store)?;
             let report = store.gc()?;
-            println!("Deleted build cache objects: {n}");
+            cache.print()?;
             println!(
                 "Total reclaimed space: {}",
                 crate::util::human::size(report.bytes_freed)

@@ -1,6 +1,6 @@
 //! `skiff container prune`: remove every stopped container.
 
-use super::prune::confirm;
+use super::prune::{confirm, Section};
 use crate::config::Config;
 use crate::container::{ops, state};
 use crate::store::Store;
@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 /// One `--filter` of `container prune`.
-enum Filter {
+pub enum Filter {
     Label(String, Option<String>, bool),
     Until(chrono::DateTime<chrono::Utc>),
 }
@@ -69,19 +69,17 @@ fn parse_until(v: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     Some(chrono::Utc::now() - chrono::Duration::seconds(secs))
 }
 
-pub fn run(args: Args, cfg: &Config) -> Result<i32> {
-    let filters = args
-        .filter
-        .iter()
-        .map(|f| parse_filter(f))
-        .collect::<Result<Vec<_>>>()?;
-    if !args.force && !confirm("WARNING! This will remove all stopped containers.") {
-        return Ok(0);
-    }
-    let store = Store::open(&cfg.root)?;
+/// `--filter`s of `container prune` (and `system prune`).
+pub fn parse_filters(filters: &[String]) -> Result<Vec<Filter>> {
+    filters.iter().map(|f| parse_filter(f)).collect()
+}
+
+/// Remove the stopped containers `filters` do not keep; the report's
+/// part, and the bytes their own layers held.
+pub fn prune_containers(store: &Store, filters: &[Filter]) -> Result<(Section, u64)> {
     let mut deleted = Vec::new();
     let mut reclaimed = 0u64;
-    for rec in state::list(&store)? {
+    for rec in state::list(store)? {
         if matches!(
             rec.state.status.as_str(),
             "running" | "restarting" | "paused"
@@ -106,7 +104,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             continue;
         }
         let size = crate::util::fs::tree_size(&store.container_dir(&rec.id).join("upper"));
-        match ops::remove(&store, &rec, false, false) {
+        match ops::remove(store, &rec, false, false) {
             Ok(()) => {
                 reclaimed += size;
                 deleted.push(rec.id.clone());
@@ -114,13 +112,23 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             Err(e) => eprintln!("skiff: {e:#}"),
         }
     }
-    if !deleted.is_empty() {
-        println!("Deleted Containers:");
-        for id in &deleted {
-            println!("{id}");
-        }
-        println!();
+    Ok((
+        Section {
+            title: "Deleted Containers",
+            lines: deleted,
+        },
+        reclaimed,
+    ))
+}
+
+pub fn run(args: Args, cfg: &Config) -> Result<i32> {
+    let filters = parse_filters(&args.filter)?;
+    if !args.force && !confirm("WARNING! This will remove all stopped containers.") {
+        return Ok(0);
     }
+    let store = Store::open(&cfg.root)?;
+    let (section, reclaimed) = prune_containers(&store, &filters)?;
+    section.print()?;
     println!("Total reclaimed space: {}", human::size(reclaimed));
     Ok(0)
 }

@@ -4,7 +4,7 @@
 //! connect` (`container::networks`).
 
 use super::format::{render, render_rows, Format};
-use super::prune::confirm;
+use super::prune::{confirm, Section};
 use super::volume::kv;
 use crate::config::Config;
 use crate::error::{kind_err, kind_of, ErrorKind};
@@ -419,7 +419,7 @@ fn rm(store: &Store, a: RmArgs) -> Result<i32> {
 }
 
 /// One `network prune --filter`.
-enum PruneFilter {
+pub enum PruneFilter {
     /// `label=` (true) or `label!=` (false).
     Label(String, bool),
     Until(DateTime<Utc>),
@@ -448,19 +448,14 @@ impl PruneFilter {
     }
 }
 
-fn prune(store: &Store, a: PruneArgs) -> Result<i32> {
-    let filters = a
-        .filter
-        .iter()
-        .map(|f| PruneFilter::parse(f))
-        .collect::<Result<Vec<_>>>()?;
-    if !a.force
-        && !confirm(
-            "WARNING! This will remove all custom networks not used by at least one container.",
-        )
-    {
-        return Ok(0);
-    }
+/// `--filter`s of `network prune` (and `system prune`).
+pub fn prune_filters(filters: &[String]) -> Result<Vec<PruneFilter>> {
+    filters.iter().map(|f| PruneFilter::parse(f)).collect()
+}
+
+/// Remove the user networks no container uses and `filters` do not
+/// keep; the report's part.
+pub fn prune_networks(store: &Store, filters: &[PruneFilter]) -> Result<Section> {
     let mut deleted = Vec::new();
     for rec in store.networks()? {
         if rec.is_predefined() || filters.iter().any(|f| f.keeps(&rec)) {
@@ -480,14 +475,21 @@ fn prune(store: &Store, a: PruneArgs) -> Result<i32> {
             Err(e) => eprintln!("skiff: {e:#}"),
         }
     }
-    if !deleted.is_empty() {
-        let mut text = String::from("Deleted Networks:\n");
-        for n in &deleted {
-            text.push_str(n);
-            text.push('\n');
-        }
-        text.push('\n');
-        super::format::print_out(&text)?;
+    Ok(Section {
+        title: "Deleted Networks",
+        lines: deleted,
+    })
+}
+
+fn prune(store: &Store, a: PruneArgs) -> Result<i32> {
+    let filters = prune_filters(&a.filter)?;
+    if !a.force
+        && !confirm(
+            "WARNING! This will remove all custom networks not used by at least one container.",
+        )
+    {
+        return Ok(0);
     }
+    prune_networks(store, &filters)?.print()?;
     Ok(0)
 }

@@ -1,4 +1,4 @@
-//! `skiff system df` and `skiff system check`.
+//! `skiff system df`, `system check` and `system prune`.
 
 use super::format::{render_rows, Format};
 use crate::config::Config;
@@ -16,8 +16,24 @@ pub enum SystemCommand {
     Check,
     /// Display system-wide information
     Info(super::info::Args),
-    /// Remove unused data (dangling images and unreferenced blobs)
-    Prune(super::prune::Args),
+    /// Remove unused data: stopped containers, unused networks, dangling images, build cache
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Remove all unused images not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune anonymous volumes
+    #[arg(long)]
+    pub volumes: bool,
+    /// Provide filter values (label=<key>[=<value>], label!=..., until=<timestamp>)
+    #[arg(long)]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -35,7 +51,7 @@ pub fn run(cmd: SystemCommand, cfg: &Config) -> Result<i32> {
         SystemCommand::Df(a) => df(a, cfg),
         SystemCommand::Check => check(cfg),
         SystemCommand::Info(a) => super::info::run(a, cfg),
-        SystemCommand::Prune(a) => super::prune::run(a, cfg),
+        SystemCommand::Prune(a) => prune(a, cfg),
     }
 }
 
@@ -93,4 +109,55 @@ fn check(cfg: &Config) -> Result<i32> {
         println!("{p}");
     }
     Ok(if problems.is_empty() { 0 } else { 1 })
+}
+
+/// Docker's `system prune`: stopped containers, networks no container
+/// uses, dangling (with `-a` every unused) images, the build cache and,
+/// with `--volumes`, anonymous volumes no container uses; each part
+/// reported as its own command reports it, then the space it all held.
+fn prune(a: PruneArgs, cfg: &Config) -> Result<i32> {
+    // Every filter is checked before anything is asked or removed.
+    let containers = super::container_prune::parse_filters(&a.filter)?;
+    let networks = super::network::prune_filters(&a.filter)?;
+    let images = super::prune::ImageFilters::parse(&a.filter)?;
+    if a.volumes {
+        if let Some(f) = a.filter.iter().find(|f| !f.starts_with("label=")) {
+            crate::bail_kind!(
+                InvalidArgument,
+                "invalid filter {f:?}: volumes take only label= filters"
+            );
+        }
+    }
+    let mut warning = String::from(
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
+    );
+    if a.volumes {
+        warning += "  - all anonymous volumes not used by at least one container\n";
+    }
+    warning += if a.all {
+        "  - all images without at least one container associated to them\n  - all build cache\n"
+    } else {
+        "  - all dangling images\n  - unused build cache\n"
+    };
+    if !a.force && !super::prune::confirm(&warning) {
+        return Ok(0);
+    }
+    let store = Store::open(&cfg.root)?;
+    let (containers, mut freed) = super::container_prune::prune_containers(&store, &containers)?;
+    let networks = super::network::prune_networks(&store, &networks)?;
+    let volumes = if a.volumes {
+        let (s, bytes) = super::volume::prune_volumes(&store, false, &a.filter)?;
+        freed += bytes;
+        s
+    } else {
+        Default::default()
+    };
+    let images = super::prune::prune_images(&store, a.all, &images)?;
+    let cache = super::build::prune_cache(&store)?;
+    freed += store.gc()?.bytes_freed;
+    for s in [containers, networks, volumes, images, cache] {
+        s.print()?;
+    }
+    println!("Total reclaimed space: {}", human::size(freed));
+    Ok(0)
 }

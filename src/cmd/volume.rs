@@ -87,6 +87,43 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
+/// Remove the volumes no container uses (anonymous ones only, unless
+/// `all`) that carry the `label=` filters' labels; the report's part
+/// and the bytes they held.
+pub fn prune_volumes(
+    store: &Store,
+    all: bool,
+    filters: &[String],
+) -> Result<(super::prune::Section, u64)> {
+    let labels = kv(&filters
+        .iter()
+        .filter_map(|f| f.strip_prefix("label=").map(String::from))
+        .collect::<Vec<_>>());
+    let mut freed = 0;
+    let mut removed = Vec::new();
+    let containers = store.containers()?;
+    for v in store.volumes()? {
+        if containers.iter().any(|c| c.volumes.contains(&v.name)) {
+            continue;
+        }
+        let match_labels = labels
+            .iter()
+            .all(|(k, val)| v.labels.get(k).is_some_and(|x| val.is_empty() || x == val));
+        if (all || v.anonymous) && match_labels {
+            freed += store.volume_size(&v.name);
+            store.remove_volume(&v.name)?;
+            removed.push(v.name);
+        }
+    }
+    Ok((
+        super::prune::Section {
+            title: "Deleted Volumes",
+            lines: removed,
+        },
+        freed,
+    ))
+}
+
 /// `KEY=VALUE` flags (`--label`, `--opt`) as a map; a bare `KEY` maps to "".
 pub fn kv(items: &[String]) -> BTreeMap<String, String> {
     items
@@ -245,34 +282,8 @@ pub fn run(cmd: VolumeCommand, cfg: &Config) -> Result<i32> {
             if !a.force && !confirm(warning) {
                 return Ok(0);
             }
-            let labels = kv(&a
-                .filter
-                .iter()
-                .filter_map(|f| f.strip_prefix("label=").map(String::from))
-                .collect::<Vec<_>>());
-            let mut freed = 0;
-            let mut removed = Vec::new();
-            let containers = store.containers()?;
-            for v in store.volumes()? {
-                if containers.iter().any(|c| c.volumes.contains(&v.name)) {
-                    continue;
-                }
-                let match_labels = labels
-                    .iter()
-                    .all(|(k, val)| v.labels.get(k).is_some_and(|x| val.is_empty() || x == val));
-                if (a.all || v.anonymous) && match_labels {
-                    freed += store.volume_size(&v.name);
-                    store.remove_volume(&v.name)?;
-                    removed.push(v.name);
-                }
-            }
-            if !removed.is_empty() {
-                println!("Deleted Volumes:");
-                for n in &removed {
-                    println!("{n}");
-                }
-                println!();
-            }
+            let (section, freed) = prune_volumes(&store, a.all, &a.filter)?;
+            section.print()?;
             println!("Total reclaimed space: {}", human::size(freed));
         }
     }

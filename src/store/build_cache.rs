@@ -77,14 +77,14 @@ impl Store {
 
     /// Forget every entry; how many there were. Their blobs and layers
     /// go with the next gc unless an image holds them.
-    pub fn cache_prune(&self) -> Result<usize> {
+    pub fn cache_prune(&self) -> Result<Vec<String>> {
         let dir = self.build_cache_dir();
-        let mut n = 0;
+        let mut gone = Vec::new();
         for name in list_names(&dir)? {
             std::fs::remove_file(dir.join(&name))
                 .with_context(|| format!("remove build cache entry {name}"))?;
-            n += 1;
+            gone.push(name);
         }
-        Ok(n)
+        Ok(gone)
     }
 }
