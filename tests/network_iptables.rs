@@ -171,6 +171,10 @@ fn iptables_forwards_dns_to_the_hosts_loopback_resolver() {
         "{sources:?}"
     );
     let id = c.inspect("asker")["Id"].as_str().unwrap().to_string();
+    // Its bridge routes no loopback once it has ended.
+    let net = network_id(&c, "ipt-dns");
+    let localnet = format!("/proc/sys/net/ipv4/conf/skf-{}/route_localnet", &net[..8]);
+    assert_eq!(std::fs::read_to_string(&localnet).unwrap().trim(), "0");
     assert!(iptables_tagged("nat", &id).is_empty());
     assert!(iptables_tagged("filter", &id).is_empty());
     assert!(nft_tagged(&id).is_empty());

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 pub struct Args {
     /// Print sizes and dates in human readable format
     #[arg(short = 'H', long, default_value_t = true, num_args = 0..=1,
-          default_missing_value = "true", action = clap::ArgAction::Set)]
+          default_missing_value = "true", require_equals = true, action = clap::ArgAction::Set)]
     pub human: bool,
     /// Format output using a custom template ('table', 'table TEMPLATE', 'json', 'TEMPLATE')
     #[arg(long)]
@@ -88,8 +88,12 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
             _ => "<missing>".to_string(),
         };
         let created = parse_time(r.entry.created.as_deref());
+        // In the local time zone, as Docker prints it.
         let created_at = created
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            })
             .unwrap_or_default();
         let since = match (args.human, created) {
             (true, Some(t)) => human::ago(t),

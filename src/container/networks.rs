@@ -178,10 +178,22 @@ pub fn disconnect(store: &Store, net: &str, container: &str, force: bool) -> Res
         && rec.networks.first() == Some(&name)
         && !rec.state.ports.is_empty()
         && !crate::config::is_rootless();
+    // Its DNS forwarded through this network's gateway: those rules name
+    // the address given back too.
+    let forwarded = state::is_running(&rec)
+        && rec.networks.first() == Some(&name)
+        && rec.dns_forward.as_ref().is_some_and(|f| {
+            store
+                .find_network(&name)
+                .is_ok_and(|n| n.gateway == f.gateway)
+        });
     if state::is_running(&rec) {
         crate::network::setup::detach_running(store, &rec, &name)?;
     } else {
         store.release(&name, &rec.id)?;
+    }
+    if forwarded && !unpublished {
+        crate::network::publish::unpublish(store, &rec.id);
     }
     if unpublished {
         crate::network::publish::unpublish(store, &rec.id);

@@ -31,7 +31,13 @@ pub fn update(store: &Store, rec: &ContainerRecord, u: &Update) -> Result<()> {
             serde_json::from_slice(&data).with_context(|| format!("parse {}", path.display()))?;
         let now = resources_of(&spec);
         let new = u.apply(&now).map_err(|e| cannot(&c.id, e))?;
-        new.check_host(&HostCpus::read())?;
+        // The host's CPUs bound only what this update sets, as Docker's.
+        if u.given.nano_cpus != 0
+            || !u.given.cpuset_cpus.is_empty()
+            || !u.given.cpuset_mems.is_empty()
+        {
+            new.check_host(&HostCpus::read())?;
+        }
         if new != now {
             set_limits(&mut spec, &new)?;
             apply_live(&spec, u, &new)?;

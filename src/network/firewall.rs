@@ -33,7 +33,7 @@ pub(super) enum Tool {
 }
 
 /// On `PATH`, or in the sbin directories a user's `PATH` may leave out.
-fn on_path(name: &str) -> bool {
+pub(super) fn on_path(name: &str) -> bool {
     crate::util::fs::on_path(name)
         || ["/usr/sbin", "/sbin"]
             .iter()
@@ -323,7 +323,7 @@ pub(super) fn delete_tagged(t: &str) -> Result<Option<String>> {
 }
 
 /// Delete the rules tagged `t` from `iptables`' `tables`.
-fn remove_iptables(t: &str, tables: &[&str]) -> Result<()> {
+pub(super) fn remove_iptables(t: &str, tables: &[&str]) -> Result<()> {
     for table in tables {
         let rules = run(Command::new("iptables").args(["-t", table, "-S"]), None)?;
         for r in rules.lines().filter(|l| l.contains(t)) {

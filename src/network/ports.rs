@@ -62,8 +62,10 @@ fn guard_nft(bridge: &str, t: &str) -> String {
 
 /// [`guard_nft`] for `iptables`.
 fn guard_iptables(bridge: &str) -> [&str; 13] {
+    // First in INPUT: an accept of the host's own (a firewall's) must not
+    // come before it.
     [
-        "-A",
+        "-I",
         "INPUT",
         "-i",
         bridge,
@@ -169,25 +171,44 @@ pub fn install(r: &PortRules) -> Result<()> {
         .context("set up the packet filter for the published ports")
 }
 
-/// `route_localnet` on `bridge`, then the rules of the tool in use.
+/// The rules of the tool in use, then `route_localnet` on `bridge`: it
+/// is never on without the guard in. Under [`localnet_lock`], so that a
+/// container ending on the same bridge cannot turn it off meanwhile.
 fn apply(
     bridge: &str,
     nft: impl FnOnce() -> String,
     iptables: impl FnOnce() -> Vec<Vec<String>>,
 ) -> Result<()> {
-    let conf = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
-    std::fs::write(&conf, "1").with_context(|| format!("write {conf}"))?;
+    let _lock = localnet_lock();
     match tool()? {
-        Tool::Nft => run(Command::new("nft").args(["-f", "-"]), Some(&nft())).map(drop),
-        Tool::Iptables => {
-            for args in iptables() {
-                let mut c = Command::new("iptables");
-                c.args(&args);
-                run(&mut c, None)?;
-            }
-            Ok(())
-        }
+        Tool::Nft => run(Command::new("nft").args(["-f", "-"]), Some(&nft())).map(drop)?,
+        Tool::Iptables => iptables_all(iptables())?,
     }
+    let conf = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
+    std::fs::write(&conf, "1").with_context(|| format!("write {conf}"))
+}
+
+fn iptables_all(rules: Vec<Vec<String>>) -> Result<()> {
+    for args in rules {
+        run(Command::new("iptables").args(&args), None)?;
+    }
+    Ok(())
+}
+
+/// Held while a bridge's `route_localnet` and guards change (machine-wide:
+/// the decision to turn it off reads the guards of every container). A
+/// lock that cannot be had (a read-only /run) is gone without.
+fn localnet_lock() -> Option<crate::util::lock::LockGuard> {
+    crate::util::lock::lock_exclusive(std::path::Path::new("/run/skiff-localnet.lock")).ok()
+}
+
+/// Does the host's iptables INPUT chain drop what it does not accept
+/// (ufw's default, and many hand-made firewalls)? Then forwarded DNS
+/// needs an accept of its own there.
+pub fn input_drops() -> bool {
+    super::firewall::on_path("iptables")
+        && run(Command::new("iptables").args(["-S", "INPUT"]), None)
+            .is_ok_and(|l| l.lines().any(|l| l.trim() == "-P INPUT DROP"))
 }
 
 /// What forwarding one container's DNS to the host's loopback resolver
@@ -202,6 +223,9 @@ pub struct DnsRules<'a> {
     pub bridge: &'a str,
     /// The resolver on the host's loopback.
     pub to: Ipv4Addr,
+    /// The host's iptables INPUT drops by default ([`input_drops`]): an
+    /// accept of the forwarded queries goes there, whatever the tool.
+    pub accept_input: bool,
 }
 
 /// The nft script forwarding a container's DNS.
@@ -281,25 +305,78 @@ pub fn dns_iptables_rules(r: &DnsRules) -> Vec<Vec<String>> {
     rules
 }
 
+/// The accepts of forwarded DNS in an INPUT chain that drops by default.
+pub fn dns_input_accepts(r: &DnsRules) -> Vec<Vec<String>> {
+    let t = tag(r.id);
+    let to = r.to.to_string();
+    ["udp", "tcp"]
+        .iter()
+        .map(|proto| {
+            [
+                "-I",
+                "INPUT",
+                "-i",
+                r.bridge,
+                "-d",
+                &to,
+                "-p",
+                proto,
+                "--dport",
+                "53",
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "DNAT",
+                "-m",
+                "comment",
+                "--comment",
+                &t,
+                "-j",
+                "ACCEPT",
+            ]
+            .map(String::from)
+            .to_vec()
+        })
+        .collect()
+}
+
 /// Forward a container's DNS to the host's loopback resolver (its rules
 /// go with the rest of its own, by [`remove`]).
 pub fn install_dns(r: &DnsRules) -> Result<()> {
     apply(r.bridge, || dns_nft_script(r), || dns_iptables_rules(r))
+        .and_then(|()| {
+            if r.accept_input {
+                iptables_all(dns_input_accepts(r))?;
+            }
+            Ok(())
+        })
         .context("forward the container's DNS to the host's resolver")
 }
 
-/// Take container `id`'s rules out. `bridge` loses `route_localnet`
-/// again when no other container publishes ports on it (with `nft`;
-/// `iptables` leaves it on, its drop rule gone with the container).
-pub fn remove(id: &str, bridge: &str) -> Result<()> {
+/// Take container `id`'s rules out (with `input_accepts`, also those it
+/// put in iptables' INPUT beside nft). `bridge` loses `route_localnet`
+/// again when no other container's guard is on it.
+pub fn remove(id: &str, bridge: &str, input_accepts: bool) -> Result<()> {
     let t = tag(id);
-    if tool()? == Tool::Iptables {
-        return super::firewall::remove(id);
-    }
-    let Some(listing) = super::firewall::delete_tagged(&t)? else {
-        return Ok(());
+    let _lock = localnet_lock();
+    let guarded = match tool()? {
+        Tool::Iptables => {
+            super::firewall::remove(id)?;
+            let guard = format!("-i {bridge} -d 127.0.0.0/8");
+            run(Command::new("iptables").args(["-S", "INPUT"]), None)
+                .is_ok_and(|l| l.lines().any(|l| l.contains(&guard)))
+        }
+        Tool::Nft => {
+            let Some(listing) = super::firewall::delete_tagged(&t)? else {
+                return Ok(());
+            };
+            if input_accepts {
+                super::firewall::remove_iptables(&t, &["filter"])?;
+            }
+            guarded_by_others(&listing, bridge, &t)
+        }
     };
-    if !bridge.is_empty() && !guarded_by_others(&listing, bridge, &t) {
+    if !bridge.is_empty() && !guarded {
         let conf = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
         // The bridge may be gone with its network: nothing to reset.
         let _ = std::fs::write(conf, "0");
@@ -355,6 +432,7 @@ mod tests {
             gateway: "10.89.3.1".parse().unwrap(),
             bridge: "skf-0123",
             to: "127.0.0.53".parse().unwrap(),
+            accept_input: true,
         };
         let s = dns_nft_script(&r);
         let t = "comment \"skiff:0123456789ab\"";
@@ -372,9 +450,15 @@ mod tests {
         assert!(ipt[1].join(" ").contains("-t nat -A INPUT -s 10.89.3.7 -d 127.0.0.53 -p udp --dport 53 -m conntrack --ctstate DNAT -j SNAT --to-source 127.0.0.1"), "{ipt:?}");
         assert!(
             ipt[4].join(" ").starts_with(
-                "-A INPUT -i skf-0123 -d 127.0.0.0/8 -m conntrack ! --ctstate DNAT -j DROP"
+                "-I INPUT -i skf-0123 -d 127.0.0.0/8 -m conntrack ! --ctstate DNAT -j DROP"
             ),
             "{ipt:?}"
+        );
+        let acc = dns_input_accepts(&r);
+        assert_eq!(acc.len(), 2);
+        assert_eq!(
+            acc[1].join(" "),
+            "-I INPUT -i skf-0123 -d 127.0.0.53 -p tcp --dport 53 -m conntrack --ctstate DNAT -m comment --comment skiff:0123456789ab -j ACCEPT"
         );
     }
 

@@ -89,10 +89,7 @@ pub fn connect(
     }
     if wanted.is_empty() || rec.networks.is_empty() {
         let endpoints = setup::connect(store, rec)?;
-        if let Err(e) = forward_dns(store, rec, &endpoints) {
-            setup::disconnect(store, &rec.id);
-            return Err(e);
-        }
+        forward_dns(store, rec, &endpoints);
         return Ok((endpoints, Published::default()));
     }
     let on = || {
@@ -103,8 +100,10 @@ pub fn connect(
     };
     let held = reserve(store, rec, &wanted, false).with_context(on)?;
     let endpoints = setup::connect(store, rec)?;
-    let done = publish(store, rec, &endpoints, &held.ports)
-        .and_then(|()| forward_dns(store, rec, &endpoints));
+    let done = publish(store, rec, &endpoints, &held.ports);
+    if done.is_ok() {
+        forward_dns(store, rec, &endpoints);
+    }
     if let Err(e) = done {
         // Its rules, lease and namespace go with it.
         setup::disconnect(store, &rec.id);
@@ -163,8 +162,15 @@ fn publish(
 
 /// A container whose resolv.conf names its first network's gateway for
 /// the host's loopback resolver (`ContainerRecord::dns_forward`): the
-/// rules taking its DNS there.
-fn forward_dns(
+/// rules taking its DNS there. A failure is a warning: the container
+/// runs, without names from outside.
+fn forward_dns(store: &Store, rec: &ContainerRecord, endpoints: &BTreeMap<String, Endpoint>) {
+    if let Err(e) = try_forward_dns(store, rec, endpoints) {
+        eprintln!("skiff: warning: container {}: {e:#}", rec.name);
+    }
+}
+
+fn try_forward_dns(
     store: &Store,
     rec: &ContainerRecord,
     endpoints: &BTreeMap<String, Endpoint>,
@@ -183,33 +189,46 @@ fn forward_dns(
     }
     let parse = |s: &str| -> Result<Ipv4Addr> {
         s.parse()
-            .map_err(|_| anyhow!("container {}: bad address {s:?}", rec.name))
+            .map_err(|_| anyhow!("bad address {s:?} to forward DNS with"))
     };
     let ip = endpoints
         .get(&net.name)
         .map(|e| parse(&e.ip))
         .transpose()?
-        .ok_or_else(|| anyhow!("container {} has no address on {}", rec.name, net.name))?;
-    let m = marker(store, &rec.id);
-    crate::util::fs::mkdir_all(m.parent().unwrap_or(&m), 0o700)?;
-    crate::util::fs::atomic_write_volatile(&m, net.bridge.as_bytes())?;
-    ports::install_dns(&ports::DnsRules {
+        .ok_or_else(|| anyhow!("no address on {}", net.name))?;
+    let rules = ports::DnsRules {
         id: &rec.id,
         ip,
         gateway: parse(&f.gateway)?,
         bridge: &net.bridge,
         to: parse(&f.to)?,
-    })
+        accept_input: ports::input_drops(),
+    };
+    // Named before the rules go in, as published ports are (the same
+    // file when it has both): the bridge, and whether iptables' INPUT
+    // got accepts beside nft.
+    let m = marker(store, &rec.id);
+    crate::util::fs::mkdir_all(m.parent().unwrap_or(&m), 0o700)?;
+    let mut text = net.bridge.clone();
+    if rules.accept_input {
+        text.push_str(INPUT_ACCEPTS);
+    }
+    crate::util::fs::atomic_write_volatile(&m, text.as_bytes())?;
+    ports::install_dns(&rules)
 }
+
+/// The marker's line for accepts in iptables' INPUT.
+const INPUT_ACCEPTS: &str = "\ninput-accepts";
 
 /// The hook of `setup::disconnect`: container `id`'s rules out, if it
 /// had any. Best effort.
 pub fn unpublish(store: &Store, id: &str) {
     let m = marker(store, id);
-    let Ok(bridge) = std::fs::read_to_string(&m) else {
+    let Ok(text) = std::fs::read_to_string(&m) else {
         return;
     };
-    if ports::remove(id, bridge.trim()).is_ok() {
+    let bridge = text.lines().next().unwrap_or_default();
+    if ports::remove(id, bridge.trim(), text.contains(INPUT_ACCEPTS)).is_ok() {
         let _ = std::fs::remove_file(&m);
     }
 }

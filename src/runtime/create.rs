@@ -92,10 +92,13 @@ pub fn host_resolv(host_network: bool) -> String {
 pub fn loopback_resolver(resolv: &str) -> Option<String> {
     resolv
         .lines()
-        .filter_map(|l| l.strip_prefix("nameserver"))
-        .map(str::trim)
-        .find(|a| a.starts_with("127."))
-        .map(String::from)
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some("nameserver")).then(|| w.next()).flatten()
+        })
+        .filter_map(|a| a.parse::<std::net::Ipv4Addr>().ok())
+        .find(|a| a.is_loopback())
+        .map(|a| a.to_string())
 }
 
 /// The container's resolv.conf from the host's, the way Docker makes it:
@@ -341,6 +344,11 @@ mod tests {
         assert_eq!(
             loopback_resolver("nameserver 10.0.0.2\nnameserver ::1\n"),
             None
+        );
+        // What follows the address is no part of it.
+        assert_eq!(
+            loopback_resolver("nameserver\t127.0.0.1 # dnsmasq\n"),
+            Some("127.0.0.1".to_string())
         );
         // A user network's gateway stands in for it, the others kept.
         let opts = EtcOptions {

@@ -186,7 +186,6 @@ impl Store {
                 let used: std::collections::HashSet<Ipv4Addr> =
                     leases.iter().map(|l| l.ip).collect();
                 rec.pool()
-                    .into_iter()
                     .find(|ip| !used.contains(ip))
                     .ok_or_else(|| {
                         kind_err(

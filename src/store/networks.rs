@@ -103,18 +103,22 @@ impl NetworkRecord {
     /// The addresses containers get automatically: the `--ip-range`, or
     /// the whole subnet; never its network or broadcast address, the
     /// gateway or an `--aux-address`.
-    pub fn pool(&self) -> Vec<Ipv4Addr> {
-        let Some(subnet) = self.ipv4_subnet() else {
-            return Vec::new();
-        };
-        let range = Ipv4Net::parse(&self.ip_range).unwrap_or(subnet);
-        let mut reserved: Vec<Ipv4Addr> = vec![subnet.network(), subnet.broadcast()];
+    pub fn pool(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        let subnet = self.ipv4_subnet();
+        let range = Ipv4Net::parse(&self.ip_range).or(subnet);
+        let mut reserved: Vec<Ipv4Addr> = Vec::new();
+        if let Some(s) = subnet {
+            reserved.extend([s.network(), s.broadcast()]);
+        }
         reserved.extend(self.gateway_ip());
         reserved.extend(self.aux_ips());
-        (u32::from(range.network())..=u32::from(range.broadcast()))
+        // An empty range (1..=0) for a network without addresses.
+        let (lo, hi) = range.map_or((1, 0), |r| {
+            (u32::from(r.network()), u32::from(r.broadcast()))
+        });
+        (lo..=hi)
             .map(Ipv4Addr::from)
-            .filter(|ip| !reserved.contains(ip))
-            .collect()
+            .filter(move |ip| !reserved.contains(ip))
     }
 
     /// The `--aux-address` addresses.
