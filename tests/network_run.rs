@@ -558,6 +558,18 @@ fn a_user_network_asks_the_hosts_loopback_resolver_through_its_gateway() {
     assert!(nft_tagged(&id).is_empty(), "{:?}", nft_tagged(&id));
     let localnet = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
     assert_eq!(std::fs::read_to_string(&localnet).unwrap().trim(), "0");
+    // The host moves to another loopback resolver: started again, the
+    // container asks the new one.
+    let moved = "127.0.0.94";
+    assert!(
+        dns_server_seen(moved, [10, 9, 8, 5]).is_some(),
+        "port 53 of {moved} is taken"
+    );
+    let resolv2 = c.env.path("host-resolv-2.conf");
+    std::fs::write(&resolv2, format!("nameserver {moved}\n")).unwrap();
+    let out = with_resolv(&c.env, &resolv2, &["start", "-a", "asker"]);
+    out.assert_ok();
+    assert!(out.stdout.contains("10.9.8.5"), "{out}");
     // Only the resolver's way is open: a container that routes the
     // host's loopback to its gateway (it may, privileged) still reaches
     // no other service there, while its DNS is answered.

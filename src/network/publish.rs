@@ -196,12 +196,17 @@ fn try_forward_dns(
         .map(|e| parse(&e.ip))
         .transpose()?
         .ok_or_else(|| anyhow!("no address on {}", net.name))?;
+    // The host's resolver as it is now (a restart after the host changed
+    // it forwards to the new one); the one it was made with when the host
+    // has none on loopback any more.
+    let now =
+        crate::runtime::create::loopback_resolver(&crate::runtime::create::host_resolv(false));
     let rules = ports::DnsRules {
         id: &rec.id,
         ip,
         gateway: parse(&f.gateway)?,
         bridge: &net.bridge,
-        to: parse(&f.to)?,
+        to: parse(now.as_deref().unwrap_or(&f.to))?,
         accept_input: ports::input_drops(),
     };
     // Named before the rules go in, as published ports are (the same
