@@ -630,7 +630,7 @@ fn system_prune_takes_what_docker_takes_and_spares_what_is_used() {
     let out = c
         .env
         .fails(&["system", "prune", "-f", "--volumes", "--filter", "until=1h"]);
-    out.assert_stderr_has("volumes take only label= filters");
+    out.assert_stderr_has("volumes take label=, label!= and all=");
     let out = c
         .env
         .fails(&["system", "prune", "-f", "--filter", "colour=red"]);

@@ -147,6 +147,23 @@ fn iptables_forwards_dns_to_the_hosts_loopback_resolver() {
     std::fs::write(&resolv, format!("nameserver {ip}\n")).unwrap();
     c.env
         .ok(&["network", "create", "--subnet", "10.214.5.0/24", "ipt-dns"]);
+    // Another container forwarding on the same bridge, running all along.
+    with_resolv(
+        &c.env,
+        &resolv,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "stay",
+            "--network",
+            "ipt-dns",
+            &bb,
+            "sleep",
+            "60",
+        ],
+    )
+    .assert_ok();
     let out = with_resolv(
         &c.env,
         &resolv,
@@ -171,9 +188,16 @@ fn iptables_forwards_dns_to_the_hosts_loopback_resolver() {
         "{sources:?}"
     );
     let id = c.inspect("asker")["Id"].as_str().unwrap().to_string();
-    // Its bridge routes no loopback once it has ended.
+    // Its end leaves the bridge routing loopback for the other, whose
+    // DNS still answers; the other's end turns it off.
     let net = network_id(&c, "ipt-dns");
     let localnet = format!("/proc/sys/net/ipv4/conf/skf-{}/route_localnet", &net[..8]);
+    assert_eq!(std::fs::read_to_string(&localnet).unwrap().trim(), "1");
+    let out = c
+        .env
+        .ok(&["exec", "stay", "sh", "-c", "nslookup again.example.test"]);
+    assert!(out.stdout.contains("10.9.8.6"), "{out}");
+    c.env.ok(&["rm", "-f", "stay"]);
     assert_eq!(std::fs::read_to_string(&localnet).unwrap().trim(), "0");
     assert!(iptables_tagged("nat", &id).is_empty());
     assert!(iptables_tagged("filter", &id).is_empty());

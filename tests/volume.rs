@@ -429,6 +429,21 @@ fn prune_filters_by_label() {
 }
 
 #[test]
+fn prune_filters_keep_what_a_negated_label_names_and_refuse_unknown_ones() {
+    let env = three("volume_prune_not_label");
+    // An unknown filter is refused before anything goes.
+    let out = env.fails(&["volume", "prune", "-a", "-f", "--filter", "until=1h"]);
+    out.assert_stderr_has("volumes take label=, label!= and all=");
+    assert_eq!(names(&env.ok(&["volume", "ls", "-q"])).len(), 3);
+    let out = env.ok(&["volume", "prune", "-a", "-f", "--filter", "label!=env"]);
+    out.assert_stdout_has("other-gamma");
+    out.assert_stdout_lacks("vol-alpha");
+    let mut left = names(&env.ok(&["volume", "ls", "-q"]));
+    left.sort();
+    assert_eq!(left, ["vol-alpha", "vol-beta"]);
+}
+
+#[test]
 fn prune_asks_first_without_force() {
     let env = three("volume_prune_prompt");
     let out = env.run_stdin(&["volume", "prune", "-a"], Some(b"n\n"));

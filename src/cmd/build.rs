@@ -405,12 +405,16 @@ pub struct PruneArgs {
     pub all: bool,
 }
 
-/// Forget every build cache entry (the layers and blobs only they kept go
-/// at the next `gc`); the report's part.
-pub fn prune_cache(store: &Store) -> Result<super::prune::Section> {
+/// Forget the build cache entries (those written before `until`, when
+/// given); the layers and blobs only they kept go at the next `gc`. The
+/// report's part.
+pub fn prune_cache(
+    store: &Store,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<super::prune::Section> {
     Ok(super::prune::Section {
         title: "Deleted build cache objects",
-        lines: store.cache_prune()?,
+        lines: store.cache_prune(until.map(std::time::SystemTime::from))?,
     })
 }
 
@@ -423,7 +427,7 @@ pub fn builder(cmd: BuilderCommand, cfg: &Config) -> Result<i32> {
                 return Ok(0);
             }
             let store = Store::open(&cfg.root)?;
-            let cache = prune_cache(&store)?;
+            let cache = prune_cache(&store, None)?;
             let report = store.gc()?;
             cache.print()?;
             println!(

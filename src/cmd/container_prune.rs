@@ -44,29 +44,11 @@ fn parse_filter(f: &str) -> Result<Filter> {
             let (k, v) = kv(value);
             Ok(Filter::Label(k, v, false))
         }
-        "until" => Ok(Filter::Until(parse_until(value).ok_or_else(bad)?)),
+        "until" => Ok(Filter::Until(
+            crate::util::timespec::parse(value, chrono::Utc::now()).map_err(|_| bad())?,
+        )),
         _ => Err(bad()),
     }
-}
-
-/// `until=`: an RFC 3339 time, a Unix timestamp, or a duration before now
-/// (`10m`, `24h`).
-fn parse_until(v: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
-        return Some(t.with_timezone(&chrono::Utc));
-    }
-    if let Ok(secs) = v.parse::<f64>() {
-        return chrono::DateTime::from_timestamp(secs as i64, 0);
-    }
-    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit())?);
-    let n: i64 = num.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return None,
-    };
-    Some(chrono::Utc::now() - chrono::Duration::seconds(secs))
 }
 
 /// `--filter`s of `container prune` (and `system prune`).
@@ -80,10 +62,14 @@ pub fn prune_containers(store: &Store, filters: &[Filter]) -> Result<(Section, u
     let mut deleted = Vec::new();
     let mut reclaimed = 0u64;
     for rec in state::list(store)? {
+        // Running, or still being made (a build's step, a `run` between
+        // its create and its start): not stopped.
         if matches!(
             rec.state.status.as_str(),
             "running" | "restarting" | "paused"
-        ) {
+        ) || rec.build
+            || store.being_made(&rec)
+        {
             continue;
         }
         let created = chrono::DateTime::parse_from_rfc3339(&rec.created)

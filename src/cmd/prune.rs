@@ -93,6 +93,11 @@ impl ImageFilters {
         Ok(out)
     }
 
+    /// The `until=` time, if one was given.
+    pub fn until(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.until
+    }
+
     fn takes(&self, img: &crate::store::ImageRecord) -> bool {
         let labels = self.labels.iter().all(|(k, v, want)| {
             let has = match (img.labels.get(k), v) {

@@ -121,13 +121,9 @@ fn prune(a: PruneArgs, cfg: &Config) -> Result<i32> {
     let networks = super::network::prune_filters(&a.filter)?;
     let images = super::prune::ImageFilters::parse(&a.filter)?;
     if a.volumes {
-        if let Some(f) = a.filter.iter().find(|f| !f.starts_with("label=")) {
-            crate::bail_kind!(
-                InvalidArgument,
-                "invalid filter {f:?}: volumes take only label= filters"
-            );
-        }
+        super::volume::check_volume_filters(&a.filter)?;
     }
+    let until = images.until();
     let mut warning = String::from(
         "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
     );
@@ -143,21 +139,24 @@ fn prune(a: PruneArgs, cfg: &Config) -> Result<i32> {
         return Ok(0);
     }
     let store = Store::open(&cfg.root)?;
+    // Each part reported as soon as it is done, as Docker does: a later
+    // part that fails leaves the report of what went.
     let (containers, mut freed) = super::container_prune::prune_containers(&store, &containers)?;
-    let networks = super::network::prune_networks(&store, &networks)?;
-    let volumes = if a.volumes {
+    containers.print()?;
+    super::network::prune_networks(&store, &networks)?.print()?;
+    if a.volumes {
         let (s, bytes) = super::volume::prune_volumes(&store, false, &a.filter)?;
         freed += bytes;
-        s
-    } else {
-        Default::default()
-    };
-    let images = super::prune::prune_images(&store, a.all, &images)?;
-    let cache = super::build::prune_cache(&store)?;
-    freed += store.gc()?.bytes_freed;
-    for s in [containers, networks, volumes, images, cache] {
         s.print()?;
     }
+    super::prune::prune_images(&store, a.all, &images)?.print()?;
+    // The cache by age when `until=` is given (its entries carry no
+    // labels: label filters alone leave it).
+    let labels_only = until.is_none() && !a.filter.is_empty();
+    if !labels_only {
+        super::build::prune_cache(&store, until)?.print()?;
+    }
+    freed += store.gc()?.bytes_freed;
     println!("Total reclaimed space: {}", human::size(freed));
     Ok(0)
 }

@@ -87,6 +87,39 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
+/// `volume prune`'s filters: `label=K[=V]`, `label!=K[=V]`, `all=true`.
+struct VolumeFilters {
+    labels: Vec<(String, String, bool)>,
+    all: bool,
+}
+
+fn volume_filters(filters: &[String]) -> Result<VolumeFilters> {
+    let mut out = VolumeFilters {
+        labels: Vec::new(),
+        all: false,
+    };
+    for f in filters {
+        let (k, v) = f.split_once('=').unwrap_or((f, ""));
+        let (lk, lv) = v.split_once('=').unwrap_or((v, ""));
+        match k {
+            "label" => out.labels.push((lk.to_string(), lv.to_string(), true)),
+            "label!" => out.labels.push((lk.to_string(), lv.to_string(), false)),
+            "all" if matches!(v, "true" | "1") => out.all = true,
+            "all" if matches!(v, "false" | "0") => {}
+            _ => crate::bail_kind!(
+                InvalidArgument,
+                "invalid filter {f:?}: volumes take label=, label!= and all="
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// Check `volume prune`'s filters without pruning.
+pub fn check_volume_filters(filters: &[String]) -> Result<()> {
+    volume_filters(filters).map(drop)
+}
+
 /// Remove the volumes no container uses (anonymous ones only, unless
 /// `all`) that carry the `label=` filters' labels; the report's part
 /// and the bytes they held.
@@ -95,10 +128,8 @@ pub fn prune_volumes(
     all: bool,
     filters: &[String],
 ) -> Result<(super::prune::Section, u64)> {
-    let labels = kv(&filters
-        .iter()
-        .filter_map(|f| f.strip_prefix("label=").map(String::from))
-        .collect::<Vec<_>>());
+    let filters = volume_filters(filters)?;
+    let all = all || filters.all;
     let mut freed = 0;
     let mut removed = Vec::new();
     let containers = store.containers()?;
@@ -106,13 +137,18 @@ pub fn prune_volumes(
         if containers.iter().any(|c| c.volumes.contains(&v.name)) {
             continue;
         }
-        let match_labels = labels
-            .iter()
-            .all(|(k, val)| v.labels.get(k).is_some_and(|x| val.is_empty() || x == val));
-        if (all || v.anonymous) && match_labels {
-            freed += store.volume_size(&v.name);
-            store.remove_volume(&v.name)?;
-            removed.push(v.name);
+        let labelled = |(k, val, want): &(String, String, bool)| {
+            v.labels.get(k).is_some_and(|x| val.is_empty() || x == val) == *want
+        };
+        if (all || v.anonymous) && filters.labels.iter().all(labelled) {
+            let size = store.volume_size(&v.name);
+            match store.remove_volume(&v.name) {
+                Ok(_) => {
+                    freed += size;
+                    removed.push(v.name);
+                }
+                Err(e) => eprintln!("skiff: {e:#}"),
+            }
         }
     }
     Ok((
@@ -274,6 +310,7 @@ pub fn run(cmd: VolumeCommand, cfg: &Config) -> Result<i32> {
             }
         }
         VolumeCommand::Prune(a) => {
+            check_volume_filters(&a.filter)?;
             let warning = if a.all {
                 "WARNING! This will remove all local volumes not used by at least one container."
             } else {

@@ -187,16 +187,16 @@ pub fn disconnect(store: &Store, net: &str, container: &str, force: bool) -> Res
                 .find_network(&name)
                 .is_ok_and(|n| n.gateway == f.gateway)
         });
+    // Its rules out before its address is given back: they name it.
+    if forwarded || unpublished {
+        crate::network::publish::unpublish(store, &rec.id);
+    }
     if state::is_running(&rec) {
         crate::network::setup::detach_running(store, &rec, &name)?;
     } else {
         store.release(&name, &rec.id)?;
     }
-    if forwarded && !unpublished {
-        crate::network::publish::unpublish(store, &rec.id);
-    }
     if unpublished {
-        crate::network::publish::unpublish(store, &rec.id);
         eprintln!(
             "skiff: warning: container {} left the network its published ports go to: they are not published until it starts again",
             rec.name

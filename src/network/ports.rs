@@ -208,7 +208,18 @@ fn localnet_lock() -> Option<crate::util::lock::LockGuard> {
 pub fn input_drops() -> bool {
     super::firewall::on_path("iptables")
         && run(Command::new("iptables").args(["-S", "INPUT"]), None)
-            .is_ok_and(|l| l.lines().any(|l| l.trim() == "-P INPUT DROP"))
+            .is_ok_and(|l| drops_by_default(&l))
+}
+
+/// An INPUT chain (`iptables -S INPUT`) whose policy drops, or which
+/// ends in an unconditional drop or reject.
+fn drops_by_default(listing: &str) -> bool {
+    let last = listing.lines().rfind(|l| l.starts_with("-A INPUT"));
+    listing.lines().any(|l| l.trim() == "-P INPUT DROP")
+        || last.is_some_and(|l| {
+            matches!(l.trim(), "-A INPUT -j DROP" | "-A INPUT -j REJECT")
+                || l.trim().starts_with("-A INPUT -j REJECT --reject-with")
+        })
 }
 
 /// What forwarding one container's DNS to the host's loopback resolver
@@ -362,18 +373,16 @@ pub fn remove(id: &str, bridge: &str, input_accepts: bool) -> Result<()> {
     let guarded = match tool()? {
         Tool::Iptables => {
             super::firewall::remove(id)?;
-            let guard = format!("-i {bridge} -d 127.0.0.0/8");
             run(Command::new("iptables").args(["-S", "INPUT"]), None)
-                .is_ok_and(|l| l.lines().any(|l| l.contains(&guard)))
+                .is_ok_and(|l| l.lines().any(|l| is_iptables_guard(l, bridge)))
         }
         Tool::Nft => {
-            let Some(listing) = super::firewall::delete_tagged(&t)? else {
-                return Ok(());
-            };
+            // No table (flushed by a firewall reload): no guard anywhere.
+            let listing = super::firewall::delete_tagged(&t)?;
             if input_accepts {
                 super::firewall::remove_iptables(&t, &["filter"])?;
             }
-            guarded_by_others(&listing, bridge, &t)
+            listing.is_some_and(|l| guarded_by_others(&l, bridge, &t))
         }
     };
     if !bridge.is_empty() && !guarded {
@@ -382,6 +391,14 @@ pub fn remove(id: &str, bridge: &str, input_accepts: bool) -> Result<()> {
         let _ = std::fs::write(conf, "0");
     }
     Ok(())
+}
+
+/// Is this `iptables -S` line a guard of `bridge`? (iptables prints the
+/// rule's parts in an order of its own: `-d` before `-i`.)
+fn is_iptables_guard(line: &str, bridge: &str) -> bool {
+    let w: Vec<&str> = line.split_whitespace().collect();
+    let has = |flag: &str, value: &str| w.windows(2).any(|p| p[0] == flag && p[1] == value);
+    has("-i", bridge) && has("-d", "127.0.0.0/8") && has("-j", "DROP")
 }
 
 /// Does a container other than the one tagged `own` still guard
@@ -422,6 +439,26 @@ mod tests {
             bridge: "skf-01234567",
             ports: p,
         }
+    }
+
+    #[test]
+    fn guards_and_default_drops_are_seen_as_iptables_prints_them() {
+        let g = "-A INPUT -d 127.0.0.0/8 -i skf-0123 -m conntrack ! --ctstate DNAT -m comment --comment \"skiff:0123456789ab\" -j DROP";
+        assert!(is_iptables_guard(g, "skf-0123"));
+        assert!(!is_iptables_guard(g, "skf-01"));
+        assert!(!is_iptables_guard(
+            "-A INPUT -i skf-0123 -j ACCEPT",
+            "skf-0123"
+        ));
+        assert!(drops_by_default(
+            "-P INPUT DROP\n-A INPUT -i lo -j ACCEPT\n"
+        ));
+        assert!(drops_by_default(
+            "-P INPUT ACCEPT\n-A INPUT -i lo -j ACCEPT\n-A INPUT -j REJECT --reject-with icmp-host-prohibited\n"
+        ));
+        assert!(!drops_by_default(
+            "-P INPUT ACCEPT\n-A INPUT -s 10.0.0.0/8 -j DROP\n"
+        ));
     }
 
     #[test]

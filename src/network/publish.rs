@@ -184,7 +184,7 @@ fn try_forward_dns(
     let net = store.find_network(first)?;
     // Its first network is another now (the one it was made with was
     // left): no gateway of it to forward.
-    if net.gateway != f.gateway {
+    if net.gateway != f.gateway || net.internal {
         return Ok(());
     }
     let parse = |s: &str| -> Result<Ipv4Addr> {

@@ -63,12 +63,10 @@ const SYSTEMD_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
 /// (127.0.0.53, out of a container's reach), whose upstream servers
 /// (`upstream`) are taken instead, as Docker and Podman take them.
 fn pick_resolv(etc: String, upstream: Option<String>) -> String {
-    let mut servers = etc
-        .lines()
-        .filter_map(|l| l.strip_prefix("nameserver"))
-        .map(str::trim)
-        .peekable();
-    let stub_only = servers.peek().is_some() && servers.all(|a| a == "127.0.0.53");
+    let stub_only = {
+        let mut servers = nameservers(&etc).peekable();
+        servers.peek().is_some() && servers.all(|a| a == "127.0.0.53")
+    };
     match upstream {
         Some(u) if stub_only && u.lines().any(|l| l.starts_with("nameserver")) => u,
         _ => etc,
@@ -87,15 +85,19 @@ pub fn host_resolv(host_network: bool) -> String {
     pick_resolv(etc, upstream)
 }
 
+/// The addresses of a resolv.conf's `nameserver` lines, read as glibc
+/// reads them (what follows the address is no part of it).
+fn nameservers(resolv: &str) -> impl Iterator<Item = &str> {
+    resolv.lines().filter_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next() == Some("nameserver")).then(|| w.next()).flatten()
+    })
+}
+
 /// The first loopback nameserver of a resolv.conf (a resolver on the
 /// host's loopback, which a container's own namespace cannot reach).
 pub fn loopback_resolver(resolv: &str) -> Option<String> {
-    resolv
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            (w.next() == Some("nameserver")).then(|| w.next()).flatten()
-        })
+    nameservers(resolv)
         .filter_map(|a| a.parse::<std::net::Ipv4Addr>().ok())
         .find(|a| a.is_loopback())
         .map(|a| a.to_string())

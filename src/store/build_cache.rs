@@ -75,12 +75,20 @@ impl Store {
         Ok(out)
     }
 
-    /// Forget every entry; how many there were. Their blobs and layers
-    /// go with the next gc unless an image holds them.
-    pub fn cache_prune(&self) -> Result<Vec<String>> {
+    /// Forget every entry (with `until`, those written before it); the
+    /// names of those forgotten. Their blobs and layers go with the next
+    /// gc unless an image holds them.
+    pub fn cache_prune(&self, until: Option<std::time::SystemTime>) -> Result<Vec<String>> {
         let dir = self.build_cache_dir();
         let mut gone = Vec::new();
         for name in list_names(&dir)? {
+            // Kept when written (used) since `until`.
+            if let Some(t) = until {
+                let at = std::fs::metadata(dir.join(&name)).and_then(|m| m.modified());
+                if at.is_ok_and(|m| m >= t) {
+                    continue;
+                }
+            }
             std::fs::remove_file(dir.join(&name))
                 .with_context(|| format!("remove build cache entry {name}"))?;
             gone.push(name);
