@@ -609,7 +609,30 @@ fn system_prune_takes_what_docker_takes_and_spares_what_is_used() {
         "{out}"
     );
 
+    // A container still being made (its maker's lock held, as a running
+    // build's step or a `run` between its create and its start): spared.
+    let held = c
+        .env
+        .ok(&["create", "--name", "held", &bb, "true"])
+        .stdout
+        .trim()
+        .to_string();
+    let held_dir = c.env.root.join("containers").join(&held);
+    let path = held_dir.join("container.json");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    rec["state"]["creator_pid"] = std::process::id().into();
+    std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
+    let holder = nix::fcntl::Flock::lock(
+        std::fs::File::open(&held_dir).unwrap(),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+
     let out = c.env.ok(&["system", "prune", "-f"]);
+    assert!(held_dir.exists(), "{out}");
+    assert!(!out.stdout.contains(&held), "{out}");
+    drop(holder);
     let text = &out.stdout;
     assert!(
         text.contains(&format!("Deleted Containers:\n{done_id}\n")),
