@@ -131,6 +131,33 @@ fn the_firewall_driver_is_checked_and_the_environment_wins() {
     out.assert_ok();
     assert!(!nft_tagged(&id).is_empty());
     assert!(iptables_tagged("nat", &id).is_empty());
+    // A container's rules come out of the tool they went into, whichever
+    // the one taking them out has: published under iptables (the file's),
+    // taken out here, in this process, where nft is the default.
+    let port = free_port();
+    c.run_ok(&[
+        "-d",
+        "--name",
+        "pub",
+        "--network",
+        "envnet",
+        "-p",
+        &format!("{port}:80"),
+        &bb,
+        "sleep",
+        "60",
+    ]);
+    let pub_id = c.inspect("pub")["Id"].as_str().unwrap().to_string();
+    assert!(!iptables_tagged("nat", &pub_id).is_empty());
+    let store = skiff::store::Store::open(&c.env.root).unwrap();
+    skiff::network::publish::unpublish(&store, &pub_id);
+    assert!(
+        iptables_tagged("nat", &pub_id).is_empty(),
+        "{:?}",
+        iptables_tagged("nat", &pub_id)
+    );
+    assert!(iptables_tagged("filter", &pub_id).is_empty());
+    c.env.ok(&["rm", "-f", "pub"]);
     // Removed with the other driver chosen: gone from both all the same.
     c.env.ok(&["network", "rm", "envnet"]);
     assert!(nft_tagged(&id).is_empty());

@@ -202,6 +202,12 @@ fn localnet_lock() -> Option<crate::util::lock::LockGuard> {
     crate::util::lock::lock_exclusive(std::path::Path::new("/run/skiff-localnet.lock")).ok()
 }
 
+/// Do containers' rules go into iptables (the driver chosen, or the only
+/// tool there)?
+pub fn uses_iptables() -> bool {
+    matches!(tool(), Ok(Tool::Iptables))
+}
+
 /// Does the host's iptables INPUT chain drop what it does not accept
 /// (ufw's default, and many hand-made firewalls)? Then forwarded DNS
 /// needs an accept of its own there.
@@ -364,13 +370,18 @@ pub fn install_dns(r: &DnsRules) -> Result<()> {
         .context("forward the container's DNS to the host's resolver")
 }
 
-/// Take container `id`'s rules out (with `input_accepts`, also those it
-/// put in iptables' INPUT beside nft). `bridge` loses `route_localnet`
-/// again when no other container's guard is on it.
-pub fn remove(id: &str, bridge: &str, input_accepts: bool) -> Result<()> {
+/// Take container `id`'s rules out of the tool they went into (with
+/// `input_accepts`, also those it put in iptables' INPUT beside nft).
+/// `bridge` loses `route_localnet` again when no other container's guard
+/// is on it.
+pub fn remove(id: &str, bridge: &str, in_iptables: bool, input_accepts: bool) -> Result<()> {
     let t = tag(id);
     let _lock = localnet_lock();
-    let guarded = match tool()? {
+    let guarded = match if in_iptables {
+        Tool::Iptables
+    } else {
+        Tool::Nft
+    } {
         Tool::Iptables => {
             super::firewall::remove(id)?;
             run(Command::new("iptables").args(["-S", "INPUT"]), None)

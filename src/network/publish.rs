@@ -139,9 +139,7 @@ fn publish(
         .ok_or_else(|| anyhow!("container {} has no address on {}", rec.name, net.name))?;
     // Named before the rules go in: a crash in between leaves a file
     // whose removal finds nothing to take out, never rules unnamed.
-    let m = marker(store, &rec.id);
-    crate::util::fs::mkdir_all(m.parent().unwrap_or(&m), 0o700)?;
-    crate::util::fs::atomic_write_volatile(&m, net.bridge.as_bytes())?;
+    write_marker(store, &rec.id, &net.bridge, false)?;
     // Its own published ports through the host's address (hairpin): a
     // bridge that filters through the IP hooks (br_netfilter) sends the
     // DNAT'd packet back out the port it came in by, which bridge ports
@@ -210,20 +208,38 @@ fn try_forward_dns(
         accept_input: ports::input_drops(),
     };
     // Named before the rules go in, as published ports are (the same
-    // file when it has both): the bridge, and whether iptables' INPUT
-    // got accepts beside nft.
-    let m = marker(store, &rec.id);
-    crate::util::fs::mkdir_all(m.parent().unwrap_or(&m), 0o700)?;
-    let mut text = net.bridge.clone();
-    if rules.accept_input {
-        text.push_str(INPUT_ACCEPTS);
-    }
-    crate::util::fs::atomic_write_volatile(&m, text.as_bytes())?;
+    // file when it has both).
+    write_marker(store, &rec.id, &net.bridge, rules.accept_input)?;
     ports::install_dns(&rules)
 }
 
-/// The marker's line for accepts in iptables' INPUT.
-const INPUT_ACCEPTS: &str = "\ninput-accepts";
+/// The marker's lines besides the bridge: the tool the rules went into
+/// (whoever takes them out may have another configured), and whether
+/// iptables' INPUT got accepts beside nft.
+const IN_IPTABLES: &str = "rules=iptables";
+const IN_NFT: &str = "rules=nft";
+const INPUT_ACCEPTS: &str = "input-accepts";
+
+/// Name container `id`'s rules before they go in: a crash in between
+/// leaves a file whose removal finds nothing to take out, never rules
+/// unnamed.
+fn write_marker(store: &Store, id: &str, bridge: &str, input_accepts: bool) -> Result<()> {
+    let m = marker(store, id);
+    crate::util::fs::mkdir_all(m.parent().unwrap_or(&m), 0o700)?;
+    let mut text = format!(
+        "{bridge}\n{}\n",
+        if ports::uses_iptables() {
+            IN_IPTABLES
+        } else {
+            IN_NFT
+        }
+    );
+    if input_accepts {
+        text.push_str(INPUT_ACCEPTS);
+        text.push('\n');
+    }
+    crate::util::fs::atomic_write_volatile(&m, text.as_bytes())
+}
 
 /// The hook of `setup::disconnect`: container `id`'s rules out, if it
 /// had any. Best effort.
@@ -232,8 +248,18 @@ pub fn unpublish(store: &Store, id: &str) {
     let Ok(text) = std::fs::read_to_string(&m) else {
         return;
     };
-    let bridge = text.lines().next().unwrap_or_default();
-    if ports::remove(id, bridge.trim(), text.contains(INPUT_ACCEPTS)).is_ok() {
+    let mut lines = text.lines().map(str::trim);
+    let bridge = lines.next().unwrap_or_default();
+    let flags: Vec<&str> = lines.collect();
+    // A marker written before the tool was named: the one configured.
+    let iptables = if flags.contains(&IN_IPTABLES) {
+        true
+    } else if flags.contains(&IN_NFT) {
+        false
+    } else {
+        ports::uses_iptables()
+    };
+    if ports::remove(id, bridge, iptables, flags.contains(&INPUT_ACCEPTS)).is_ok() {
         let _ = std::fs::remove_file(&m);
     }
 }
