@@ -315,3 +315,36 @@ fn a_build_killed_midway_leaves_a_consistent_store() {
     }
     assert_eq!(stacks(), "", "a process of the store outlived the build");
 }
+
+#[test]
+fn add_host_names_hosts_for_run_steps_only() {
+    let c = Ctx::new("build_add_host");
+    let bb = c.bb();
+    let file = format!(
+        "FROM {bb}\nRUN grep db.internal /etc/hosts > /found && grep gw.internal /etc/hosts >> /found\n"
+    );
+    let dir = context(&c, "ctx", &[("Containerfile", &file)]);
+    build_ok(
+        &c,
+        &[
+            "-t",
+            "hosts:1",
+            "--add-host",
+            "db.internal:10.1.2.3",
+            "--add-host",
+            "gw.internal=10.1.2.4",
+        ],
+        &dir,
+    );
+    assert_eq!(
+        sh(&c, "hosts:1", "cat /found"),
+        "10.1.2.3\tdb.internal\n10.1.2.4\tgw.internal\n"
+    );
+    // The mapping is the build's, not the image's.
+    let out = c.run(&["--rm", "hosts:1", "grep", "db.internal", "/etc/hosts"]);
+    assert_eq!(out.code, 1, "{out}");
+    let out = c
+        .env
+        .fails(&["build", "--add-host", "nocolon", dir.to_str().unwrap()]);
+    out.assert_stderr_has("bad format for add-host");
+}

@@ -56,6 +56,9 @@ pub struct BuildOptions {
     pub output: Option<Output>,
     /// `--network` for every `RUN` (the default bridge when `None`).
     pub network: Option<String>,
+    /// `--add-host` for every `RUN`: lines of its `/etc/hosts`, never
+    /// part of the image or of a step's cache key.
+    pub extra_hosts: Vec<crate::runtime::opts::net::ExtraHost>,
     pub platform: Option<crate::registry::platform::Platform>,
     /// `--secret id=ID,src=PATH`.
     pub secrets: BTreeMap<String, PathBuf>,

@@ -66,6 +66,7 @@ pub fn run_step(sb: &StageBuild, state: &mut State, args: &Args, run: &Run) -> R
             mounts: all_mounts,
             network: net_mode,
             networks,
+            extra_hosts: sb.opts.extra_hosts.clone(),
             privileged,
             pull: crate::runtime::opts::PullPolicy::Never,
             ..Default::default()

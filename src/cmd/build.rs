@@ -57,6 +57,9 @@ pub struct Args {
     /// The network of RUN instructions (default: the default bridge)
     #[arg(long)]
     pub network: Option<String>,
+    /// Add a custom host-to-IP mapping (host:ip) for RUN instructions
+    #[arg(long, value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
     /// Set the target platform of the build
     #[arg(long)]
     pub platform: Option<String>,
@@ -343,6 +346,11 @@ fn options(args: &Args) -> Result<BuildOptions> {
         squash: args.squash,
         output,
         network: args.network.clone(),
+        extra_hosts: args
+            .add_host
+            .iter()
+            .map(|h| crate::runtime::opts::net::parse_add_host(h))
+            .collect::<Result<_>>()?,
         platform,
         secrets,
         registry,
