@@ -192,22 +192,13 @@ fn invalid_config(msg: String) -> anyhow::Error {
 
 /// `--subnet`, checked with Docker's words.
 fn validate_subnet(s: &str) -> Result<Ipv4Net> {
-    let Some((addr, prefix)) = Ipv4Net::parse_cidr(s) else {
-        if s.contains(':') && s.contains('/') {
-            return Err(invalid_config(format!(
-                "invalid subnet {s}: only IPv4 subnets are supported"
-            )));
-        }
+    if Ipv4Net::parse_cidr(s).is_none() && s.contains(':') && s.contains('/') {
         return Err(invalid_config(format!(
-            "invalid subnet {s}: invalid CIDR block notation"
-        )));
-    };
-    let net = Ipv4Net::new(addr, prefix).expect("a parsed prefix is at most 32");
-    if net.network() != addr {
-        return Err(invalid_config(format!(
-            "invalid subnet {s}: it should be {net}"
+            "invalid subnet {s}: only IPv4 subnets are supported"
         )));
     }
+    let net = cidr_block("subnet", s)?;
+    let prefix = net.prefix();
     // A /31 or /32 has no address besides its network's and broadcast
     // one, so no room for the gateway and a container.
     if prefix > 30 {
@@ -243,19 +234,26 @@ fn needs_subnet() -> anyhow::Error {
     )
 }
 
-/// `--ip-range`: a CIDR block wholly inside `subnet`.
-fn validate_range(r: &str, subnet: &Ipv4Net) -> Result<Ipv4Net> {
-    let Some((addr, prefix)) = Ipv4Net::parse_cidr(r) else {
+/// A CIDR block with its host bits zero (`what`: the flag, for the
+/// error's words).
+fn cidr_block(what: &str, s: &str) -> Result<Ipv4Net> {
+    let Some((addr, prefix)) = Ipv4Net::parse_cidr(s) else {
         return Err(invalid_config(format!(
-            "invalid ip-range {r}: invalid CIDR block notation"
+            "invalid {what} {s}: invalid CIDR block notation"
         )));
     };
     let net = Ipv4Net::new(addr, prefix).expect("a parsed prefix is at most 32");
     if net.network() != addr {
         return Err(invalid_config(format!(
-            "invalid ip-range {r}: it should be {net}"
+            "invalid {what} {s}: it should be {net}"
         )));
     }
+    Ok(net)
+}
+
+/// `--ip-range`: a CIDR block wholly inside `subnet`.
+fn validate_range(r: &str, subnet: &Ipv4Net) -> Result<Ipv4Net> {
+    let net = cidr_block("ip-range", r)?;
     if !(subnet.contains(net.network()) && subnet.contains(net.broadcast())) {
         return Err(kind_err(
             ErrorKind::InvalidArgument,
