@@ -60,25 +60,23 @@ fn guard_nft(bridge: &str, t: &str) -> String {
     )
 }
 
-/// [`guard_nft`] for `iptables`.
-fn guard_iptables(bridge: &str) -> [&str; 13] {
-    // First in INPUT: an accept of the host's own (a firewall's) must not
-    // come before it.
-    [
-        "-I",
-        "INPUT",
-        "-i",
-        bridge,
-        "-d",
-        "127.0.0.0/8",
-        "-m",
-        "conntrack",
-        "!",
-        "--ctstate",
-        "DNAT",
-        "-j",
-        "DROP",
-    ]
+/// [`guard_nft`] for `iptables`. First in INPUT: an accept of the
+/// host's own (a firewall's) must not come before it.
+fn guard_iptables(bridge: &str) -> String {
+    format!("-I INPUT -i {bridge} -d 127.0.0.0/8 -m conntrack ! --ctstate DNAT -j DROP")
+}
+
+/// An `iptables` rule written as one line (no word of it holds a space),
+/// as arguments.
+fn words(rule: &str) -> Vec<String> {
+    rule.split_whitespace().map(String::from).collect()
+}
+
+/// [`words`], tagged `t`.
+fn tagged(rule: &str, t: &str) -> Vec<String> {
+    let mut v = words(rule);
+    v.extend(["-m", "comment", "--comment", t].map(String::from));
+    v
 }
 
 /// The nft script adding a container's rules.
@@ -119,11 +117,7 @@ pub fn iptables_rules(r: &PortRules) -> Vec<Vec<String>> {
     let ip = r.ip.to_string();
     let dnat = ["-m", "conntrack", "--ctstate", "DNAT"];
     let mut rules: Vec<Vec<String>> = Vec::new();
-    let mut add = |v: &[&str]| {
-        let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
-        v.extend(["-m", "comment", "--comment", &t].map(String::from));
-        rules.push(v);
-    };
+    let mut add = |v: &[&str]| rules.push(tagged(&v.join(" "), &t));
     for dir in ["-d", "-s"] {
         add(&[&["-I", "FORWARD", dir, &ip][..], &dnat, &["-j", "ACCEPT"]].concat());
     }
@@ -135,7 +129,7 @@ pub fn iptables_rules(r: &PortRules) -> Vec<Vec<String>> {
         ]
         .concat());
     }
-    add(&guard_iptables(r.bridge));
+    add(&[&guard_iptables(r.bridge)]);
     for p in r.ports {
         let to: Vec<&str> = if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" {
             vec!["-m", "addrtype", "--dst-type", "LOCAL"]
@@ -266,93 +260,29 @@ pub fn dns_nft_script(r: &DnsRules) -> String {
 /// The same rules for `iptables`, each tagged.
 pub fn dns_iptables_rules(r: &DnsRules) -> Vec<Vec<String>> {
     let t = tag(r.id);
-    let (ip, gw, to) = (r.ip.to_string(), r.gateway.to_string(), r.to.to_string());
-    let dest = format!("{to}:53");
-    let mut rules: Vec<Vec<String>> = Vec::new();
-    let mut add = |v: &[&str]| {
-        let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
-        v.extend(["-m", "comment", "--comment", &t].map(String::from));
-        rules.push(v);
-    };
+    let (ip, gw, br, to) = (r.ip, r.gateway, r.bridge, r.to);
+    let mut rules = Vec::new();
     for proto in ["udp", "tcp"] {
-        add(&[
-            "-t",
-            "nat",
-            "-A",
-            "PREROUTING",
-            "-i",
-            r.bridge,
-            "-s",
-            &ip,
-            "-d",
-            &gw,
-            "-p",
-            proto,
-            "--dport",
-            "53",
-            "-j",
-            "DNAT",
-            "--to-destination",
-            &dest,
-        ]);
-        add(&[
-            "-t",
-            "nat",
-            "-A",
-            "INPUT",
-            "-s",
-            &ip,
-            "-d",
-            &to,
-            "-p",
-            proto,
-            "--dport",
-            "53",
-            "-m",
-            "conntrack",
-            "--ctstate",
-            "DNAT",
-            "-j",
-            "SNAT",
-            "--to-source",
-            "127.0.0.1",
-        ]);
+        rules.push(tagged(&format!(
+            "-t nat -A PREROUTING -i {br} -s {ip} -d {gw} -p {proto} --dport 53 -j DNAT --to-destination {to}:53"
+        ), &t));
+        rules.push(tagged(&format!(
+            "-t nat -A INPUT -s {ip} -d {to} -p {proto} --dport 53 -m conntrack --ctstate DNAT -j SNAT --to-source 127.0.0.1"
+        ), &t));
     }
-    add(&guard_iptables(r.bridge));
+    rules.push(tagged(&guard_iptables(br), &t));
     rules
 }
 
 /// The accepts of forwarded DNS in an INPUT chain that drops by default.
 pub fn dns_input_accepts(r: &DnsRules) -> Vec<Vec<String>> {
-    let t = tag(r.id);
-    let to = r.to.to_string();
+    let (t, br, to) = (tag(r.id), r.bridge, r.to);
     ["udp", "tcp"]
         .iter()
         .map(|proto| {
-            [
-                "-I",
-                "INPUT",
-                "-i",
-                r.bridge,
-                "-d",
-                &to,
-                "-p",
-                proto,
-                "--dport",
-                "53",
-                "-m",
-                "conntrack",
-                "--ctstate",
-                "DNAT",
-                "-m",
-                "comment",
-                "--comment",
-                &t,
-                "-j",
-                "ACCEPT",
-            ]
-            .map(String::from)
-            .to_vec()
+            words(&format!(
+                "-I INPUT -i {br} -d {to} -p {proto} --dport 53 -m conntrack --ctstate DNAT -m comment --comment {t} -j ACCEPT"
+            ))
         })
         .collect()
 }
