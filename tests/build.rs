@@ -618,16 +618,7 @@ fn system_prune_takes_what_docker_takes_and_spares_what_is_used() {
         .trim()
         .to_string();
     let held_dir = c.env.root.join("containers").join(&held);
-    let path = held_dir.join("container.json");
-    let mut rec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    rec["state"]["creator_pid"] = std::process::id().into();
-    std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
-    let holder = nix::fcntl::Flock::lock(
-        std::fs::File::open(&held_dir).unwrap(),
-        nix::fcntl::FlockArg::LockExclusiveNonblock,
-    )
-    .unwrap();
+    let holder = c.hold_as_being_made(&held, std::process::id());
 
     let out = c.env.ok(&["system", "prune", "-f"]);
     assert!(held_dir.exists(), "{out}");

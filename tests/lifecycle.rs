@@ -448,17 +448,7 @@ fn a_killed_container_and_killed_commands_leave_a_true_state() {
         .stdout
         .trim()
         .to_string();
-    let dir = c.env.root.join("containers").join(&id);
-    let path = dir.join("container.json");
-    let mut rec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    rec["state"]["creator_pid"] = dead.id().into();
-    std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
-    let holder = nix::fcntl::Flock::lock(
-        std::fs::File::open(&dir).unwrap(),
-        nix::fcntl::FlockArg::LockExclusiveNonblock,
-    )
-    .unwrap();
+    let holder = c.hold_as_being_made(&id, dead.id());
     assert!(ps_line(&c, "held").contains("Created"));
     let out = c.env.fails(&["create", "--name", "held", &bb, "true"]);
     assert!(out.stderr.contains("is already in use"), "{}", out.stderr);

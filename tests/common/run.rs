@@ -145,6 +145,24 @@ impl Ctx {
     }
 
     /// Every container record the store holds, as JSON.
+    /// Make container `id` look still being made: its record names
+    /// `maker` as its maker, and this process holds the lock on its
+    /// directory (as a live maker, or the monitor it handed the lock to,
+    /// does) until the returned lock is dropped.
+    pub fn hold_as_being_made(&self, id: &str, maker: u32) -> nix::fcntl::Flock<std::fs::File> {
+        let dir = self.env.root.join("containers").join(id);
+        let path = dir.join("container.json");
+        let mut rec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        rec["state"]["creator_pid"] = maker.into();
+        std::fs::write(&path, serde_json::to_vec(&rec).unwrap()).unwrap();
+        nix::fcntl::Flock::lock(
+            std::fs::File::open(&dir).unwrap(),
+            nix::fcntl::FlockArg::LockExclusiveNonblock,
+        )
+        .unwrap()
+    }
+
     pub fn container_records(&self) -> Vec<serde_json::Value> {
         self.container_dirs()
             .iter()
