@@ -147,10 +147,10 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     } else {
         "WARNING! This will remove all dangling images."
     };
+    let filters = ImageFilters::parse(&args.filter)?;
     if !args.force && !confirm(warning) {
         return Ok(0);
     }
-    let filters = ImageFilters::parse(&args.filter)?;
     let store = Store::open(&cfg.root)?;
     let images = prune_images(&store, args.all, &filters)?;
     let report = store.gc()?;

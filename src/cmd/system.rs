@@ -120,9 +120,10 @@ fn prune(a: PruneArgs, cfg: &Config) -> Result<i32> {
     let containers = super::container_prune::parse_filters(&a.filter)?;
     let networks = super::network::prune_filters(&a.filter)?;
     let images = super::prune::ImageFilters::parse(&a.filter)?;
-    if a.volumes {
-        super::volume::check_volume_filters(&a.filter)?;
-    }
+    let volumes = a
+        .volumes
+        .then(|| super::volume::volume_filters(&a.filter))
+        .transpose()?;
     let until = images.until();
     let mut warning = String::from(
         "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
@@ -144,8 +145,8 @@ fn prune(a: PruneArgs, cfg: &Config) -> Result<i32> {
     let (containers, mut freed) = super::container_prune::prune_containers(&store, &containers)?;
     containers.print()?;
     super::network::prune_networks(&store, &networks)?.print()?;
-    if a.volumes {
-        let (s, bytes) = super::volume::prune_volumes(&store, false, &a.filter)?;
+    if let Some(filters) = &volumes {
+        let (s, bytes) = super::volume::prune_volumes(&store, false, filters)?;
         freed += bytes;
         s.print()?;
     }

@@ -88,12 +88,12 @@ pub struct PruneArgs {
 }
 
 /// `volume prune`'s filters: `label=K[=V]`, `label!=K[=V]`, `all=true`.
-struct VolumeFilters {
+pub struct VolumeFilters {
     labels: Vec<(String, String, bool)>,
     all: bool,
 }
 
-fn volume_filters(filters: &[String]) -> Result<VolumeFilters> {
+pub fn volume_filters(filters: &[String]) -> Result<VolumeFilters> {
     let mut out = VolumeFilters {
         labels: Vec::new(),
         all: false,
@@ -115,20 +115,14 @@ fn volume_filters(filters: &[String]) -> Result<VolumeFilters> {
     Ok(out)
 }
 
-/// Check `volume prune`'s filters without pruning.
-pub fn check_volume_filters(filters: &[String]) -> Result<()> {
-    volume_filters(filters).map(drop)
-}
-
 /// Remove the volumes no container uses (anonymous ones only, unless
 /// `all`) that carry the `label=` filters' labels; the report's part
 /// and the bytes they held.
 pub fn prune_volumes(
     store: &Store,
     all: bool,
-    filters: &[String],
+    filters: &VolumeFilters,
 ) -> Result<(super::prune::Section, u64)> {
-    let filters = volume_filters(filters)?;
     let all = all || filters.all;
     let mut freed = 0;
     let mut removed = Vec::new();
@@ -310,7 +304,7 @@ pub fn run(cmd: VolumeCommand, cfg: &Config) -> Result<i32> {
             }
         }
         VolumeCommand::Prune(a) => {
-            check_volume_filters(&a.filter)?;
+            let filters = volume_filters(&a.filter)?;
             let warning = if a.all {
                 "WARNING! This will remove all local volumes not used by at least one container."
             } else {
@@ -319,7 +313,7 @@ pub fn run(cmd: VolumeCommand, cfg: &Config) -> Result<i32> {
             if !a.force && !confirm(warning) {
                 return Ok(0);
             }
-            let (section, freed) = prune_volumes(&store, a.all, &a.filter)?;
+            let (section, freed) = prune_volumes(&store, a.all, &filters)?;
             section.print()?;
             println!("Total reclaimed space: {}", human::size(freed));
         }
