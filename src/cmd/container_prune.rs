@@ -77,12 +77,7 @@ pub fn prune_containers(store: &Store, filters: &[Filter]) -> Result<(Section, u
             .ok();
         let keep = filters.iter().any(|f| match f {
             Filter::Label(k, v, want) => {
-                let has = match (rec.labels.get(k), v) {
-                    (Some(_), None) => true,
-                    (Some(a), Some(b)) => a == b,
-                    _ => false,
-                };
-                has != *want
+                crate::util::labels::has(&rec.labels, k, v.as_deref()) != *want
             }
             Filter::Until(t) => created.is_none_or(|c| c >= *t),
         });

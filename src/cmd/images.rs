@@ -155,11 +155,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         if !filters
             .labels
             .iter()
-            .all(|(k, v)| match (img.labels.get(k), v) {
-                (Some(_), None) => true,
-                (Some(a), Some(b)) => a == b,
-                _ => false,
-            })
+            .all(|(k, v)| crate::util::labels::has(&img.labels, k, v.as_deref()))
         {
             continue;
         }

@@ -206,10 +206,10 @@ fn bad_filter(f: &str) -> anyhow::Error {
 
 /// `label=KEY` or `label=KEY=VALUE` against a network's labels.
 fn has_label(rec: &NetworkRecord, want: &str) -> bool {
-    match want.split_once('=') {
-        Some((k, v)) => rec.labels.get(k).is_some_and(|x| x == v),
-        None => rec.labels.contains_key(want),
-    }
+    let (k, v) = want
+        .split_once('=')
+        .map_or((want, None), |(k, v)| (k, Some(v)));
+    crate::util::labels::has(&rec.labels, k, v)
 }
 
 /// `network ls --filter`: values of one key are alternatives, keys all

@@ -99,14 +99,10 @@ impl ImageFilters {
     }
 
     fn takes(&self, img: &crate::store::ImageRecord) -> bool {
-        let labels = self.labels.iter().all(|(k, v, want)| {
-            let has = match (img.labels.get(k), v) {
-                (Some(_), None) => true,
-                (Some(a), Some(b)) => a == b,
-                _ => false,
-            };
-            has == *want
-        });
+        let labels = self
+            .labels
+            .iter()
+            .all(|(k, v, want)| crate::util::labels::has(&img.labels, k, v.as_deref()) == *want);
         let made = super::images::parse_time(img.created.as_deref());
         labels && self.until.is_none_or(|t| made.is_some_and(|m| m < t))
     }

@@ -132,7 +132,8 @@ pub fn prune_volumes(
             continue;
         }
         let labelled = |(k, val, want): &(String, String, bool)| {
-            v.labels.get(k).is_some_and(|x| val.is_empty() || x == val) == *want
+            let val = Some(val.as_str()).filter(|s| !s.is_empty());
+            crate::util::labels::has(&v.labels, k, val) == *want
         };
         if (all || v.anonymous) && filters.labels.iter().all(labelled) {
             let size = store.volume_size(&v.name);

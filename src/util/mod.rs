@@ -6,5 +6,6 @@ pub mod glob;
 pub mod human;
 pub mod ids;
 pub mod idshift;
+pub mod labels;
 pub mod lock;
 pub mod timespec;
