@@ -98,6 +98,9 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
         // User networks: the user's own bridges, in its rootless network
         // namespace (`network::setup`), and the stack for the way out.
     }
+    // The first network when it is a user network: its gateway may stand
+    // in for the host's loopback resolver (`host_dns_forward`).
+    let mut first_user_net = None;
     for a in &opts.networks {
         // Docker's words for a network that is not there, before anything
         // is made; `host` and `none` by name are the modes of those names.
@@ -120,6 +123,9 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
         } else {
             net.name.clone()
         };
+        if out.endpoints.is_empty() && a.name != "bridge" {
+            first_user_net = Some(net.clone());
+        }
         out.endpoints.push((
             name,
             crate::store::containers::EndpointConfig {
@@ -156,7 +162,7 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
         None => stack_dns,
     };
     if !rootless && opts.dns.is_empty() {
-        out.dns_forward = host_dns_forward(store, &out)?;
+        out.dns_forward = first_user_net.as_ref().and_then(host_dns_forward);
         if let Some(f) = &out.dns_forward {
             out.dns_forwarder = f.gateway.parse().ok();
         }
@@ -170,28 +176,18 @@ fn resolve_networks(store: &Store, opts: &RunOpts, rootless: bool) -> Result<Net
 /// from the host. The default bridge keeps Docker's public fallback,
 /// and an `--internal` network has no way out.
 fn host_dns_forward(
-    store: &Store,
-    net: &Networking,
-) -> Result<Option<crate::store::containers::DnsForward>> {
-    let Some((first, _)) = net.endpoints.first() else {
-        return Ok(None);
-    };
-    if first == "bridge" {
-        return Ok(None);
-    }
-    let rec = store.find_network(first)?;
+    rec: &crate::store::NetworkRecord,
+) -> Option<crate::store::containers::DnsForward> {
     if rec.internal || rec.gateway.is_empty() {
-        return Ok(None);
+        return None;
     }
     let resolv = crate::runtime::create::host_resolv(false);
-    Ok(
-        crate::runtime::create::loopback_resolver(&resolv).map(|to| {
-            crate::store::containers::DnsForward {
-                gateway: rec.gateway.clone(),
-                to,
-            }
-        }),
-    )
+    crate::runtime::create::loopback_resolver(&resolv).map(|to| {
+        crate::store::containers::DnsForward {
+            gateway: rec.gateway.clone(),
+            to,
+        }
+    })
 }
 
 /// Make the container `opts` describes.

@@ -100,15 +100,12 @@ pub fn connect(
     };
     let held = reserve(store, rec, &wanted, false).with_context(on)?;
     let endpoints = setup::connect(store, rec)?;
-    let done = publish(store, rec, &endpoints, &held.ports);
-    if done.is_ok() {
-        forward_dns(store, rec, &endpoints);
-    }
-    if let Err(e) = done {
+    if let Err(e) = publish(store, rec, &endpoints, &held.ports) {
         // Its rules, lease and namespace go with it.
         setup::disconnect(store, &rec.id);
         return Err(e.context(on()));
     }
+    forward_dns(store, rec, &endpoints);
     Ok((endpoints, held))
 }
 
@@ -252,13 +249,8 @@ pub fn unpublish(store: &Store, id: &str) {
     let bridge = lines.next().unwrap_or_default();
     let flags: Vec<&str> = lines.collect();
     // A marker written before the tool was named: the one configured.
-    let iptables = if flags.contains(&IN_IPTABLES) {
-        true
-    } else if flags.contains(&IN_NFT) {
-        false
-    } else {
-        ports::uses_iptables()
-    };
+    let iptables =
+        flags.contains(&IN_IPTABLES) || (!flags.contains(&IN_NFT) && ports::uses_iptables());
     if ports::remove(id, bridge, iptables, flags.contains(&INPUT_ACCEPTS)).is_ok() {
         let _ = std::fs::remove_file(&m);
     }
