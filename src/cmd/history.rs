@@ -58,16 +58,6 @@ pub fn rows<'a>(history: &'a [History], layer_sizes: &[u64]) -> Vec<Row<'a>> {
     out
 }
 
-/// Docker's ellipsis: at most `max` characters, the last of them `…`.
-fn ellipsis(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
-
 pub fn run(args: Args, cfg: &Config) -> Result<i32> {
     let store = Store::open(&cfg.root)?;
     let img = find_in_store(&store, cfg, &args.image)?;
@@ -109,7 +99,7 @@ pub fn run(args: Args, cfg: &Config) -> Result<i32> {
         out.push(json!({
             "Comment": r.entry.comment.clone().unwrap_or_default(),
             "CreatedAt": created_at,
-            "CreatedBy": if trunc { ellipsis(&by, 45) } else { by },
+            "CreatedBy": if trunc { human::ellipsis(&by, 45) } else { by },
             "CreatedSince": since,
             "ID": id,
             "Size": if args.human { human::size3(r.size) } else { r.size.to_string() },
@@ -179,9 +169,9 @@ mod tests {
 
     #[test]
     fn long_commands_end_in_an_ellipsis() {
-        assert_eq!(ellipsis("short", 45), "short");
+        assert_eq!(human::ellipsis("short", 45), "short");
         let long = "x".repeat(60);
-        let e = ellipsis(&long, 45);
+        let e = human::ellipsis(&long, 45);
         assert_eq!(e.chars().count(), 45);
         assert!(e.ends_with('…'));
     }

@@ -121,22 +121,14 @@ fn go_quote(s: &str) -> String {
     out
 }
 
-/// Docker's `Ellipsis`: at most `max` characters, the last one `…` when
-/// cut.
-fn ellipsis(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max - 1).collect();
-        t.push('…');
-        t
-    }
-}
-
 /// The COMMAND column: the command line cut to 20 characters, quoted.
 fn command_text(command: &[String], no_trunc: bool) -> String {
     let cmd = command.join(" ");
-    go_quote(&if no_trunc { cmd } else { ellipsis(&cmd, 20) })
+    go_quote(&if no_trunc {
+        cmd
+    } else {
+        human::ellipsis(&cmd, 20)
+    })
 }
 
 /// The IMAGE column: an image ID shortened, a digest dropped, unless
@@ -377,7 +369,13 @@ fn row(store: &Store, s: &Selected, args: &Args, with_size: bool, label_keys: &[
     let mounts: Vec<String> = s
         .mount_names
         .iter()
-        .map(|m| if trunc { ellipsis(m, 15) } else { m.clone() })
+        .map(|m| {
+            if trunc {
+                human::ellipsis(m, 15)
+            } else {
+                m.clone()
+            }
+        })
         .collect();
     let mut v = json!({
         "Command": command_text(&rec.command, args.no_trunc),

@@ -3,6 +3,18 @@
 
 use std::time::Duration;
 
+/// Docker's `Ellipsis`: at most `max` characters, the last one `…` when
+/// cut.
+pub fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
 /// Decimal units with four significant digits (go-units' `HumanSize`):
 /// `4.26MB`, `512B`, `123.5kB`.
 pub fn size(bytes: u64) -> String {
