@@ -72,9 +72,7 @@ pub fn prune_containers(store: &Store, filters: &[Filter]) -> Result<(Section, u
         {
             continue;
         }
-        let created = chrono::DateTime::parse_from_rfc3339(&rec.created)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .ok();
+        let created = super::images::parse_time(Some(&rec.created));
         let keep = filters.iter().any(|f| match f {
             Filter::Label(k, v, want) => {
                 crate::util::labels::has(&rec.labels, k, v.as_deref()) != *want

@@ -68,10 +68,7 @@ const HEADERS: [(&str, &str); 14] = [
     ("LocalVolumes", "LOCAL VOLUMES"),
 ];
 
-fn parse_time(t: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
-    t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&chrono::Utc))
-}
+use super::images::parse_time;
 
 /// Docker's STATUS wording.
 pub fn status_text(rec: &ContainerRecord) -> String {
