@@ -4,6 +4,7 @@
 mod filter;
 
 use super::format::{render_rows, Format};
+use super::images::parse_time;
 use super::inspect::container::{image_size, labels, load_spec, mounts, network_mode, upper_size};
 use crate::config::Config;
 use crate::container::state;
@@ -67,8 +68,6 @@ const HEADERS: [(&str, &str); 14] = [
     ("Networks", "NETWORKS"),
     ("LocalVolumes", "LOCAL VOLUMES"),
 ];
-
-use super::images::parse_time;
 
 /// Docker's STATUS wording.
 pub fn status_text(rec: &ContainerRecord) -> String {
